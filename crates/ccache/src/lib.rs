@@ -1,0 +1,1 @@
+//! MIT FILE credential cache (stub: to be filled by the ccache work).

@@ -1,0 +1,2 @@
+//! `gmsa`: Kerberos and gMSA command-line tool.
+fn main() {}

@@ -1,0 +1,1 @@
+//! The `gmsa` command-line tool and the `credentials-fetcherd` daemon.

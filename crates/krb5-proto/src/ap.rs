@@ -1,0 +1,1 @@
+//! AP exchange (AP-REQ construction, AP-REP verification).

@@ -1,0 +1,1 @@
+//! AS exchange state machine.

@@ -1,0 +1,1 @@
+//! TGS exchange state machine.
