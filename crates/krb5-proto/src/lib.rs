@@ -14,7 +14,10 @@
 pub mod ap;
 pub mod as_exchange;
 pub mod asn1;
+#[cfg(feature = "tokio")]
+pub mod client;
 pub mod config;
+pub mod creds;
 pub mod crypto;
 pub mod error;
 pub mod keytab;
@@ -25,4 +28,5 @@ pub mod tgs_exchange;
 pub mod transport;
 
 pub use error::{Error, Result};
+pub use creds::Credentials;
 pub use principal::Principal;
