@@ -134,10 +134,14 @@ pub struct KeytabEntry {
     pub key: Zeroizing<Vec<u8>>,
 }
 
-// TODO(integration): once crate::crypto lands, add
-//     impl KeytabEntry { pub fn key(&self) -> Option<crate::crypto::Key> }
-// built from crate::crypto::EncType::from_i32(self.enctype) and
-// crate::crypto::Key::new(enctype, &self.key).ok() (None for unknown enctypes or bad lengths).
+impl KeytabEntry {
+    /// The entry's key as a crypto key; `None` for enctypes this crate does not implement or a key
+    /// of the wrong length.
+    pub fn key(&self) -> Option<crate::crypto::Key> {
+        let etype = crate::crypto::EncType::from_i32(self.enctype)?;
+        crate::crypto::Key::new(etype, &self.key).ok()
+    }
+}
 
 impl fmt::Debug for KeytabEntry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -478,6 +482,21 @@ impl Keytab {
             .collect();
         found.sort_by_key(|e| std::cmp::Reverse(e.kvno));
         found
+    }
+
+    /// The usable keys of `principal`: for each enctype this crate implements, the key with the
+    /// highest kvno, in file order of enctypes.
+    pub fn keys_for(&self, principal: &Principal) -> Vec<crate::crypto::Key> {
+        let mut keys: Vec<crate::crypto::Key> = Vec::new();
+        // `find` returns the highest kvno first: keep the first key of each enctype.
+        for entry in self.find(principal, None, None) {
+            if let Some(k) = entry.key() {
+                if !keys.iter().any(|have| have.etype() == k.etype()) {
+                    keys.push(k);
+                }
+            }
+        }
+        keys
     }
 
     /// The distinct principals of the keytab (by realm and components), in order of first
