@@ -229,6 +229,7 @@ cmd_start() {
         supported_enctypes = $enc_salt_list
         max_life = 10h 0m 0s
         max_renewable_life = 7d 0h 0m 0s
+        default_principal_flags = +preauth
     }
 
 [logging]
