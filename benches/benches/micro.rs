@@ -1,4 +1,5 @@
 //! Criterion micro-benchmarks: string-to-key, encrypt+decrypt, AS-REP decode, ccache write.
+#![allow(missing_docs)] // criterion_group! generates an undocumented function
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use krb5_proto::asn1;
@@ -8,13 +9,24 @@ use std::hint::black_box;
 
 fn s2k(c: &mut Criterion) {
     c.bench_function("aes256 string-to-key (4096 iterations)", |b| {
-        b.iter(|| Key::from_password(EncType::Aes256CtsHmacSha196, black_box(b"password"), b"EXAMPLE.TESTuser", None))
+        b.iter(|| {
+            Key::from_password(
+                EncType::Aes256CtsHmacSha196,
+                black_box(b"password"),
+                b"EXAMPLE.TESTuser",
+                None,
+            )
+        })
     });
 }
 
 fn encrypt_decrypt(c: &mut Criterion) {
     let data = vec![0x5a_u8; 1024];
-    for etype in [EncType::Aes256CtsHmacSha196, EncType::Aes256CtsHmacSha384192, EncType::Rc4Hmac] {
+    for etype in [
+        EncType::Aes256CtsHmacSha196,
+        EncType::Aes256CtsHmacSha384192,
+        EncType::Rc4Hmac,
+    ] {
         let key = Key::new(etype, &vec![7u8; etype.key_len()]).unwrap();
         let mut rng = TestRng::new(1);
         c.bench_function(&format!("{} encrypt+decrypt 1 KiB", etype.name()), |b| {
@@ -27,13 +39,22 @@ fn encrypt_decrypt(c: &mut Criterion) {
 }
 
 fn as_rep_decode(c: &mut Criterion) {
-    let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../fuzz/seeds/asn1_kdc_reply/mit-as-rep.der"))
-        .expect("a captured MIT AS-REP in fuzz/seeds/asn1_kdc_reply/mit-as-rep.der");
-    c.bench_function("AS-REP decode (captured from MIT krb5 1.20)", |b| b.iter(|| asn1::decode_kdc_reply(black_box(&bytes))));
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../fuzz/seeds/asn1_kdc_reply/mit-as-rep.der"
+    ))
+    .expect("a captured MIT AS-REP in fuzz/seeds/asn1_kdc_reply/mit-as-rep.der");
+    c.bench_function("AS-REP decode (captured from MIT krb5 1.20)", |b| {
+        b.iter(|| asn1::decode_kdc_reply(black_box(&bytes)))
+    });
 }
 
 fn ccache_write(c: &mut Criterion) {
-    let principal = ccache::Principal { name_type: 1, realm: b"EXAMPLE.TEST".to_vec(), components: vec![b"user".to_vec()] };
+    let principal = ccache::Principal {
+        name_type: 1,
+        realm: b"EXAMPLE.TEST".to_vec(),
+        components: vec![b"user".to_vec()],
+    };
     let tgs = ccache::Principal {
         name_type: 2,
         realm: b"EXAMPLE.TEST".to_vec(),
@@ -43,7 +64,10 @@ fn ccache_write(c: &mut Criterion) {
     cc.credentials.push(ccache::Credential {
         client: principal,
         server: tgs,
-        key: ccache::KeyBlock { enctype: 18, key: vec![1u8; 32].into() },
+        key: ccache::KeyBlock {
+            enctype: 18,
+            key: vec![1u8; 32].into(),
+        },
         authtime: 1_800_000_000,
         starttime: 1_800_000_000,
         endtime: 1_800_036_000,
@@ -59,7 +83,9 @@ fn ccache_write(c: &mut Criterion) {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("cc");
     c.bench_function("ccache serialize", |b| b.iter(|| black_box(&cc).to_bytes()));
-    c.bench_function("ccache write_atomic (tmp file, fsync, rename)", |b| b.iter(|| cc.write_atomic(&path, 0o600).unwrap()));
+    c.bench_function("ccache write_atomic (tmp file, fsync, rename)", |b| {
+        b.iter(|| cc.write_atomic(&path, 0o600).unwrap())
+    });
     let _ = std::fs::remove_dir_all(&dir);
 }
 

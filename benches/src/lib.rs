@@ -17,7 +17,11 @@ pub fn sample<F: FnMut()>(n: usize, mut f: F) -> Vec<Duration> {
 
 /// The median of sorted samples.
 pub fn median(sorted: &[Duration]) -> Duration {
-    if sorted.is_empty() { Duration::ZERO } else { sorted[sorted.len() / 2] }
+    if sorted.is_empty() {
+        Duration::ZERO
+    } else {
+        sorted[sorted.len() / 2]
+    }
 }
 
 /// The given percentile (0-100) of sorted samples.

@@ -18,14 +18,25 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 pub fn iso8601(secs: i64) -> String {
     let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
     let s = secs.rem_euclid(86_400);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", s / 3600, (s / 60) % 60, s % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        s / 3600,
+        (s / 60) % 60,
+        s % 60
+    )
 }
 
 /// Formats Unix seconds as MIT klist does (`11/25/26 20:00:00`, UTC here).
 pub fn klist_style(secs: i64) -> String {
     let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
     let s = secs.rem_euclid(86_400);
-    format!("{m:02}/{d:02}/{:02} {:02}:{:02}:{:02}", y.rem_euclid(100), s / 3600, (s / 60) % 60, s % 60)
+    format!(
+        "{m:02}/{d:02}/{:02} {:02}:{:02}:{:02}",
+        y.rem_euclid(100),
+        s / 3600,
+        (s / 60) % 60,
+        s % 60
+    )
 }
 
 #[cfg(test)]

@@ -2,8 +2,11 @@
 //!
 //! Used by the TGS exchange (PA-TGS-REQ) and by the GSS-API initiator.
 
-use crate::asn1::{self, ApOptions, ApReq, Authenticator, Checksum, EncApRepPart, EncryptedData, KerberosTime, PrincipalName};
 use crate::asn1::key_usage;
+use crate::asn1::{
+    self, ApOptions, ApReq, Authenticator, Checksum, EncApRepPart, EncryptedData, KerberosTime,
+    PrincipalName,
+};
 use crate::creds::{Credentials, unix_secs_usec};
 use crate::crypto::Key;
 use crate::error::{Error, Result};
@@ -71,11 +74,25 @@ pub fn build_ap_req(
     let req = ApReq {
         pvno: 5,
         msg_type: asn1::msg_type::AP_REQ,
-        ap_options: ApOptions(if opts.mutual { ApOptions::MUTUAL_REQUIRED } else { 0 }),
+        ap_options: ApOptions(if opts.mutual {
+            ApOptions::MUTUAL_REQUIRED
+        } else {
+            0
+        }),
         ticket,
-        authenticator: EncryptedData { etype: creds.session_key.etype().to_i32(), kvno: None, cipher: cipher.into() },
+        authenticator: EncryptedData {
+            etype: creds.session_key.etype().to_i32(),
+            kvno: None,
+            cipher: cipher.into(),
+        },
     };
-    Ok(BuiltApReq { bytes: asn1::encode(&req), ctime, cusec: usec, subkey: opts.subkey, seq_number: opts.seq_number })
+    Ok(BuiltApReq {
+        bytes: asn1::encode(&req),
+        ctime,
+        cusec: usec,
+        subkey: opts.subkey,
+        seq_number: opts.seq_number,
+    })
 }
 
 /// Decrypts and checks an AP-REP (usage 12) against the AP-REQ that was sent: the server must echo
@@ -87,7 +104,9 @@ pub fn verify_ap_rep(ap_rep: &[u8], session_key: &Key, sent: &BuiltApReq) -> Res
     if part.ctime.to_unix() != sent.ctime || part.cusec != sent.cusec {
         return Err(Error::Protocol {
             during: "AP exchange",
-            what: "the AP-REP does not echo our authenticator's time (mutual authentication failed)".into(),
+            what:
+                "the AP-REP does not echo our authenticator's time (mutual authentication failed)"
+                    .into(),
         });
     }
     Ok(part)

@@ -29,8 +29,8 @@
 //! ```
 
 use crate::asn1::{
-    self, EncryptedData, EtypeInfo2Entry, KdcOptions, KdcRep, KdcReply, KdcReq, KdcReqBody, KerberosString,
-    KerberosTime, KrbError, PaData, PaEncTsEnc, PaPacRequest, PrincipalName,
+    self, EncryptedData, EtypeInfo2Entry, KdcOptions, KdcRep, KdcReply, KdcReq, KdcReqBody,
+    KerberosString, KerberosTime, KrbError, PaData, PaEncTsEnc, PaPacRequest, PrincipalName,
 };
 use crate::asn1::{error_code, key_usage, pa_type};
 use crate::creds::{Credentials, unix_secs_usec};
@@ -119,7 +119,7 @@ pub enum AsStep {
     /// Send this request and give the reply to the returned state.
     Send(AsPending, AsRequest),
     /// The exchange succeeded.
-    Done(Box<Credentials>),
+    Done(Credentials),
 }
 
 /// An AS exchange that has not started.
@@ -194,7 +194,11 @@ impl AsPending {
 
     /// Processes the KDC's reply to the last request.
     pub fn handle_reply(self, reply: &[u8], now: SystemTime, rng: &mut dyn Rng) -> Result<AsStep> {
-        let AsPending { mut ctx, nonce, last } = self;
+        let AsPending {
+            mut ctx,
+            nonce,
+            last,
+        } = self;
         ctx.rounds += 1;
         if ctx.rounds >= ctx.opts.max_rounds {
             return Err(Error::TooManyRounds {
@@ -204,7 +208,7 @@ impl AsPending {
             });
         }
         match asn1::decode_kdc_reply(reply)? {
-            KdcReply::AsRep(rep) => ctx.finish(rep, nonce, now).map(|c| AsStep::Done(Box::new(c))),
+            KdcReply::AsRep(rep) => ctx.finish(rep, nonce, now).map(AsStep::Done),
             KdcReply::TgsRep(_) => Err(Error::Protocol {
                 during: "AS exchange",
                 what: "the KDC answered an AS-REQ with a TGS-REP".into(),
@@ -253,10 +257,22 @@ impl Ctx {
         let nonce = rng.next_u32() & 0x7fff_ffff;
         let mut padata = Vec::new();
         if let Some(pre) = &self.preauth {
-            let ts = PaEncTsEnc { patimestamp: KerberosTime::from_unix(secs), pausec: Some(usec) };
-            let cipher = pre.key.encrypt(key_usage::AS_REQ_PA_ENC_TIMESTAMP, &asn1::encode(&ts), rng);
-            let enc = EncryptedData { etype: pre.key.etype().to_i32(), kvno: None, cipher: cipher.into() };
-            padata.push(PaData { r#type: pa_type::ENC_TIMESTAMP, value: asn1::encode(&enc).into() });
+            let ts = PaEncTsEnc {
+                patimestamp: KerberosTime::from_unix(secs),
+                pausec: Some(usec),
+            };
+            let cipher =
+                pre.key
+                    .encrypt(key_usage::AS_REQ_PA_ENC_TIMESTAMP, &asn1::encode(&ts), rng);
+            let enc = EncryptedData {
+                etype: pre.key.etype().to_i32(),
+                kvno: None,
+                cipher: cipher.into(),
+            };
+            padata.push(PaData {
+                r#type: pa_type::ENC_TIMESTAMP,
+                value: asn1::encode(&enc).into(),
+            });
         }
         if let Some(include_pac) = self.opts.request_pac {
             padata.push(PaData {
@@ -282,7 +298,10 @@ impl Ctx {
             sname: Some(PrincipalName::from_principal(&server)),
             from: None,
             till: KerberosTime::from_unix(secs + self.opts.lifetime.as_secs() as i64),
-            rtime: self.opts.renew_life.map(|r| KerberosTime::from_unix(secs + r.as_secs() as i64)),
+            rtime: self
+                .opts
+                .renew_life
+                .map(|r| KerberosTime::from_unix(secs + r.as_secs() as i64)),
             nonce,
             etype: self.offered_etypes(),
             addresses: None,
@@ -292,11 +311,26 @@ impl Ctx {
         let req = asn1::AsReq(KdcReq {
             pvno: 5,
             msg_type: asn1::msg_type::AS_REQ,
-            padata: if padata.is_empty() { None } else { Some(padata) },
+            padata: if padata.is_empty() {
+                None
+            } else {
+                Some(padata)
+            },
             req_body: body,
         });
-        let out = AsRequest { bytes: asn1::encode(&req), realm: self.realm.clone(), tcp_only: self.tcp_only };
-        (AsPending { ctx: self, nonce, last: out.clone() }, out)
+        let out = AsRequest {
+            bytes: asn1::encode(&req),
+            realm: self.realm.clone(),
+            tcp_only: self.tcp_only,
+        };
+        (
+            AsPending {
+                ctx: self,
+                nonce,
+                last: out.clone(),
+            },
+            out,
+        )
     }
 
     fn kdc_error(&self, err: &KrbError, during: String) -> Error {
@@ -305,7 +339,11 @@ impl Ctx {
             code,
             name: error_code::error_name(code),
             hint: error_code::error_hint(code),
-            e_text: err.e_text.as_ref().map(|t| t.to_string_lossy()).filter(|t| !t.is_empty()),
+            e_text: err
+                .e_text
+                .as_ref()
+                .map(|t| t.to_string_lossy())
+                .filter(|t| !t.is_empty()),
             client: self.client.to_string(),
             server: self.server().to_string(),
             during,
@@ -314,7 +352,10 @@ impl Ctx {
 
     fn during(&self) -> String {
         match &self.preauth {
-            Some(p) => format!("AS exchange with encrypted-timestamp pre-authentication ({})", p.key.etype().name()),
+            Some(p) => format!(
+                "AS exchange with encrypted-timestamp pre-authentication ({})",
+                p.key.etype().name()
+            ),
             None => "AS exchange".to_string(),
         }
     }
@@ -333,7 +374,10 @@ impl Ctx {
             error_code::KDC_ERR_PREAUTH_REQUIRED => {
                 self.preauth_rounds += 1;
                 if self.preauth_rounds > 2 {
-                    return Err(self.kdc_error(&err, "AS exchange (pre-authentication was sent and refused again)".into()));
+                    return Err(self.kdc_error(
+                        &err,
+                        "AS exchange (pre-authentication was sent and refused again)".into(),
+                    ));
                 }
                 let hints = match &err.e_data {
                     Some(d) => asn1::decode::<Vec<PaData>>(d)?,
@@ -356,11 +400,20 @@ impl Ctx {
                 let mut again = last;
                 again.tcp_only = true;
                 // The same request, nonce included, goes again over TCP.
-                Ok(AsStep::Send(AsPending { ctx: self, nonce, last: again.clone() }, again))
+                Ok(AsStep::Send(
+                    AsPending {
+                        ctx: self,
+                        nonce,
+                        last: again.clone(),
+                    },
+                    again,
+                ))
             }
             error_code::KDC_ERR_C_PRINCIPAL_UNKNOWN | error_code::KDC_ERR_WRONG_REALM
                 if self.opts.canonicalize
-                    && err.crealm.as_ref().is_some_and(|r| !r.as_bytes().is_empty() && r.as_bytes() != self.realm) =>
+                    && err.crealm.as_ref().is_some_and(|r| {
+                        !r.as_bytes().is_empty() && r.as_bytes() != self.realm
+                    }) =>
             {
                 self.referrals += 1;
                 if self.referrals > 3 {
@@ -396,16 +449,23 @@ impl Ctx {
         let offered = self.offered_etypes();
         // With no ETYPE-INFO at all, assume our preferred enctype with the default salt.
         let candidates: Vec<EtypeInfo2Entry> = if entries.is_empty() {
-            offered.iter().map(|&e| EtypeInfo2Entry { etype: e, salt: None, s2kparams: None }).collect()
+            offered
+                .iter()
+                .map(|&e| EtypeInfo2Entry {
+                    etype: e,
+                    salt: None,
+                    s2kparams: None,
+                })
+                .collect()
         } else {
             entries
         };
         // Our preference order decides (MIT does the same).
         for e in &offered {
-            if let Some(entry) = candidates.iter().find(|c| c.etype == *e) {
-                if let Some(key) = self.key_for(entry)? {
-                    return Ok(Preauth { key });
-                }
+            if let Some(entry) = candidates.iter().find(|c| c.etype == *e)
+                && let Some(key) = self.key_for(entry)?
+            {
+                return Ok(Preauth { key });
             }
         }
         Err(Error::NoCommonEnctype {
@@ -417,7 +477,9 @@ impl Ctx {
 
     /// Our key for the KDC's etype-info entry, if we can make one.
     fn key_for(&self, entry: &EtypeInfo2Entry) -> Result<Option<Key>> {
-        let Some(etype) = EncType::from_i32(entry.etype) else { return Ok(None) };
+        let Some(etype) = EncType::from_i32(entry.etype) else {
+            return Ok(None);
+        };
         match &self.secret {
             Secret::Keys(keys) => Ok(keys.iter().find(|k| k.etype() == etype).cloned()),
             Secret::Password(pw) => {
@@ -426,7 +488,12 @@ impl Ctx {
                     None => self.default_salt(),
                 };
                 let params = entry.s2kparams.as_ref().map(|p| p.to_vec());
-                Ok(Some(Key::from_password(etype, pw, &salt, params.as_deref())?))
+                Ok(Some(Key::from_password(
+                    etype,
+                    pw,
+                    &salt,
+                    params.as_deref(),
+                )?))
             }
         }
     }
@@ -439,23 +506,33 @@ impl Ctx {
                 // No pre-authentication was needed: the reply's padata tells the salt.
                 let mut hints = etype_info_entries(rep.padata.as_deref().unwrap_or(&[]))?;
                 hints.retain(|e| e.etype == etype);
-                let entry = hints.pop().unwrap_or(EtypeInfo2Entry { etype, salt: None, s2kparams: None });
-                self.key_for(&entry)?.ok_or_else(|| Error::NoCommonEnctype {
-                    principal: self.client.to_string(),
-                    kdc_offers: vec![etype],
-                    we_have: self.offered_etypes(),
-                })?
+                let entry = hints.pop().unwrap_or(EtypeInfo2Entry {
+                    etype,
+                    salt: None,
+                    s2kparams: None,
+                });
+                self.key_for(&entry)?
+                    .ok_or_else(|| Error::NoCommonEnctype {
+                        principal: self.client.to_string(),
+                        kdc_offers: vec![etype],
+                        we_have: self.offered_etypes(),
+                    })?
             }
         };
-        let plain = key.decrypt(key_usage::AS_REP_ENCPART, &rep.enc_part.cipher).map_err(|_| Error::WrongKey {
-            principal: self.client.to_string(),
-            etype: key.etype().name(),
-        })?;
+        let plain = key
+            .decrypt(key_usage::AS_REP_ENCPART, &rep.enc_part.cipher)
+            .map_err(|_| Error::WrongKey {
+                principal: self.client.to_string(),
+                etype: key.etype().name(),
+            })?;
         let part = asn1::decode_enc_kdc_rep_part(&plain)?;
         if part.nonce != nonce {
             return Err(Error::Protocol {
                 during: "AS exchange",
-                what: format!("the reply's nonce {} is not the request's {}", part.nonce, nonce),
+                what: format!(
+                    "the reply's nonce {} is not the request's {}",
+                    part.nonce, nonce
+                ),
             });
         }
         let server = self.server();
@@ -472,7 +549,10 @@ impl Ctx {
         if !self.opts.canonicalize && !client.eq_ignore_case(&self.client) {
             return Err(Error::Protocol {
                 during: "AS exchange",
-                what: format!("asked a ticket for {}, the KDC issued one for {client}", self.client),
+                what: format!(
+                    "asked a ticket for {}, the KDC issued one for {client}",
+                    self.client
+                ),
             });
         }
         let session_key = key_from_asn1(&part.key)?;
@@ -498,7 +578,10 @@ impl Ctx {
 pub(crate) fn key_from_asn1(k: &asn1::EncryptionKey) -> Result<Key> {
     let etype = EncType::from_i32(k.r#type).ok_or_else(|| Error::Protocol {
         during: "reading a session key",
-        what: format!("the KDC chose enctype {} which this client does not support", k.r#type),
+        what: format!(
+            "the KDC chose enctype {} which this client does not support",
+            k.r#type
+        ),
     })?;
     Ok(Key::new(etype, &k.value)?)
 }
@@ -512,7 +595,11 @@ fn etype_info_entries(padata: &[PaData]) -> Result<Vec<EtypeInfo2Entry>> {
         let v: Vec<asn1::EtypeInfoEntry> = asn1::decode(&pa.value)?;
         return Ok(v
             .into_iter()
-            .map(|e| EtypeInfo2Entry { etype: e.etype, salt: e.salt.map(|s| KerberosString(s.to_vec())), s2kparams: None })
+            .map(|e| EtypeInfo2Entry {
+                etype: e.etype,
+                salt: e.salt.map(|s| KerberosString(s.to_vec())),
+                s2kparams: None,
+            })
             .collect());
     }
     if let Some(pa) = padata.iter().find(|p| p.r#type == pa_type::PW_SALT) {

@@ -37,7 +37,11 @@ pub struct Client {
 impl Client {
     /// A client that finds KDCs through `conf` (and DNS when it allows).
     pub fn new(conf: Krb5Conf) -> Self {
-        Self { conf, kdcs: Vec::new(), timeout: None }
+        Self {
+            conf,
+            kdcs: Vec::new(),
+            timeout: None,
+        }
     }
 
     /// Uses these KDCs for every realm instead of looking them up.
@@ -72,30 +76,46 @@ impl Client {
 
     async fn send(&self, realm: &[u8], bytes: &[u8], tcp_only: bool) -> Result<Vec<u8>> {
         let kdc = self.kdc_client(realm).await?;
-        let rep = if tcp_only { kdc.send_tcp(bytes).await? } else { kdc.send(bytes).await? };
+        let rep = if tcp_only {
+            kdc.send_tcp(bytes).await?
+        } else {
+            kdc.send(bytes).await?
+        };
         Ok(rep.bytes)
     }
 
     /// Gets a ticket (a TGT unless `opts.server` says otherwise) for `client`.
-    pub async fn as_exchange(&self, client: Principal, secret: Secret, opts: AsOptions) -> Result<Credentials> {
-        let (mut pending, mut req) = AsExchange::new(client, secret, opts).start(SystemTime::now(), &mut OsRng);
+    pub async fn as_exchange(
+        &self,
+        client: Principal,
+        secret: Secret,
+        opts: AsOptions,
+    ) -> Result<Credentials> {
+        let (mut pending, mut req) =
+            AsExchange::new(client, secret, opts).start(SystemTime::now(), &mut OsRng);
         loop {
             let reply = self.send(&req.realm, &req.bytes, req.tcp_only).await?;
             match pending.handle_reply(&reply, SystemTime::now(), &mut OsRng)? {
                 AsStep::Send(p, r) => (pending, req) = (p, r),
-                AsStep::Done(creds) => return Ok(*creds),
+                AsStep::Done(creds) => return Ok(creds),
             }
         }
     }
 
     /// Gets a service ticket for `server` with `tgt`.
-    pub async fn tgs_exchange(&self, tgt: &Credentials, server: Principal, opts: TgsOptions) -> Result<Credentials> {
-        let (mut pending, mut req) = TgsExchange::new(tgt.clone(), server, opts).start(SystemTime::now(), &mut OsRng)?;
+    pub async fn tgs_exchange(
+        &self,
+        tgt: &Credentials,
+        server: Principal,
+        opts: TgsOptions,
+    ) -> Result<Credentials> {
+        let (mut pending, mut req) =
+            TgsExchange::new(tgt.clone(), server, opts).start(SystemTime::now(), &mut OsRng)?;
         loop {
             let reply = self.send(&req.realm, &req.bytes, req.tcp_only).await?;
             match pending.handle_reply(&reply)? {
-                TgsStep::Send(p, r) => (pending, req) = (p, r),
-                TgsStep::Done(creds) => return Ok(*creds),
+                TgsStep::Send(p, r) => (pending, req) = (*p, r),
+                TgsStep::Done(creds) => return Ok(creds),
             }
         }
     }

@@ -490,10 +490,10 @@ impl Keytab {
         let mut keys: Vec<crate::crypto::Key> = Vec::new();
         // `find` returns the highest kvno first: keep the first key of each enctype.
         for entry in self.find(principal, None, None) {
-            if let Some(k) = entry.key() {
-                if !keys.iter().any(|have| have.etype() == k.etype()) {
-                    keys.push(k);
-                }
+            if let Some(k) = entry.key()
+                && !keys.iter().any(|have| have.etype() == k.etype())
+            {
+                keys.push(k);
             }
         }
         keys

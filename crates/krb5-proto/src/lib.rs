@@ -27,6 +27,6 @@ pub mod tgs_exchange;
 #[cfg(feature = "tokio")]
 pub mod transport;
 
-pub use error::{Error, Result};
 pub use creds::Credentials;
+pub use error::{Error, Result};
 pub use principal::Principal;

@@ -14,7 +14,7 @@
 //! let ticket = loop {
 //!     let reply = send_to_kdc(&req.bytes, req.tcp_only);
 //!     match pending.handle_reply(&reply)? {
-//!         TgsStep::Send(next, next_req) => (pending, req) = (next, next_req),
+//!         TgsStep::Send(next, next_req) => (pending, req) = (*next, next_req),
 //!         TgsStep::Done(creds) => break creds,
 //!     }
 //! };
@@ -24,7 +24,9 @@
 
 use crate::ap::{ApReqOptions, build_ap_req};
 use crate::as_exchange::key_from_asn1;
-use crate::asn1::{self, Checksum, KdcOptions, KdcReply, KdcReq, KdcReqBody, KerberosString, KerberosTime, PaData};
+use crate::asn1::{
+    self, Checksum, KdcOptions, KdcReply, KdcReq, KdcReqBody, KerberosString, KerberosTime, PaData,
+};
 use crate::asn1::{error_code, key_usage, pa_type};
 use crate::creds::{Credentials, unix_secs_usec};
 use crate::crypto::EncType;
@@ -48,7 +50,12 @@ pub struct TgsOptions {
 
 impl Default for TgsOptions {
     fn default() -> Self {
-        Self { etypes: EncType::ALL.to_vec(), lifetime: None, canonicalize: true, forwardable: true }
+        Self {
+            etypes: EncType::ALL.to_vec(),
+            lifetime: None,
+            canonicalize: true,
+            forwardable: true,
+        }
     }
 }
 
@@ -67,9 +74,9 @@ pub struct TgsRequest {
 #[derive(Debug)]
 pub enum TgsStep {
     /// Send this request again (over TCP) and give the reply to the returned state.
-    Send(TgsPending, TgsRequest),
+    Send(Box<TgsPending>, TgsRequest),
     /// The service ticket.
-    Done(Box<Credentials>),
+    Done(Credentials),
 }
 
 /// A TGS exchange that has not started.
@@ -113,7 +120,13 @@ impl TgsExchange {
             Some(l) => (kdc_now + l.as_secs() as i64).min(self.tgt.end_time),
             None => self.tgt.end_time,
         };
-        let realm = self.tgt.server.components.get(1).cloned().unwrap_or_else(|| self.tgt.server.realm.clone());
+        let realm = self
+            .tgt
+            .server
+            .components
+            .get(1)
+            .cloned()
+            .unwrap_or_else(|| self.tgt.server.realm.clone());
         let body = KdcReqBody {
             kdc_options: KdcOptions(options),
             cname: None,
@@ -132,11 +145,16 @@ impl TgsExchange {
         let key = &self.tgt.session_key;
         let checksum = Checksum {
             r#type: key.etype().checksum_type(),
-            checksum: key.checksum(key_usage::TGS_REQ_AUTH_CKSUM, &body_der).into(),
+            checksum: key
+                .checksum(key_usage::TGS_REQ_AUTH_CKSUM, &body_der)
+                .into(),
         };
         let ap = build_ap_req(
             &self.tgt,
-            ApReqOptions { checksum: Some(checksum), ..Default::default() },
+            ApReqOptions {
+                checksum: Some(checksum),
+                ..Default::default()
+            },
             key_usage::TGS_REQ_AUTH,
             now,
             rng,
@@ -144,11 +162,27 @@ impl TgsExchange {
         let req = asn1::TgsReq(KdcReq {
             pvno: 5,
             msg_type: asn1::msg_type::TGS_REQ,
-            padata: Some(vec![PaData { r#type: pa_type::TGS_REQ, value: ap.bytes.into() }]),
+            padata: Some(vec![PaData {
+                r#type: pa_type::TGS_REQ,
+                value: ap.bytes.into(),
+            }]),
             req_body: body,
         });
-        let out = TgsRequest { bytes: asn1::encode(&req), realm, tcp_only: false };
-        Ok((TgsPending { tgt: self.tgt, server: self.server, opts: self.opts, nonce, last: out.clone() }, out))
+        let out = TgsRequest {
+            bytes: asn1::encode(&req),
+            realm,
+            tcp_only: false,
+        };
+        Ok((
+            TgsPending {
+                tgt: self.tgt,
+                server: self.server,
+                opts: self.opts,
+                nonce,
+                last: out.clone(),
+            },
+            out,
+        ))
     }
 }
 
@@ -163,10 +197,17 @@ impl TgsPending {
                     what: "the KDC answered a TGS-REQ with an AS-REP".into(),
                 });
             }
-            KdcReply::Error(err) if err.error_code == error_code::KRB_ERR_RESPONSE_TOO_BIG && !self.last.tcp_only => {
+            KdcReply::Error(err)
+                if err.error_code == error_code::KRB_ERR_RESPONSE_TOO_BIG
+                    && !self.last.tcp_only =>
+            {
                 let mut again = self.last.clone();
                 again.tcp_only = true;
-                return Ok(TgsStep::Send(TgsPending { last: again.clone(), ..self }, again));
+                let next = Box::new(TgsPending {
+                    last: again.clone(),
+                    ..self
+                });
+                return Ok(TgsStep::Send(next, again));
             }
             KdcReply::Error(err) => {
                 let code = err.error_code;
@@ -174,26 +215,39 @@ impl TgsPending {
                     code,
                     name: error_code::error_name(code),
                     hint: error_code::error_hint(code),
-                    e_text: err.e_text.as_ref().map(|t| t.to_string_lossy()).filter(|t| !t.is_empty()),
+                    e_text: err
+                        .e_text
+                        .as_ref()
+                        .map(|t| t.to_string_lossy())
+                        .filter(|t| !t.is_empty()),
                     client: self.tgt.client.to_string(),
                     server: self.server.to_string(),
                     during: "TGS exchange".into(),
                 })));
             }
         };
-        let plain = self.tgt.session_key.decrypt(key_usage::TGS_REP_ENCPART_SESSKEY, &rep.enc_part.cipher)?;
+        let plain = self
+            .tgt
+            .session_key
+            .decrypt(key_usage::TGS_REP_ENCPART_SESSKEY, &rep.enc_part.cipher)?;
         let part = asn1::decode_enc_kdc_rep_part(&plain)?;
         if part.nonce != self.nonce {
             return Err(Error::Protocol {
                 during: "TGS exchange",
-                what: format!("the reply's nonce {} is not the request's {}", part.nonce, self.nonce),
+                what: format!(
+                    "the reply's nonce {} is not the request's {}",
+                    part.nonce, self.nonce
+                ),
             });
         }
         let got_server = part.sname.to_principal(&part.srealm);
         if !got_server.eq_ignore_case(&self.server) && !self.opts.canonicalize {
             return Err(Error::Protocol {
                 during: "TGS exchange",
-                what: format!("asked a ticket for {}, the KDC issued one for {got_server}", self.server),
+                what: format!(
+                    "asked a ticket for {}, the KDC issued one for {got_server}",
+                    self.server
+                ),
             });
         }
         if got_server.is_krbtgt() && !self.server.is_krbtgt() {
@@ -206,7 +260,7 @@ impl TgsPending {
             });
         }
         let auth_time = part.auth_time.to_unix();
-        Ok(TgsStep::Done(Box::new(Credentials {
+        Ok(TgsStep::Done(Credentials {
             client: rep.cname.to_principal(&rep.crealm),
             server: got_server,
             session_key: key_from_asn1(&part.key)?,
@@ -218,6 +272,6 @@ impl TgsPending {
             renew_till: part.renew_till.map(|t| t.to_unix()),
             time_offset: self.tgt.time_offset,
             pa_type: None,
-        })))
+        }))
     }
 }

@@ -1,16 +1,16 @@
 //! Every branch of the AS and TGS state machines, driven by an in-memory KDC with simulated time.
 //! (The same exchanges run against a real MIT KDC in `mit_kdc.rs`.)
 
+use krb5_proto::Error;
 use krb5_proto::Principal;
 use krb5_proto::as_exchange::{AsExchange, AsOptions, AsRequest, AsStep, Secret};
 use krb5_proto::asn1::{
-    self, EncKdcRepPart, EncryptedData, EncryptionKey, EtypeInfo2Entry, KdcRep, KerberosString, KerberosTime,
-    KrbError, PaData, PaEncTsEnc, PaPacRequest, PrincipalName, Ticket, TicketFlags,
+    self, EncKdcRepPart, EncryptedData, EncryptionKey, EtypeInfo2Entry, KdcRep, KerberosString,
+    KerberosTime, KrbError, PaData, PaEncTsEnc, PaPacRequest, PrincipalName, Ticket, TicketFlags,
 };
 use krb5_proto::crypto::{EncType, Key};
 use krb5_proto::rand::TestRng;
 use krb5_proto::tgs_exchange::{TgsExchange, TgsOptions, TgsStep};
-use krb5_proto::Error;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const T0: u64 = 1_800_000_000;
@@ -62,7 +62,13 @@ impl SimKdc {
     }
 
     fn client_key(&self) -> Key {
-        Key::from_password(self.etype, self.password.as_bytes(), self.salt.as_bytes(), None).unwrap()
+        Key::from_password(
+            self.etype,
+            self.password.as_bytes(),
+            self.salt.as_bytes(),
+            None,
+        )
+        .unwrap()
     }
 
     fn error(&self, code: i32, e_data: Option<Vec<u8>>, crealm: Option<&str>) -> Vec<u8> {
@@ -93,8 +99,14 @@ impl SimKdc {
 
     fn preauth_required(&self) -> Vec<u8> {
         let hints = vec![
-            PaData { r#type: 19, value: self.etype_info().into() },
-            PaData { r#type: 2, value: Vec::new().into() },
+            PaData {
+                r#type: 19,
+                value: self.etype_info().into(),
+            },
+            PaData {
+                r#type: 2,
+                value: Vec::new().into(),
+            },
         ];
         self.error(25, Some(asn1::encode(&hints)), None)
     }
@@ -106,10 +118,10 @@ impl SimKdc {
         if self.too_big_first && !req.tcp_only {
             return self.error(52, None, None);
         }
-        if let Some(other) = self.refer_to.clone() {
-            if body.realm.as_bytes() != other.as_bytes() {
-                return self.error(6, None, Some(&other));
-            }
+        if let Some(other) = self.refer_to.clone()
+            && body.realm.as_bytes() != other.as_bytes()
+        {
+            return self.error(6, None, Some(&other));
         }
         if self.skew_first {
             self.skew_first = false;
@@ -137,7 +149,11 @@ impl SimKdc {
                 value: self.session_key.as_bytes().to_vec().into(),
             },
             last_req: Vec::new(),
-            nonce: if self.wrong_nonce { body.nonce ^ 1 } else { body.nonce },
+            nonce: if self.wrong_nonce {
+                body.nonce ^ 1
+            } else {
+                body.nonce
+            },
             key_expiration: None,
             flags: TicketFlags(TicketFlags::INITIAL | TicketFlags::PRE_AUTHENT),
             auth_time: KerberosTime::from_unix(self.now as i64),
@@ -168,7 +184,10 @@ impl SimKdc {
         asn1::encode(&asn1::AsRep(KdcRep {
             pvno: 5,
             msg_type: 11,
-            padata: Some(vec![PaData { r#type: 19, value: self.etype_info().into() }]),
+            padata: Some(vec![PaData {
+                r#type: 19,
+                value: self.etype_info().into(),
+            }]),
             crealm: body.realm.clone(),
             cname: body.cname.clone().unwrap(),
             ticket,
@@ -182,10 +201,15 @@ impl SimKdc {
 }
 
 /// Runs the exchange against `kdc` with the client's clock at `client_now`.
-fn run(kdc: &mut SimKdc, secret: Secret, client_now: u64) -> (krb5_proto::Result<krb5_proto::Credentials>, Vec<AsRequest>) {
+fn run(
+    kdc: &mut SimKdc,
+    secret: Secret,
+    client_now: u64,
+) -> (krb5_proto::Result<krb5_proto::Credentials>, Vec<AsRequest>) {
     let mut rng = TestRng::new(7);
     let client = Principal::new(1, [kdc.client.as_str()], &kdc.realm);
-    let (mut pending, mut req) = AsExchange::new(client, secret, AsOptions::default()).start(at(client_now), &mut rng);
+    let (mut pending, mut req) =
+        AsExchange::new(client, secret, AsOptions::default()).start(at(client_now), &mut rng);
     let mut sent = vec![req.clone()];
     loop {
         let reply = kdc.handle(&req);
@@ -194,7 +218,7 @@ fn run(kdc: &mut SimKdc, secret: Secret, client_now: u64) -> (krb5_proto::Result
                 sent.push(r.clone());
                 (pending, req) = (p, r);
             }
-            Ok(AsStep::Done(c)) => return (Ok(*c), sent),
+            Ok(AsStep::Done(c)) => return (Ok(c), sent),
             Err(e) => return (Err(e), sent),
         }
     }
@@ -211,8 +235,17 @@ fn preauth_uses_the_kdc_salt_and_sends_pac_request() {
     assert_eq!(creds.client.to_string(), "alice@SIM.TEST");
     // Both requests carry PA-PAC-REQUEST (include-pac TRUE); the second one a fresh nonce.
     for r in &kdc.seen {
-        let pac = r.0.padata.as_ref().unwrap().iter().find(|p| p.r#type == 128).unwrap();
-        assert_eq!(asn1::decode::<PaPacRequest>(&pac.value).unwrap(), PaPacRequest { include_pac: true });
+        let pac =
+            r.0.padata
+                .as_ref()
+                .unwrap()
+                .iter()
+                .find(|p| p.r#type == 128)
+                .unwrap();
+        assert_eq!(
+            asn1::decode::<PaPacRequest>(&pac.value).unwrap(),
+            PaPacRequest { include_pac: true }
+        );
     }
     assert_ne!(kdc.seen[0].0.req_body.nonce, kdc.seen[1].0.req_body.nonce);
 }
@@ -273,7 +306,10 @@ fn response_too_big_switches_to_tcp() {
     creds.unwrap();
     assert!(!sent[0].tcp_only);
     assert!(sent[1].tcp_only);
-    assert_eq!(sent[0].bytes, sent[1].bytes, "the same request is re-sent over TCP");
+    assert_eq!(
+        sent[0].bytes, sent[1].bytes,
+        "the same request is re-sent over TCP"
+    );
     assert!(sent[2..].iter().all(|r| r.tcp_only));
 }
 
@@ -315,7 +351,11 @@ fn keytab_keys_are_used_by_etype() {
     assert_eq!(sent.len(), 2);
     // No common enctype: a clear error.
     let mut kdc = SimKdc::new();
-    let (res, _) = run(&mut kdc, Secret::Keys(vec![Key::new(EncType::Rc4Hmac, &[1u8; 16]).unwrap()]), T0);
+    let (res, _) = run(
+        &mut kdc,
+        Secret::Keys(vec![Key::new(EncType::Rc4Hmac, &[1u8; 16]).unwrap()]),
+        T0,
+    );
     assert!(matches!(res, Err(Error::NoCommonEnctype { .. })), "{res:?}");
 }
 
@@ -331,9 +371,16 @@ fn endless_preauth_requests_stop() {
 #[test]
 fn garbage_replies_are_errors() {
     let mut rng = TestRng::new(1);
-    for reply in [&b""[..], b"\x30\x00", b"\x7e\x03\x30\x01\x00", b"\x6b\x80\x00\x00", &[0xff; 64][..]] {
+    for reply in [
+        &b""[..],
+        b"\x30\x00",
+        b"\x7e\x03\x30\x01\x00",
+        b"\x6b\x80\x00\x00",
+        &[0xff; 64][..],
+    ] {
         let client = Principal::new(1, ["alice"], "SIM.TEST");
-        let (pending, _) = AsExchange::new(client, Secret::password("x"), AsOptions::default()).start(at(T0), &mut rng);
+        let (pending, _) = AsExchange::new(client, Secret::password("x"), AsOptions::default())
+            .start(at(T0), &mut rng);
         assert!(pending.handle_reply(reply, at(T0), &mut rng).is_err());
     }
 }
@@ -345,18 +392,35 @@ fn tgs_exchange_round_trip_with_simulated_kdc() {
     let tgt = tgt.unwrap();
     let service = Principal::parse("HTTP/web.sim.test@SIM.TEST", None).unwrap();
     let mut rng = TestRng::new(3);
-    let (pending, req) = TgsExchange::new(tgt.clone(), service.clone(), TgsOptions::default()).start(at(T0), &mut rng).unwrap();
+    let (pending, req) = TgsExchange::new(tgt.clone(), service.clone(), TgsOptions::default())
+        .start(at(T0), &mut rng)
+        .unwrap();
     // The KDC side: check the authenticator and its body checksum, then answer.
     let tgs_req: asn1::TgsReq = asn1::decode(&req.bytes).unwrap();
-    let pa = tgs_req.0.padata.as_ref().unwrap().iter().find(|p| p.r#type == 1).unwrap();
+    let pa = tgs_req
+        .0
+        .padata
+        .as_ref()
+        .unwrap()
+        .iter()
+        .find(|p| p.r#type == 1)
+        .unwrap();
     let ap: asn1::ApReq = asn1::decode(&pa.value).unwrap();
-    let auth_plain = tgt.session_key.decrypt(7, &ap.authenticator.cipher).unwrap();
+    let auth_plain = tgt
+        .session_key
+        .decrypt(7, &ap.authenticator.cipher)
+        .unwrap();
     let auth: asn1::Authenticator = asn1::decode(&auth_plain).unwrap();
     let cksum = auth.cksum.unwrap();
-    tgt.session_key.verify_checksum(6, &asn1::encode(&tgs_req.0.req_body), &cksum.checksum).unwrap();
+    tgt.session_key
+        .verify_checksum(6, &asn1::encode(&tgs_req.0.req_body), &cksum.checksum)
+        .unwrap();
     let svc_key = Key::new(EncType::Aes256CtsHmacSha196, &[3u8; 32]).unwrap();
     let part = EncKdcRepPart {
-        key: EncryptionKey { r#type: 18, value: svc_key.as_bytes().to_vec().into() },
+        key: EncryptionKey {
+            r#type: 18,
+            value: svc_key.as_bytes().to_vec().into(),
+        },
         last_req: Vec::new(),
         nonce: tgs_req.0.req_body.nonce,
         key_expiration: None,
@@ -380,12 +444,19 @@ fn tgs_exchange_round_trip_with_simulated_kdc() {
             tkt_vno: 5,
             realm: KerberosString::from("SIM.TEST"),
             sname: PrincipalName::from_principal(&service),
-            enc_part: EncryptedData { etype: 18, kvno: Some(2), cipher: vec![1, 2, 3].into() },
+            enc_part: EncryptedData {
+                etype: 18,
+                kvno: Some(2),
+                cipher: vec![1, 2, 3].into(),
+            },
         },
         enc_part: EncryptedData {
             etype: tgt.session_key.etype().to_i32(),
             kvno: None,
-            cipher: tgt.session_key.encrypt(8, &asn1::encode(&asn1::EncTgsRepPart(part)), &mut rng).into(),
+            cipher: tgt
+                .session_key
+                .encrypt(8, &asn1::encode(&asn1::EncTgsRepPart(part)), &mut rng)
+                .into(),
         },
     });
     match pending.handle_reply(&asn1::encode(&rep)).unwrap() {

@@ -41,11 +41,18 @@ fn read_password(path: &PathBuf) -> Result<Zeroizing<Vec<u8>>, String> {
             .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
         Zeroizing::new(v)
     } else {
-        let meta = std::fs::metadata(path).map_err(|e| format!("cannot read password file {}: {e}", path.display()))?;
+        let meta = std::fs::metadata(path)
+            .map_err(|e| format!("cannot read password file {}: {e}", path.display()))?;
         if meta.len() > 64 * 1024 {
-            return Err(format!("password file {} is larger than 64 KiB", path.display()));
+            return Err(format!(
+                "password file {} is larger than 64 KiB",
+                path.display()
+            ));
         }
-        Zeroizing::new(std::fs::read(path).map_err(|e| format!("cannot read password file {}: {e}", path.display()))?)
+        Zeroizing::new(
+            std::fs::read(path)
+                .map_err(|e| format!("cannot read password file {}: {e}", path.display()))?,
+        )
     };
     if bytes.last() == Some(&b'\n') {
         bytes.pop();
@@ -72,22 +79,31 @@ pub async fn run(a: KinitArgs) -> Result<(), String> {
             return Err(format!(
                 "keytab {} has no usable key for {principal} (it holds: {})",
                 kt.display(),
-                if have.is_empty() { "nothing".to_string() } else { have.join(", ") }
+                if have.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    have.join(", ")
+                }
             ));
         }
         Secret::Keys(keys)
     } else {
         return Err("give --password-file or --keytab".into());
     };
-    let mode = u32::from_str_radix(&a.mode, 8).map_err(|_| format!("--mode {}: not an octal file mode", a.mode))?;
+    let mode = u32::from_str_radix(&a.mode, 8)
+        .map_err(|_| format!("--mode {}: not an octal file mode", a.mode))?;
     let opts = AsOptions {
         lifetime: Duration::from_secs(a.lifetime),
         renew_life: (a.renewable > 0).then(|| Duration::from_secs(a.renewable)),
         ..AsOptions::default()
     };
     let path = a.cache.path()?;
-    let tgt = client.as_exchange(principal, secret, opts).await.map_err(|e| e.to_string())?;
+    let tgt = client
+        .as_exchange(principal, secret, opts)
+        .await
+        .map_err(|e| e.to_string())?;
     let cc = convert::new_cache(&tgt);
-    cc.write_atomic(&path, mode).map_err(|e| format!("cannot write the credential cache: {e}"))?;
+    cc.write_atomic(&path, mode)
+        .map_err(|e| format!("cannot write the credential cache: {e}"))?;
     Ok(())
 }

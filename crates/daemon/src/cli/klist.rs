@@ -29,16 +29,23 @@ fn flag_letters(f: u32) -> String {
         (0x0010_0000, 'H'),
         (0x0004_0000, 'O'),
     ];
-    LETTERS.iter().filter(|(m, _)| f & m != 0).map(|(_, c)| *c).collect()
+    LETTERS
+        .iter()
+        .filter(|(m, _)| f & m != 0)
+        .map(|(_, c)| *c)
+        .collect()
 }
 
 fn enctype_name(e: u16) -> String {
-    EncType::from_i32(e as i32).map(|e| e.name().to_string()).unwrap_or_else(|| format!("enctype {e}"))
+    EncType::from_i32(e as i32)
+        .map(|e| e.name().to_string())
+        .unwrap_or_else(|| format!("enctype {e}"))
 }
 
 pub fn run(a: KlistArgs) -> Result<(), String> {
     let path = a.cache.path()?;
-    let cc = Ccache::read(&path).map_err(|e| format!("credential cache {}: {e}", path.display()))?;
+    let cc =
+        Ccache::read(&path).map_err(|e| format!("credential cache {}: {e}", path.display()))?;
     if a.json {
         let creds: Vec<serde_json::Value> = cc
             .tickets()
@@ -60,7 +67,10 @@ pub fn run(a: KlistArgs) -> Result<(), String> {
             "default_principal": cc.default_principal.to_string(),
             "credentials": creds,
         });
-        println!("{}", serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?
+        );
         return Ok(());
     }
     println!("Ticket cache: FILE:{}", path.display());
@@ -68,12 +78,25 @@ pub fn run(a: KlistArgs) -> Result<(), String> {
     println!();
     println!("Valid starting       Expires              Service principal");
     for c in cc.tickets() {
-        let start = if c.starttime == 0 { c.authtime } else { c.starttime };
-        println!("{}  {}  {}", klist_style(start as i64), klist_style(c.endtime as i64), c.server);
+        let start = if c.starttime == 0 {
+            c.authtime
+        } else {
+            c.starttime
+        };
+        println!(
+            "{}  {}  {}",
+            klist_style(start as i64),
+            klist_style(c.endtime as i64),
+            c.server
+        );
         if c.renew_till != 0 {
             println!("\trenew until {}", klist_style(c.renew_till as i64));
         }
-        println!("\tFlags: {}, Etype (skey): {}", flag_letters(c.ticket_flags), enctype_name(c.key.enctype));
+        println!(
+            "\tFlags: {}, Etype (skey): {}",
+            flag_letters(c.ticket_flags),
+            enctype_name(c.key.enctype)
+        );
     }
     Ok(())
 }

@@ -61,7 +61,9 @@ impl KdcArgs {
             let kdcs = self
                 .kdc
                 .iter()
-                .map(|k| krb5_proto::transport::KdcAddr::parse(k).map_err(|e| format!("--kdc {k}: {e}")))
+                .map(|k| {
+                    krb5_proto::transport::KdcAddr::parse(k).map_err(|e| format!("--kdc {k}: {e}"))
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             client = client.with_kdcs(kdcs);
         }
@@ -75,7 +77,10 @@ impl KdcArgs {
 /// Runs the CLI and returns the process exit code; errors are printed as one line, never a panic.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("gmsa: cannot start the async runtime: {e}");

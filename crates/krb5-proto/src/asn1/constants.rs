@@ -398,8 +398,8 @@ pub mod error_code {
             4 | 5 => {
                 "the principal's key is encrypted in an old master key: ask the KDC administrator"
             }
-            6 => "the KDC does not know this client principal: check the spelling and the realm",
-            7 => "the KDC does not know this service principal: check the SPN and the realm",
+            6 => "the client principal is unknown to the KDC: check the spelling and the realm",
+            7 => "the service principal is unknown to the KDC: check the SPN and the realm",
             8 => "the principal name is not unique in the KDC database (duplicate SPN or account)",
             9 => "the principal has no usable key: set or reset its password",
             10 => "the ticket may not be postdated",
