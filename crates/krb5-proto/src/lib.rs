@@ -17,6 +17,7 @@ pub mod asn1;
 pub mod config;
 pub mod crypto;
 pub mod error;
+pub mod gss;
 pub mod keytab;
 pub mod principal;
 pub mod rand;
