@@ -1,1 +1,8 @@
-//! The `gmsa` command-line tool and the `credentials-fetcherd` daemon.
+//! The `gmsa` command-line tool and (to come) the `credentials-fetcherd` daemon.
+//!
+//! The library part holds what both binaries share: conversion between the Kerberos engine's
+//! [`krb5_proto::Credentials`] and MIT credential caches ([`convert`]), and the CLI itself ([`cli`]).
+
+pub mod cli;
+pub mod convert;
+pub mod timefmt;

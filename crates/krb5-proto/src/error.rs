@@ -28,8 +28,86 @@ pub enum Error {
     /// A principal name could not be parsed.
     #[error(transparent)]
     Principal(#[from] PrincipalParseError),
+    /// The KDC (or service) answered with a KRB-ERROR.
+    #[error("{0}")]
+    Kdc(Box<KdcError>),
+    /// A reply violated the protocol (wrong nonce, unexpected message, mismatched names).
+    #[error("protocol violation in {during}: {what}")]
+    Protocol {
+        /// The exchange step.
+        during: &'static str,
+        /// What was wrong.
+        what: String,
+    },
+    /// We hold no key for any encryption type the KDC offers for this principal.
+    #[error(
+        "no usable key for {principal}: the KDC offers enctypes {kdc_offers:?}, we have {we_have:?} \
+         (add a key of one of the offered types to the keytab, or allow that enctype)"
+    )]
+    NoCommonEnctype {
+        /// The client principal.
+        principal: String,
+        /// Enctypes the KDC listed for the principal.
+        kdc_offers: Vec<i32>,
+        /// Enctypes we could use.
+        we_have: Vec<i32>,
+    },
+    /// The reply could not be decrypted with our key: the password or keytab key is wrong.
+    #[error(
+        "the KDC's reply for {principal} could not be decrypted with our {etype} key (KRB_AP_ERR_BAD_INTEGRITY): \
+         the password or keytab key is wrong or stale (kvno changed?)"
+    )]
+    WrongKey {
+        /// The client principal.
+        principal: String,
+        /// The enctype name of the key tried.
+        etype: &'static str,
+    },
+    /// The exchange gave up after too many rounds (referrals, retries).
+    #[error("gave up after {rounds} rounds in {during}: {last}")]
+    TooManyRounds {
+        /// Rounds done.
+        rounds: u32,
+        /// The exchange.
+        during: &'static str,
+        /// The last reason to continue.
+        last: String,
+    },
     /// The KDCs could not be reached.
     #[cfg(feature = "tokio")]
     #[error(transparent)]
     Transport(#[from] crate::transport::TransportError),
+}
+
+/// A KRB-ERROR from a KDC (or a service), with the context a person needs to act on it.
+#[derive(Debug, Clone)]
+pub struct KdcError {
+    /// The error code (RFC 4120 §7.5.9).
+    pub code: i32,
+    /// The RFC name of the code, e.g. `KDC_ERR_PREAUTH_FAILED`.
+    pub name: &'static str,
+    /// A one-line hint for a person.
+    pub hint: &'static str,
+    /// The KDC's own explanation (e-text), when it sent one.
+    pub e_text: Option<String>,
+    /// The client principal of the request.
+    pub client: String,
+    /// The server principal of the request.
+    pub server: String,
+    /// What was being done, e.g. "AS exchange with pre-authentication (aes256-cts-hmac-sha1-96)".
+    pub during: String,
+}
+
+impl std::fmt::Display for KdcError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} ({}) for {} -> {} during {}: {}",
+            self.name, self.code, self.client, self.server, self.during, self.hint
+        )?;
+        if let Some(t) = &self.e_text {
+            write!(f, " [KDC says: {t}]")?;
+        }
+        Ok(())
+    }
 }

@@ -14,7 +14,10 @@
 pub mod ap;
 pub mod as_exchange;
 pub mod asn1;
+#[cfg(feature = "tokio")]
+pub mod client;
 pub mod config;
+pub mod creds;
 pub mod crypto;
 pub mod error;
 pub mod gss;
@@ -25,5 +28,6 @@ pub mod tgs_exchange;
 #[cfg(feature = "tokio")]
 pub mod transport;
 
+pub use creds::Credentials;
 pub use error::{Error, Result};
 pub use principal::Principal;

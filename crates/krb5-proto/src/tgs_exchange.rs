@@ -1,1 +1,277 @@
-//! TGS exchange state machine.
+//! The TGS exchange (RFC 4120 §3.3): a service ticket from a TGT, as a sans-IO state machine.
+//!
+//! ```no_run
+//! use krb5_proto::tgs_exchange::{TgsExchange, TgsOptions, TgsStep};
+//! use krb5_proto::rand::OsRng;
+//! use krb5_proto::{Credentials, Principal};
+//! use std::time::SystemTime;
+//!
+//! # fn send_to_kdc(_req: &[u8], _tcp: bool) -> Vec<u8> { unimplemented!() }
+//! # fn tgt() -> Credentials { unimplemented!() }
+//! let service = Principal::parse("HTTP/web.example.test@EXAMPLE.TEST", None)?;
+//! let (mut pending, mut req) =
+//!     TgsExchange::new(tgt(), service, TgsOptions::default()).start(SystemTime::now(), &mut OsRng)?;
+//! let ticket = loop {
+//!     let reply = send_to_kdc(&req.bytes, req.tcp_only);
+//!     match pending.handle_reply(&reply)? {
+//!         TgsStep::Send(next, next_req) => (pending, req) = (*next, next_req),
+//!         TgsStep::Done(creds) => break creds,
+//!     }
+//! };
+//! # let _ = ticket;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use crate::ap::{ApReqOptions, build_ap_req};
+use crate::as_exchange::key_from_asn1;
+use crate::asn1::{
+    self, Checksum, KdcOptions, KdcReply, KdcReq, KdcReqBody, KerberosString, KerberosTime, PaData,
+};
+use crate::asn1::{error_code, key_usage, pa_type};
+use crate::creds::{Credentials, unix_secs_usec};
+use crate::crypto::EncType;
+use crate::error::{Error, KdcError, Result};
+use crate::principal::Principal;
+use crate::rand::Rng;
+use std::time::{Duration, SystemTime};
+
+/// Options of a TGS request.
+#[derive(Clone, Debug)]
+pub struct TgsOptions {
+    /// Session-key enctypes in order of preference.
+    pub etypes: Vec<EncType>,
+    /// Requested lifetime; `None` asks for the TGT's end time.
+    pub lifetime: Option<Duration>,
+    /// Set the canonicalize option.
+    pub canonicalize: bool,
+    /// Ask for a forwardable ticket.
+    pub forwardable: bool,
+}
+
+impl Default for TgsOptions {
+    fn default() -> Self {
+        Self {
+            etypes: EncType::ALL.to_vec(),
+            lifetime: None,
+            canonicalize: true,
+            forwardable: true,
+        }
+    }
+}
+
+/// A TGS-REQ to send to a KDC of the TGT's realm.
+#[derive(Clone, Debug)]
+pub struct TgsRequest {
+    /// The DER-encoded TGS-REQ.
+    pub bytes: Vec<u8>,
+    /// The realm whose KDC must receive it.
+    pub realm: Vec<u8>,
+    /// Send over TCP only.
+    pub tcp_only: bool,
+}
+
+/// What to do after a reply.
+#[derive(Debug)]
+pub enum TgsStep {
+    /// Send this request again (over TCP) and give the reply to the returned state.
+    Send(Box<TgsPending>, TgsRequest),
+    /// The service ticket.
+    Done(Credentials),
+}
+
+/// A TGS exchange that has not started.
+#[derive(Debug)]
+pub struct TgsExchange {
+    tgt: Credentials,
+    server: Principal,
+    opts: TgsOptions,
+}
+
+/// A TGS exchange waiting for the KDC's reply.
+#[derive(Debug)]
+pub struct TgsPending {
+    tgt: Credentials,
+    server: Principal,
+    opts: TgsOptions,
+    nonce: u32,
+    last: TgsRequest,
+}
+
+impl TgsExchange {
+    /// Prepares a request for a ticket to `server` with `tgt`.
+    pub fn new(tgt: Credentials, server: Principal, opts: TgsOptions) -> Self {
+        Self { tgt, server, opts }
+    }
+
+    /// Builds the TGS-REQ: the request body, and a PA-TGS-REQ AP-REQ whose authenticator carries
+    /// the body's checksum (key usage 6) and is encrypted under the TGT session key (usage 7).
+    pub fn start(self, now: SystemTime, rng: &mut dyn Rng) -> Result<(TgsPending, TgsRequest)> {
+        let (secs, _) = unix_secs_usec(now);
+        let kdc_now = secs + self.tgt.time_offset;
+        let nonce = rng.next_u32() & 0x7fff_ffff;
+        let mut options = 0;
+        if self.opts.forwardable {
+            options |= KdcOptions::FORWARDABLE;
+        }
+        if self.opts.canonicalize {
+            options |= KdcOptions::CANONICALIZE;
+        }
+        let till = match self.opts.lifetime {
+            Some(l) => (kdc_now + l.as_secs() as i64).min(self.tgt.end_time),
+            None => self.tgt.end_time,
+        };
+        let realm = self
+            .tgt
+            .server
+            .components
+            .get(1)
+            .cloned()
+            .unwrap_or_else(|| self.tgt.server.realm.clone());
+        let body = KdcReqBody {
+            kdc_options: KdcOptions(options),
+            cname: None,
+            realm: KerberosString(realm.clone()),
+            sname: Some(asn1::PrincipalName::from_principal(&self.server)),
+            from: None,
+            till: KerberosTime::from_unix(till),
+            rtime: None,
+            nonce,
+            etype: self.opts.etypes.iter().map(|e| e.to_i32()).collect(),
+            addresses: None,
+            enc_authorization_data: None,
+            additional_tickets: None,
+        };
+        let body_der = asn1::encode(&body);
+        let key = &self.tgt.session_key;
+        let checksum = Checksum {
+            r#type: key.etype().checksum_type(),
+            checksum: key
+                .checksum(key_usage::TGS_REQ_AUTH_CKSUM, &body_der)
+                .into(),
+        };
+        let ap = build_ap_req(
+            &self.tgt,
+            ApReqOptions {
+                checksum: Some(checksum),
+                ..Default::default()
+            },
+            key_usage::TGS_REQ_AUTH,
+            now,
+            rng,
+        )?;
+        let req = asn1::TgsReq(KdcReq {
+            pvno: 5,
+            msg_type: asn1::msg_type::TGS_REQ,
+            padata: Some(vec![PaData {
+                r#type: pa_type::TGS_REQ,
+                value: ap.bytes.into(),
+            }]),
+            req_body: body,
+        });
+        let out = TgsRequest {
+            bytes: asn1::encode(&req),
+            realm,
+            tcp_only: false,
+        };
+        Ok((
+            TgsPending {
+                tgt: self.tgt,
+                server: self.server,
+                opts: self.opts,
+                nonce,
+                last: out.clone(),
+            },
+            out,
+        ))
+    }
+}
+
+impl TgsPending {
+    /// Processes the KDC's reply.
+    pub fn handle_reply(self, reply: &[u8]) -> Result<TgsStep> {
+        let rep = match asn1::decode_kdc_reply(reply)? {
+            KdcReply::TgsRep(rep) => rep,
+            KdcReply::AsRep(_) => {
+                return Err(Error::Protocol {
+                    during: "TGS exchange",
+                    what: "the KDC answered a TGS-REQ with an AS-REP".into(),
+                });
+            }
+            KdcReply::Error(err)
+                if err.error_code == error_code::KRB_ERR_RESPONSE_TOO_BIG
+                    && !self.last.tcp_only =>
+            {
+                let mut again = self.last.clone();
+                again.tcp_only = true;
+                let next = Box::new(TgsPending {
+                    last: again.clone(),
+                    ..self
+                });
+                return Ok(TgsStep::Send(next, again));
+            }
+            KdcReply::Error(err) => {
+                let code = err.error_code;
+                return Err(Error::Kdc(Box::new(KdcError {
+                    code,
+                    name: error_code::error_name(code),
+                    hint: error_code::error_hint(code),
+                    e_text: err
+                        .e_text
+                        .as_ref()
+                        .map(|t| t.to_string_lossy())
+                        .filter(|t| !t.is_empty()),
+                    client: self.tgt.client.to_string(),
+                    server: self.server.to_string(),
+                    during: "TGS exchange".into(),
+                })));
+            }
+        };
+        let plain = self
+            .tgt
+            .session_key
+            .decrypt(key_usage::TGS_REP_ENCPART_SESSKEY, &rep.enc_part.cipher)?;
+        let part = asn1::decode_enc_kdc_rep_part(&plain)?;
+        if part.nonce != self.nonce {
+            return Err(Error::Protocol {
+                during: "TGS exchange",
+                what: format!(
+                    "the reply's nonce {} is not the request's {}",
+                    part.nonce, self.nonce
+                ),
+            });
+        }
+        let got_server = part.sname.to_principal(&part.srealm);
+        if !got_server.eq_ignore_case(&self.server) && !self.opts.canonicalize {
+            return Err(Error::Protocol {
+                during: "TGS exchange",
+                what: format!(
+                    "asked a ticket for {}, the KDC issued one for {got_server}",
+                    self.server
+                ),
+            });
+        }
+        if got_server.is_krbtgt() && !self.server.is_krbtgt() {
+            return Err(Error::Protocol {
+                during: "TGS exchange",
+                what: format!(
+                    "the KDC sent a referral ticket ({got_server}) for {}; cross-realm referrals are not supported yet",
+                    self.server
+                ),
+            });
+        }
+        let auth_time = part.auth_time.to_unix();
+        Ok(TgsStep::Done(Credentials {
+            client: rep.cname.to_principal(&rep.crealm),
+            server: got_server,
+            session_key: key_from_asn1(&part.key)?,
+            ticket: asn1::encode(&rep.ticket),
+            flags: part.flags.0,
+            auth_time,
+            start_time: part.start_time.map(|t| t.to_unix()).unwrap_or(auth_time),
+            end_time: part.end_time.to_unix(),
+            renew_till: part.renew_till.map(|t| t.to_unix()),
+            time_offset: self.tgt.time_offset,
+            pa_type: None,
+        }))
+    }
+}

@@ -1,15 +1,1007 @@
-//! KDC transport (stub: to be filled by the transport work).
+//! Talking to KDCs over UDP and TCP (feature `tokio`).
+//!
+//! [`KdcClient`] holds a realm's KDC list (from krb5.conf or DNS SRV records, see
+//! [`KdcClient::discover`]) and sends one request to the first KDC that answers:
+//!
+//! * UDP when the request is at most `udp_preference_limit` bytes (MIT's default 1465), TCP
+//!   otherwise; every KDC is tried with the preferred protocol first, then with the other one.
+//! * TCP uses RFC 4120 §7.2.2 framing: a 4-byte big-endian length (high bit clear) before the
+//!   message; replies are capped at [`MAX_TCP_REPLY`] bytes. UDP replies are read into a 64 KiB
+//!   buffer.
+//! * A host name is resolved to all of its addresses, each tried in turn; a timeout, a refused
+//!   or reset connection moves on to the next address.
+//! * A UDP reply that is a KRB-ERROR `KRB_ERR_RESPONSE_TOO_BIG` (52) is retried over TCP to the
+//!   same KDC.
+//! * When everything fails, [`TransportError::Unreachable`] lists every attempt and its reason.
+//!
+//! Framing ([`frame_tcp`], [`read_tcp_length`]) and SRV ordering ([`order_srv`],
+//! [`kdcs_from_srv`]) are plain functions with no I/O.
+//!
+//! ```no_run
+//! use krb5_proto::config::Krb5Conf;
+//! use krb5_proto::transport::KdcClient;
+//!
+//! # async fn demo(as_req: Vec<u8>) -> Result<(), Box<dyn std::error::Error>> {
+//! let conf = Krb5Conf::load_default()?;
+//! let client = KdcClient::discover("EXAMPLE.TEST", &conf).await?;
+//! let reply = client.send(&as_req).await?;
+//! println!("{} bytes from {} over {}", reply.bytes.len(), reply.from, reply.protocol);
+//! # Ok(())
+//! # }
+//! ```
 
-/// No KDC answered.
+use std::collections::HashSet;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+
+use crate::config::Krb5Conf;
+use crate::rand::{OsRng, Rng};
+
+/// The Kerberos port (RFC 4120 §7.2.1).
+pub const KERBEROS_PORT: u16 = 88;
+/// Default time allowed for one attempt (one address, one protocol).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Default largest request sent over UDP, as MIT's `udp_preference_limit`.
+pub const DEFAULT_UDP_PREFERENCE_LIMIT: usize = 1465;
+/// Largest `udp_preference_limit` taken from krb5.conf (MIT's hard limit).
+pub const MAX_UDP_PREFERENCE_LIMIT: usize = 32_700;
+/// Largest TCP reply accepted, in bytes.
+pub const MAX_TCP_REPLY: usize = 1024 * 1024;
+/// Size of the UDP receive buffer (any datagram fits).
+pub const UDP_BUFFER_SIZE: usize = 64 * 1024;
+/// Largest message the TCP length prefix can describe (the high bit is reserved).
+pub const MAX_TCP_FRAME: usize = 0x7fff_ffff;
+
+/// Addresses used per host name at most.
+const MAX_ADDRS_PER_HOST: usize = 16;
+/// SRV records considered per query at most.
+const MAX_SRV_RECORDS: usize = 64;
+/// KRB_ERR_RESPONSE_TOO_BIG (RFC 4120 §7.5.9).
+const KRB_ERR_RESPONSE_TOO_BIG: i32 = 52;
+/// Time allowed for one DNS SRV lookup.
+const DNS_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why KDCs could not be found or reached.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TransportError {
-    /// No KDC could be reached.
-    #[error("no KDC reachable for realm {realm}; tried: {tried}")]
+    /// Every KDC address failed.
+    #[error(
+        "no KDC reachable for realm {realm}; tried: {}. Check that a KDC is running and that \
+         UDP and TCP port 88 (or the configured port) are open",
+        format_tried(tried)
+    )]
     Unreachable {
         /// The realm.
         realm: String,
-        /// Addresses tried, with the failure of each.
-        tried: String,
+        /// Every attempt, as `addr/proto: reason` (e.g. `127.0.0.9:88/udp: timed out after 3s`).
+        tried: Vec<String>,
     },
+    /// Neither krb5.conf nor DNS names a KDC for the realm.
+    #[error("no KDC known for realm {realm}: {hint}")]
+    NoKdc {
+        /// The realm.
+        realm: String,
+        /// What was looked at and what to do.
+        hint: String,
+    },
+    /// A KDC address (e.g. a `kdc =` line) could not be understood.
+    #[error("invalid KDC address {input:?}: {reason}")]
+    InvalidKdcAddr {
+        /// The text given.
+        input: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A TCP length prefix has the reserved high bit set.
+    #[error(
+        "KDC TCP reply length prefix {prefix:02x?} has the reserved high bit set (not a Kerberos reply?)"
+    )]
+    BadLengthPrefix {
+        /// The four bytes received.
+        prefix: [u8; 4],
+    },
+    /// A TCP reply announced zero bytes.
+    #[error("KDC sent an empty TCP reply")]
+    EmptyReply,
+    /// A TCP reply is larger than [`MAX_TCP_REPLY`].
+    #[error("KDC TCP reply of {len} bytes exceeds the limit of {limit} bytes")]
+    ReplyTooLarge {
+        /// Length announced by the KDC.
+        len: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A request is too large to frame for TCP.
+    #[error("request of {len} bytes exceeds the TCP frame limit of {limit} bytes")]
+    RequestTooLarge {
+        /// The request's length.
+        len: usize,
+        /// The limit.
+        limit: usize,
+    },
+}
+
+fn format_tried(tried: &[String]) -> String {
+    if tried.is_empty() {
+        "nothing (no KDC address to try)".to_owned()
+    } else {
+        tried.join("; ")
+    }
+}
+
+/// A transport protocol to a KDC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// UDP datagrams.
+    Udp,
+    /// TCP with RFC 4120 §7.2.2 length framing.
+    Tcp,
+}
+
+impl Protocol {
+    fn other(self) -> Self {
+        match self {
+            Self::Udp => Self::Tcp,
+            Self::Tcp => Self::Udp,
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Udp => "udp",
+            Self::Tcp => "tcp",
+        })
+    }
+}
+
+/// A KDC address: host (name or IP literal), port and optionally a fixed protocol.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct KdcAddr {
+    /// Host name or IP address (IPv6 without brackets).
+    pub host: String,
+    /// Port (88 unless given).
+    pub port: u16,
+    /// `None`: UDP or TCP as the request size dictates; `Some`: only that protocol.
+    pub protocol: Option<Protocol>,
+}
+
+impl KdcAddr {
+    /// Parses `host`, `host:port`, `[v6]:port`, `[v6]`, a bare IPv6 address, with an optional
+    /// `tcp/` or `udp/` prefix (MIT's `kdc =` syntax).
+    ///
+    /// ```
+    /// use krb5_proto::transport::{KdcAddr, Protocol};
+    /// let a = KdcAddr::parse("tcp/[::1]:8888")?;
+    /// assert_eq!((a.host.as_str(), a.port, a.protocol), ("::1", 8888, Some(Protocol::Tcp)));
+    /// assert_eq!(KdcAddr::parse("kdc.example.test")?.port, 88);
+    /// # Ok::<(), krb5_proto::transport::TransportError>(())
+    /// ```
+    pub fn parse(s: &str) -> Result<Self, TransportError> {
+        let err = |reason: &str| TransportError::InvalidKdcAddr {
+            input: s.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let input = s.trim();
+        if input.is_empty() {
+            return Err(err("empty"));
+        }
+        if input.len() > 300 {
+            return Err(err("longer than 300 characters"));
+        }
+        let lower = input.to_ascii_lowercase();
+        if lower.starts_with("http://") || lower.starts_with("https://") {
+            return Err(err(
+                "KDC proxies (MS-KKDCP, https://...) are not supported; name the KDC host itself",
+            ));
+        }
+        let (protocol, rest) = if lower.starts_with("tcp/") {
+            (Some(Protocol::Tcp), input.get(4..).unwrap_or(""))
+        } else if lower.starts_with("udp/") {
+            (Some(Protocol::Udp), input.get(4..).unwrap_or(""))
+        } else {
+            (None, input)
+        };
+
+        let (host, port) = if let Some(bracketed) = rest.strip_prefix('[') {
+            let Some((addr, after)) = bracketed.split_once(']') else {
+                return Err(err("missing ']' after the IPv6 address"));
+            };
+            if addr.parse::<Ipv6Addr>().is_err() {
+                return Err(err("the text inside [ ] is not an IPv6 address"));
+            }
+            let port = if after.is_empty() {
+                KERBEROS_PORT
+            } else if let Some(p) = after.strip_prefix(':') {
+                parse_port(p).ok_or_else(|| err("port must be a number from 1 to 65535"))?
+            } else {
+                return Err(err("unexpected text after ']' (write [addr]:port)"));
+            };
+            (addr, port)
+        } else if rest.matches(':').count() > 1 {
+            if rest.parse::<Ipv6Addr>().is_err() {
+                return Err(err(
+                    "too many ':' (write an IPv6 address with a port as [addr]:port)",
+                ));
+            }
+            (rest, KERBEROS_PORT)
+        } else if let Some((host, p)) = rest.split_once(':') {
+            let port = parse_port(p).ok_or_else(|| err("port must be a number from 1 to 65535"))?;
+            (host, port)
+        } else {
+            (rest, KERBEROS_PORT)
+        };
+
+        if host.is_empty() {
+            return Err(err("missing host"));
+        }
+        if host.parse::<IpAddr>().is_err() && !valid_host_name(host) {
+            return Err(err(
+                "host must be a DNS name (letters, digits, '-', '_', '.') or an IP address",
+            ));
+        }
+        Ok(Self {
+            host: host.to_owned(),
+            port,
+            protocol,
+        })
+    }
+
+    /// An address with the default port and no fixed protocol.
+    pub fn new(host: impl Into<String>, port: u16) -> Self {
+        Self {
+            host: host.into(),
+            port,
+            protocol: None,
+        }
+    }
+
+    fn allows(&self, protocol: Protocol) -> bool {
+        self.protocol.is_none_or(|p| p == protocol)
+    }
+}
+
+impl fmt::Display for KdcAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(p) = self.protocol {
+            write!(f, "{p}/")?;
+        }
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+fn parse_port(p: &str) -> Option<u16> {
+    if p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    p.parse::<u16>().ok().filter(|&n| n != 0)
+}
+
+fn valid_host_name(host: &str) -> bool {
+    let name = host.strip_suffix('.').unwrap_or(host);
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+/// A KDC's reply and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KdcResponse {
+    /// The reply message (without TCP framing).
+    pub bytes: Vec<u8>,
+    /// The address that answered.
+    pub from: SocketAddr,
+    /// The protocol the reply came over.
+    pub protocol: Protocol,
+}
+
+/// Frames a message for TCP (RFC 4120 §7.2.2): a 4-byte big-endian length, then the message.
+///
+/// ```
+/// let framed = krb5_proto::transport::frame_tcp(b"abc")?;
+/// assert_eq!(framed, [0, 0, 0, 3, b'a', b'b', b'c']);
+/// # Ok::<(), krb5_proto::transport::TransportError>(())
+/// ```
+pub fn frame_tcp(msg: &[u8]) -> Result<Vec<u8>, TransportError> {
+    let len = u32::try_from(msg.len())
+        .ok()
+        .filter(|&n| n as usize <= MAX_TCP_FRAME)
+        .ok_or(TransportError::RequestTooLarge {
+            len: msg.len(),
+            limit: MAX_TCP_FRAME,
+        })?;
+    let mut out = Vec::with_capacity(msg.len().saturating_add(4));
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(msg);
+    Ok(out)
+}
+
+/// Reads a TCP reply's length prefix: the high bit must be clear, the length non-zero and at
+/// most [`MAX_TCP_REPLY`].
+///
+/// ```
+/// use krb5_proto::transport::read_tcp_length;
+/// assert_eq!(read_tcp_length([0, 0, 1, 0])?, 256);
+/// assert!(read_tcp_length([0x80, 0, 0, 1]).is_err());
+/// # Ok::<(), krb5_proto::transport::TransportError>(())
+/// ```
+pub fn read_tcp_length(prefix: [u8; 4]) -> Result<usize, TransportError> {
+    let n = u32::from_be_bytes(prefix);
+    if n & 0x8000_0000 != 0 {
+        return Err(TransportError::BadLengthPrefix { prefix });
+    }
+    let len = usize::try_from(n).unwrap_or(usize::MAX);
+    if len == 0 {
+        return Err(TransportError::EmptyReply);
+    }
+    if len > MAX_TCP_REPLY {
+        return Err(TransportError::ReplyTooLarge {
+            len,
+            limit: MAX_TCP_REPLY,
+        });
+    }
+    Ok(len)
+}
+
+/// One DER header: (tag, header length, content length), checked against `b`'s length.
+/// Only single-byte tags are understood (enough for KRB-ERROR's `[0]`..`[12]`).
+fn der_header(b: &[u8]) -> Option<(u8, usize, usize)> {
+    let tag = *b.first()?;
+    if tag & 0x1f == 0x1f {
+        return None;
+    }
+    let first = *b.get(1)?;
+    let (header, len) = if first < 0x80 {
+        (2, usize::from(first))
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 4 {
+            return None;
+        }
+        let mut len = 0usize;
+        for i in 0..n {
+            len = (len << 8) | usize::from(*b.get(2 + i)?);
+        }
+        (2 + n, len)
+    };
+    if header.checked_add(len)? > b.len() {
+        return None;
+    }
+    Some((tag, header, len))
+}
+
+/// The `error-code` of a KRB-ERROR (`[APPLICATION 30]`), found with a minimal bounded DER
+/// walk; `None` for anything else.
+pub(crate) fn krb_error_code(reply: &[u8]) -> Option<i32> {
+    let (tag, h, l) = der_header(reply)?;
+    if tag != 0x7e {
+        return None;
+    }
+    let seq = reply.get(h..h.checked_add(l)?)?;
+    let (tag, h, l) = der_header(seq)?;
+    if tag != 0x30 {
+        return None;
+    }
+    let mut fields = seq.get(h..h.checked_add(l)?)?;
+    while !fields.is_empty() {
+        let (tag, h, l) = der_header(fields)?;
+        let end = h.checked_add(l)?;
+        if tag == 0xa6 {
+            let content = fields.get(h..end)?;
+            let (itag, ih, il) = der_header(content)?;
+            if itag != 0x02 || il == 0 || il > 4 {
+                return None;
+            }
+            let digits = content.get(ih..ih.checked_add(il)?)?;
+            let negative = digits.first().is_some_and(|b| b & 0x80 != 0);
+            let mut v: i64 = if negative { -1 } else { 0 };
+            for b in digits {
+                v = (v << 8) | i64::from(*b);
+            }
+            return i32::try_from(v).ok();
+        }
+        fields = fields.get(end..)?;
+    }
+    None
+}
+
+/// One DNS SRV record (RFC 2782).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SrvRecord {
+    /// Lower is tried first.
+    pub priority: u16,
+    /// Relative weight among records of the same priority.
+    pub weight: u16,
+    /// Target port.
+    pub port: u16,
+    /// Target host; `"."` means the service is not offered.
+    pub target: String,
+}
+
+/// Orders SRV records per RFC 2782: records whose target is `.` dropped, priority ascending,
+/// and within one priority a weighted random order drawn from `rng` (weight-0 records get a
+/// small chance to come first). At most 64 records are kept.
+///
+/// ```
+/// use krb5_proto::rand::TestRng;
+/// use krb5_proto::transport::{order_srv, SrvRecord};
+/// let rec = |priority, target: &str| SrvRecord { priority, weight: 0, port: 88, target: target.into() };
+/// let ordered = order_srv(vec![rec(10, "b."), rec(0, "a."), rec(5, ".")], &mut TestRng::new(1));
+/// assert_eq!(ordered.iter().map(|r| r.target.as_str()).collect::<Vec<_>>(), ["a.", "b."]);
+/// ```
+pub fn order_srv<R: Rng + ?Sized>(records: Vec<SrvRecord>, rng: &mut R) -> Vec<SrvRecord> {
+    let mut records: Vec<SrvRecord> = records
+        .into_iter()
+        .filter(|r| {
+            let t = r.target.trim();
+            !(t.is_empty() || t == ".")
+        })
+        .take(MAX_SRV_RECORDS)
+        .collect();
+    records.sort_by_key(|r| r.priority);
+    let mut out = Vec::with_capacity(records.len());
+    for group in records.chunk_by(|a, b| a.priority == b.priority) {
+        let mut group = group.to_vec();
+        // Weight-0 records first, so a random number of 0 picks one of them.
+        group.sort_by_key(|r| r.weight != 0);
+        while !group.is_empty() {
+            let total: u64 = group.iter().map(|r| u64::from(r.weight)).sum();
+            let pick = u64::from(rng.next_u32()) % (total + 1);
+            let mut running = 0u64;
+            let index = group
+                .iter()
+                .position(|r| {
+                    running += u64::from(r.weight);
+                    running >= pick
+                })
+                .unwrap_or(0);
+            out.push(group.remove(index));
+        }
+    }
+    out
+}
+
+/// KDC addresses from `_kerberos._udp` and `_kerberos._tcp` SRV records: each list ordered
+/// with [`order_srv`], UDP order first; a host:port present in both lists becomes one entry
+/// usable over either protocol, the others keep their protocol. Targets that are not valid
+/// host names are skipped.
+pub fn kdcs_from_srv<R: Rng + ?Sized>(
+    udp: Vec<SrvRecord>,
+    tcp: Vec<SrvRecord>,
+    rng: &mut R,
+) -> Vec<KdcAddr> {
+    let key = |r: &SrvRecord| (r.target.trim_end_matches('.').to_ascii_lowercase(), r.port);
+    let udp = order_srv(udp, rng);
+    let tcp = order_srv(tcp, rng);
+    let tcp_set: HashSet<(String, u16)> = tcp.iter().map(key).collect();
+    let udp_set: HashSet<(String, u16)> = udp.iter().map(key).collect();
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    let with_protocol = udp
+        .iter()
+        .map(|r| {
+            let both = tcp_set.contains(&key(r));
+            (r, if both { None } else { Some(Protocol::Udp) })
+        })
+        .chain(
+            tcp.iter()
+                .filter(|r| !udp_set.contains(&key(r)))
+                .map(|r| (r, Some(Protocol::Tcp))),
+        );
+    for (record, protocol) in with_protocol {
+        let (host, port) = key(record);
+        if port == 0 || !valid_host_name(&host) || !seen.insert((host.clone(), port)) {
+            continue;
+        }
+        out.push(KdcAddr {
+            host,
+            port,
+            protocol,
+        });
+    }
+    out
+}
+
+/// Sends Kerberos messages to a realm's KDCs with failover.
+#[derive(Debug, Clone)]
+pub struct KdcClient {
+    realm: String,
+    kdcs: Vec<KdcAddr>,
+    timeout: Duration,
+    udp_preference_limit: usize,
+}
+
+/// Why one attempt failed.
+enum AttemptError {
+    TimedOut,
+    Io(io::Error),
+    Transport(TransportError),
+}
+
+impl AttemptError {
+    fn describe(&self, timeout: Duration) -> String {
+        match self {
+            Self::TimedOut => format!("timed out after {}", fmt_duration(timeout)),
+            Self::Io(e) => match e.kind() {
+                io::ErrorKind::ConnectionRefused => "connection refused".to_owned(),
+                io::ErrorKind::ConnectionReset => "connection reset".to_owned(),
+                io::ErrorKind::UnexpectedEof => "connection closed before a full reply".to_owned(),
+                _ => e.to_string(),
+            },
+            Self::Transport(e) => e.to_string(),
+        }
+    }
+}
+
+impl From<io::Error> for AttemptError {
+    fn from(e: io::Error) -> Self {
+        Self::Io(e)
+    }
+}
+
+fn fmt_duration(d: Duration) -> String {
+    if d.subsec_nanos() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
+}
+
+async fn within<T>(
+    limit: Duration,
+    fut: impl Future<Output = Result<T, AttemptError>>,
+) -> Result<T, AttemptError> {
+    tokio::time::timeout(limit, fut)
+        .await
+        .unwrap_or(Err(AttemptError::TimedOut))
+}
+
+impl KdcClient {
+    /// A client for `realm` with an explicit KDC list, tried in order.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use krb5_proto::transport::{KdcAddr, KdcClient};
+    /// let client = KdcClient::new("MIT.TEST", vec![KdcAddr::parse("127.0.0.3:18888")?])
+    ///     .with_timeout(Duration::from_secs(1))
+    ///     .with_udp_preference_limit(1);
+    /// assert_eq!(client.kdcs().len(), 1);
+    /// # Ok::<(), krb5_proto::transport::TransportError>(())
+    /// ```
+    pub fn new(realm: &str, kdcs: Vec<KdcAddr>) -> Self {
+        Self {
+            realm: realm.to_owned(),
+            kdcs,
+            timeout: DEFAULT_TIMEOUT,
+            udp_preference_limit: DEFAULT_UDP_PREFERENCE_LIMIT,
+        }
+    }
+
+    /// Time allowed for each attempt (one address, one protocol); default 3 s.
+    pub fn with_timeout(mut self, per_attempt: Duration) -> Self {
+        self.timeout = per_attempt;
+        self
+    }
+
+    /// Requests longer than this many bytes go over TCP first; default 1465 (as MIT), `1`
+    /// means TCP first for every request.
+    pub fn with_udp_preference_limit(mut self, bytes: usize) -> Self {
+        self.udp_preference_limit = bytes;
+        self
+    }
+
+    /// Builds a client from krb5.conf: the realm's `kdc` lines, else (when `dns_lookup_kdc`
+    /// allows it) DNS SRV records `_kerberos._udp.REALM` and `_kerberos._tcp.REALM` from the
+    /// system's resolver. `kdc_timeout` and `udp_preference_limit` (at most
+    /// [`MAX_UDP_PREFERENCE_LIMIT`]) from `[libdefaults]` apply.
+    pub async fn discover(realm: &str, conf: &Krb5Conf) -> Result<Self, TransportError> {
+        Self::discover_with_resolver(realm, conf, None).await
+    }
+
+    /// As [`discover`](Self::discover), with DNS queries sent to `resolver_addr` (UDP and TCP)
+    /// instead of the system's resolvers when it is given.
+    pub async fn discover_with_resolver(
+        realm: &str,
+        conf: &Krb5Conf,
+        resolver_addr: Option<SocketAddr>,
+    ) -> Result<Self, TransportError> {
+        let mut kdcs = Vec::new();
+        for entry in conf.kdcs(realm) {
+            let addr = KdcAddr::parse(&entry).map_err(|e| match e {
+                TransportError::InvalidKdcAddr { input, reason } => {
+                    TransportError::InvalidKdcAddr {
+                        input,
+                        reason: format!(
+                            "{reason} (in krb5.conf [realms] {realm} = {{ kdc = ... }})"
+                        ),
+                    }
+                }
+                other => other,
+            })?;
+            kdcs.push(addr);
+        }
+        if kdcs.is_empty() {
+            if !conf.dns_lookup_kdc() {
+                return Err(TransportError::NoKdc {
+                    realm: realm.to_owned(),
+                    hint: format!(
+                        "krb5.conf has no kdc line for it and dns_lookup_kdc is off; add \
+                         [realms] {realm} = {{ kdc = host[:port] }} or set dns_lookup_kdc = true"
+                    ),
+                });
+            }
+            kdcs = srv_kdcs(realm, resolver_addr)
+                .await
+                .map_err(|why| TransportError::NoKdc {
+                    realm: realm.to_owned(),
+                    hint: format!(
+                        "krb5.conf has no kdc line for it and {why}; add [realms] {realm} = \
+                         {{ kdc = host[:port] }} to krb5.conf or publish _kerberos._udp/_tcp SRV \
+                         records"
+                    ),
+                })?;
+        }
+        let mut client = Self::new(realm, kdcs);
+        if let Some(limit) = conf.udp_preference_limit() {
+            client.udp_preference_limit = limit.min(MAX_UDP_PREFERENCE_LIMIT);
+        }
+        if let Some(timeout) = conf.kdc_timeout().filter(|t| !t.is_zero()) {
+            client.timeout = timeout;
+        }
+        Ok(client)
+    }
+
+    /// The realm.
+    pub fn realm(&self) -> &str {
+        &self.realm
+    }
+
+    /// The KDCs, in the order they are tried.
+    pub fn kdcs(&self) -> &[KdcAddr] {
+        &self.kdcs
+    }
+
+    /// Time allowed per attempt.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Largest request sent over UDP first.
+    pub fn udp_preference_limit(&self) -> usize {
+        self.udp_preference_limit
+    }
+
+    /// Sends `request` to the first KDC that answers (see the module docs for the policy).
+    pub async fn send(&self, request: &[u8]) -> Result<KdcResponse, TransportError> {
+        let preferred = if request.len() > self.udp_preference_limit {
+            Protocol::Tcp
+        } else {
+            Protocol::Udp
+        };
+        self.send_with(request, &[preferred, preferred.other()], false)
+            .await
+    }
+
+    /// Sends `request` over TCP only, to every KDC in order (whatever protocol its entry
+    /// names), e.g. after a UDP exchange that returned `KRB_ERR_RESPONSE_TOO_BIG`.
+    pub async fn send_tcp(&self, request: &[u8]) -> Result<KdcResponse, TransportError> {
+        self.send_with(request, &[Protocol::Tcp], true).await
+    }
+
+    async fn send_with(
+        &self,
+        request: &[u8],
+        passes: &[Protocol],
+        any_entry: bool,
+    ) -> Result<KdcResponse, TransportError> {
+        let framed = frame_tcp(request)?;
+        let mut tried = Vec::new();
+        let mut resolved: Vec<Option<Vec<SocketAddr>>> = vec![None; self.kdcs.len()];
+        let mut attempted: HashSet<(SocketAddr, Protocol)> = HashSet::new();
+        for &protocol in passes {
+            for (kdc, cache) in self.kdcs.iter().zip(resolved.iter_mut()) {
+                if !any_entry && !kdc.allows(protocol) {
+                    continue;
+                }
+                if cache.is_none() {
+                    match resolve(kdc, self.timeout).await {
+                        Ok(addrs) => *cache = Some(addrs),
+                        Err(why) => {
+                            tried.push(format!("{}:{}: {why}", kdc.host, kdc.port));
+                            *cache = Some(Vec::new());
+                        }
+                    }
+                }
+                let addrs = cache.as_deref().unwrap_or_default();
+                for &addr in addrs {
+                    if !attempted.insert((addr, protocol)) {
+                        continue;
+                    }
+                    match self.attempt(addr, protocol, request, &framed).await {
+                        Ok(reply) => return Ok(reply),
+                        Err(reasons) => {
+                            for (proto, reason) in reasons {
+                                attempted.insert((addr, proto));
+                                tried.push(format!("{addr}/{proto}: {reason}"));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Err(TransportError::Unreachable {
+            realm: self.realm.clone(),
+            tried,
+        })
+    }
+
+    /// One address over one protocol (plus the TCP retry after RESPONSE_TOO_BIG).
+    async fn attempt(
+        &self,
+        addr: SocketAddr,
+        protocol: Protocol,
+        request: &[u8],
+        framed: &[u8],
+    ) -> Result<KdcResponse, Vec<(Protocol, String)>> {
+        let reply = |bytes, protocol| KdcResponse {
+            bytes,
+            from: addr,
+            protocol,
+        };
+        match protocol {
+            Protocol::Tcp => match within(self.timeout, tcp_exchange(addr, framed)).await {
+                Ok(bytes) => Ok(reply(bytes, Protocol::Tcp)),
+                Err(e) => Err(vec![(Protocol::Tcp, e.describe(self.timeout))]),
+            },
+            Protocol::Udp => match within(self.timeout, udp_exchange(addr, request)).await {
+                Ok(bytes) if krb_error_code(&bytes) == Some(KRB_ERR_RESPONSE_TOO_BIG) => {
+                    match within(self.timeout, tcp_exchange(addr, framed)).await {
+                        Ok(bytes) => Ok(reply(bytes, Protocol::Tcp)),
+                        Err(e) => Err(vec![
+                            (
+                                Protocol::Udp,
+                                "KDC answered KRB_ERR_RESPONSE_TOO_BIG, retried over TCP"
+                                    .to_owned(),
+                            ),
+                            (Protocol::Tcp, e.describe(self.timeout)),
+                        ]),
+                    }
+                }
+                Ok(bytes) => Ok(reply(bytes, Protocol::Udp)),
+                Err(e) => Err(vec![(Protocol::Udp, e.describe(self.timeout))]),
+            },
+        }
+    }
+}
+
+/// A host's addresses: the literal itself, or every address the system resolver gives.
+async fn resolve(kdc: &KdcAddr, limit: Duration) -> Result<Vec<SocketAddr>, String> {
+    if let Ok(ip) = kdc.host.parse::<IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, kdc.port)]);
+    }
+    let lookup = tokio::net::lookup_host((kdc.host.as_str(), kdc.port));
+    match tokio::time::timeout(limit, lookup).await {
+        Ok(Ok(addrs)) => {
+            let mut out: Vec<SocketAddr> = Vec::new();
+            for addr in addrs {
+                if out.len() >= MAX_ADDRS_PER_HOST {
+                    break;
+                }
+                if !out.contains(&addr) {
+                    out.push(addr);
+                }
+            }
+            if out.is_empty() {
+                Err("host name has no addresses".to_owned())
+            } else {
+                Ok(out)
+            }
+        }
+        Ok(Err(e)) => Err(format!("could not resolve host name: {e}")),
+        Err(_) => Err(format!(
+            "host name resolution timed out after {}",
+            fmt_duration(limit)
+        )),
+    }
+}
+
+fn local_bind_for(addr: SocketAddr) -> SocketAddr {
+    let ip: IpAddr = match (addr.ip(), addr.ip().is_loopback()) {
+        (IpAddr::V4(_), true) => Ipv4Addr::LOCALHOST.into(),
+        (IpAddr::V4(_), false) => Ipv4Addr::UNSPECIFIED.into(),
+        (IpAddr::V6(_), true) => Ipv6Addr::LOCALHOST.into(),
+        (IpAddr::V6(_), false) => Ipv6Addr::UNSPECIFIED.into(),
+    };
+    SocketAddr::new(ip, 0)
+}
+
+async fn udp_exchange(addr: SocketAddr, request: &[u8]) -> Result<Vec<u8>, AttemptError> {
+    let socket = UdpSocket::bind(local_bind_for(addr)).await?;
+    socket.connect(addr).await?;
+    socket.send(request).await?;
+    let mut buf = vec![0u8; UDP_BUFFER_SIZE];
+    let n = socket.recv(&mut buf).await?;
+    if n == 0 {
+        return Err(AttemptError::Io(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "empty UDP reply",
+        )));
+    }
+    buf.truncate(n);
+    Ok(buf)
+}
+
+async fn tcp_exchange(addr: SocketAddr, framed: &[u8]) -> Result<Vec<u8>, AttemptError> {
+    let mut stream = TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    stream.write_all(framed).await?;
+    let mut prefix = [0u8; 4];
+    stream.read_exact(&mut prefix).await?;
+    let len = read_tcp_length(prefix).map_err(AttemptError::Transport)?;
+    let mut body = vec![0u8; len];
+    stream.read_exact(&mut body).await?;
+    Ok(body)
+}
+
+/// DNS SRV discovery; `Err` says what was looked up and why it gave nothing.
+async fn srv_kdcs(realm: &str, resolver_addr: Option<SocketAddr>) -> Result<Vec<KdcAddr>, String> {
+    use hickory_resolver::Resolver;
+    use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig};
+    use hickory_resolver::net::runtime::TokioRuntimeProvider;
+    use hickory_resolver::proto::rr::RData;
+
+    let domain = realm.trim_end_matches('.');
+    if !valid_host_name(domain) {
+        return Err("the realm name is not a DNS name, so no SRV lookup was made".to_owned());
+    }
+    let builder = match resolver_addr {
+        Some(addr) => {
+            let mut udp = ConnectionConfig::udp();
+            udp.port = addr.port();
+            let mut tcp = ConnectionConfig::tcp();
+            tcp.port = addr.port();
+            let server = NameServerConfig::new(addr.ip(), true, vec![udp, tcp]);
+            let mut builder = Resolver::builder_with_config(
+                ResolverConfig::from_name_servers(vec![server]),
+                TokioRuntimeProvider::default(),
+            );
+            builder.options_mut().timeout = Duration::from_secs(2);
+            builder.options_mut().attempts = 1;
+            builder
+        }
+        None => Resolver::builder_tokio()
+            .map_err(|e| format!("the system DNS configuration could not be read ({e})"))?,
+    };
+    let resolver = builder
+        .build()
+        .map_err(|e| format!("no DNS resolver could be set up ({e})"))?;
+
+    let mut lists = Vec::new();
+    let mut failures = Vec::new();
+    for proto in ["udp", "tcp"] {
+        let name = format!("_kerberos._{proto}.{domain}.");
+        let records =
+            match tokio::time::timeout(DNS_TIMEOUT, resolver.srv_lookup(name.as_str())).await {
+                Ok(Ok(lookup)) => lookup
+                    .answers()
+                    .iter()
+                    .filter_map(|record| match &record.data {
+                        RData::SRV(srv) => Some(SrvRecord {
+                            priority: srv.priority,
+                            weight: srv.weight,
+                            port: srv.port,
+                            target: srv.target.to_ascii(),
+                        }),
+                        _ => None,
+                    })
+                    .take(MAX_SRV_RECORDS)
+                    .collect(),
+                Ok(Err(e)) => {
+                    failures.push(format!("{name}: {e}"));
+                    Vec::new()
+                }
+                Err(_) => {
+                    failures.push(format!(
+                        "{name}: timed out after {}",
+                        fmt_duration(DNS_TIMEOUT)
+                    ));
+                    Vec::new()
+                }
+            };
+        lists.push(records);
+    }
+    let tcp = lists.pop().unwrap_or_default();
+    let udp = lists.pop().unwrap_or_default();
+    let kdcs = kdcs_from_srv(udp, tcp, &mut OsRng);
+    if kdcs.is_empty() {
+        let detail = if failures.is_empty() {
+            "the records exist but name no usable host".to_owned()
+        } else {
+            failures.join("; ")
+        };
+        return Err(format!(
+            "DNS SRV lookup of _kerberos._udp/_tcp.{domain} found nothing ({detail})"
+        ));
+    }
+    Ok(kdcs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_code_of_krb_error() {
+        // KRB-ERROR { pvno 5, msg-type 30, stime, susec, error-code 52 } (abridged)
+        let body = [
+            0xa0, 0x03, 0x02, 0x01, 0x05, // pvno
+            0xa1, 0x03, 0x02, 0x01, 0x1e, // msg-type
+            0xa4, 0x11, 0x18, 0x0f, b'2', b'0', b'2', b'5', b'0', b'1', b'0', b'1', b'0', b'0',
+            b'0', b'0', b'0', b'0', b'Z', // stime
+            0xa5, 0x03, 0x02, 0x01, 0x00, // susec
+            0xa6, 0x03, 0x02, 0x01, 0x34, // error-code 52
+        ];
+        let mut seq = vec![0x30, body.len() as u8];
+        seq.extend_from_slice(&body);
+        let mut msg = vec![0x7e, seq.len() as u8];
+        msg.extend_from_slice(&seq);
+        assert_eq!(krb_error_code(&msg), Some(52));
+
+        // long-form lengths
+        let mut long = vec![0x7e, 0x81, seq.len() as u8];
+        long.extend_from_slice(&seq);
+        assert_eq!(krb_error_code(&long), Some(52));
+
+        // negative / multi-byte integers
+        let mut neg = msg.clone();
+        let last = neg.len() - 1;
+        neg[last] = 0xff;
+        assert_eq!(krb_error_code(&neg), Some(-1));
+
+        // not a KRB-ERROR, truncated, garbage: None, never a panic
+        assert_eq!(krb_error_code(&[0x6b, 0x00]), None);
+        for cut in 0..msg.len() {
+            assert_eq!(krb_error_code(&msg[..cut]), None, "cut at {cut}");
+        }
+        assert_eq!(krb_error_code(&[0x7e, 0x84, 0xff, 0xff, 0xff, 0xff]), None);
+        assert_eq!(krb_error_code(&[0x7e, 0x80]), None);
+        assert_eq!(krb_error_code(&[]), None);
+    }
+
+    #[test]
+    fn duration_format() {
+        assert_eq!(fmt_duration(Duration::from_secs(3)), "3s");
+        assert_eq!(fmt_duration(Duration::from_millis(200)), "200ms");
+        assert_eq!(fmt_duration(Duration::from_millis(1500)), "1500ms");
+    }
+
+    #[test]
+    fn host_names() {
+        assert!(valid_host_name("kdc.example.test"));
+        assert!(valid_host_name("kdc.example.test."));
+        assert!(valid_host_name("dc_1"));
+        assert!(!valid_host_name(""));
+        assert!(!valid_host_name("."));
+        assert!(!valid_host_name("a..b"));
+        assert!(!valid_host_name("a b"));
+        assert!(!valid_host_name(&"a".repeat(64)));
+    }
 }

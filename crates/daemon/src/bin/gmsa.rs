@@ -1,2 +1,4 @@
 //! `gmsa`: Kerberos and gMSA command-line tool.
-fn main() {}
+fn main() -> std::process::ExitCode {
+    credentials_fetcherd::cli::main()
+}

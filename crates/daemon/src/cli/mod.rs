@@ -1,0 +1,104 @@
+//! The `gmsa` command-line tool.
+
+mod kinit;
+mod klist;
+mod kvno;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Kerberos and gMSA credentials, without spawning kinit.
+#[derive(Debug, Parser)]
+#[command(name = "gmsa", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Get a ticket-granting ticket with a password or a keytab and store it in a credential cache.
+    Kinit(kinit::KinitArgs),
+    /// Get a service ticket with the cache's TGT and store it in the cache.
+    Kvno(kvno::KvnoArgs),
+    /// List a credential cache (ours or MIT's).
+    Klist(klist::KlistArgs),
+}
+
+/// Options shared by commands that talk to a KDC.
+#[derive(Debug, clap::Args)]
+pub struct KdcArgs {
+    /// KDC to use, as HOST[:PORT] (repeat for failover); default: krb5.conf, then DNS SRV records.
+    #[arg(long = "kdc", value_name = "HOST[:PORT]")]
+    pub kdc: Vec<String>,
+    /// Seconds to wait for each KDC before trying the next.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3.0)]
+    pub timeout: f64,
+}
+
+/// The ccache option.
+#[derive(Debug, clap::Args)]
+pub struct CacheArgs {
+    /// Credential cache (FILE:path or a path); default: $KRB5CCNAME, else /tmp/krb5cc_<uid>.
+    #[arg(short = 'c', long = "cache", value_name = "CCACHE")]
+    pub cache: Option<String>,
+}
+
+impl CacheArgs {
+    fn path(&self) -> Result<PathBuf, String> {
+        ccache::resolve_path(self.cache.as_deref()).map_err(|e| e.to_string())
+    }
+}
+
+impl KdcArgs {
+    fn client(&self) -> Result<krb5_proto::client::Client, String> {
+        let conf = krb5_proto::config::Krb5Conf::load_default().map_err(|e| e.to_string())?;
+        let mut client = krb5_proto::client::Client::new(conf);
+        if !self.kdc.is_empty() {
+            let kdcs = self
+                .kdc
+                .iter()
+                .map(|k| {
+                    krb5_proto::transport::KdcAddr::parse(k).map_err(|e| format!("--kdc {k}: {e}"))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            client = client.with_kdcs(kdcs);
+        }
+        if !(self.timeout.is_finite() && self.timeout > 0.0 && self.timeout <= 600.0) {
+            return Err("--timeout must be between 0 and 600 seconds".into());
+        }
+        Ok(client.with_timeout(std::time::Duration::from_secs_f64(self.timeout)))
+    }
+}
+
+/// Runs the CLI and returns the process exit code; errors are printed as one line, never a panic.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("gmsa: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async {
+        match cli.command {
+            Command::Kinit(a) => kinit::run(a).await,
+            Command::Kvno(a) => kvno::run(a).await,
+            Command::Klist(a) => klist::run(a),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("gmsa: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}

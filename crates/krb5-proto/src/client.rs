@@ -1,0 +1,122 @@
+//! An async driver for the sans-IO exchanges over [`crate::transport`] (feature `tokio`).
+//!
+//! ```no_run
+//! # async fn demo() -> krb5_proto::Result<()> {
+//! use krb5_proto::as_exchange::{AsOptions, Secret};
+//! use krb5_proto::client::Client;
+//! use krb5_proto::config::Krb5Conf;
+//! use krb5_proto::Principal;
+//!
+//! let client = Client::new(Krb5Conf::load_default()?);
+//! let me = Principal::parse("alice@EXAMPLE.TEST", None)?;
+//! let tgt = client.as_exchange(me, Secret::password("secret"), AsOptions::default()).await?;
+//! let http = Principal::parse("HTTP/web.example.test@EXAMPLE.TEST", None)?;
+//! let ticket = client.tgs_exchange(&tgt, http, Default::default()).await?;
+//! # let _ = ticket; Ok(()) }
+//! ```
+
+use crate::as_exchange::{AsExchange, AsOptions, AsStep, Secret};
+use crate::config::Krb5Conf;
+use crate::creds::Credentials;
+use crate::error::Result;
+use crate::principal::Principal;
+use crate::rand::OsRng;
+use crate::tgs_exchange::{TgsExchange, TgsOptions, TgsStep};
+use crate::transport::{KdcAddr, KdcClient};
+use std::time::{Duration, SystemTime};
+
+/// Runs AS and TGS exchanges against the KDCs of a realm, found from explicit addresses,
+/// krb5.conf or DNS SRV records.
+#[derive(Debug, Clone)]
+pub struct Client {
+    conf: Krb5Conf,
+    kdcs: Vec<KdcAddr>,
+    timeout: Option<Duration>,
+}
+
+impl Client {
+    /// A client that finds KDCs through `conf` (and DNS when it allows).
+    pub fn new(conf: Krb5Conf) -> Self {
+        Self {
+            conf,
+            kdcs: Vec::new(),
+            timeout: None,
+        }
+    }
+
+    /// Uses these KDCs for every realm instead of looking them up.
+    pub fn with_kdcs(mut self, kdcs: Vec<KdcAddr>) -> Self {
+        self.kdcs = kdcs;
+        self
+    }
+
+    /// Sets the per-attempt timeout.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The configuration in use.
+    pub fn conf(&self) -> &Krb5Conf {
+        &self.conf
+    }
+
+    async fn kdc_client(&self, realm: &[u8]) -> Result<KdcClient> {
+        let realm = String::from_utf8_lossy(realm).into_owned();
+        let mut c = if self.kdcs.is_empty() {
+            KdcClient::discover(&realm, &self.conf).await?
+        } else {
+            KdcClient::new(&realm, self.kdcs.clone())
+        };
+        if let Some(t) = self.timeout {
+            c = c.with_timeout(t);
+        }
+        Ok(c)
+    }
+
+    async fn send(&self, realm: &[u8], bytes: &[u8], tcp_only: bool) -> Result<Vec<u8>> {
+        let kdc = self.kdc_client(realm).await?;
+        let rep = if tcp_only {
+            kdc.send_tcp(bytes).await?
+        } else {
+            kdc.send(bytes).await?
+        };
+        Ok(rep.bytes)
+    }
+
+    /// Gets a ticket (a TGT unless `opts.server` says otherwise) for `client`.
+    pub async fn as_exchange(
+        &self,
+        client: Principal,
+        secret: Secret,
+        opts: AsOptions,
+    ) -> Result<Credentials> {
+        let (mut pending, mut req) =
+            AsExchange::new(client, secret, opts).start(SystemTime::now(), &mut OsRng);
+        loop {
+            let reply = self.send(&req.realm, &req.bytes, req.tcp_only).await?;
+            match pending.handle_reply(&reply, SystemTime::now(), &mut OsRng)? {
+                AsStep::Send(p, r) => (pending, req) = (p, r),
+                AsStep::Done(creds) => return Ok(creds),
+            }
+        }
+    }
+
+    /// Gets a service ticket for `server` with `tgt`.
+    pub async fn tgs_exchange(
+        &self,
+        tgt: &Credentials,
+        server: Principal,
+        opts: TgsOptions,
+    ) -> Result<Credentials> {
+        let (mut pending, mut req) =
+            TgsExchange::new(tgt.clone(), server, opts).start(SystemTime::now(), &mut OsRng)?;
+        loop {
+            let reply = self.send(&req.realm, &req.bytes, req.tcp_only).await?;
+            match pending.handle_reply(&reply)? {
+                TgsStep::Send(p, r) => (pending, req) = (*p, r),
+                TgsStep::Done(creds) => return Ok(creds),
+            }
+        }
+    }
+}

@@ -1,0 +1,273 @@
+//! The engine against a real MIT krb5 1.20 KDC started by `testenv/mit-kdc.sh start`.
+//! These tests fail (never skip) when the KDC is not running: run `scripts/test.sh` or start it first.
+
+use krb5_proto::as_exchange::{AsOptions, Secret};
+use krb5_proto::client::Client;
+use krb5_proto::config::Krb5Conf;
+use krb5_proto::crypto::{EncType, Key};
+use krb5_proto::keytab::{Keytab, KeytabEntry};
+use krb5_proto::tgs_exchange::TgsOptions;
+use krb5_proto::transport::KdcAddr;
+use krb5_proto::{Error, Principal};
+use std::path::PathBuf;
+use std::process::Command;
+
+struct Env {
+    json: serde_json::Value,
+    dir: PathBuf,
+}
+
+fn env() -> Env {
+    let base = std::env::var("TESTENV_DIR").unwrap_or_else(|_| "/tmp/gmsa-testenv".into());
+    let dir = PathBuf::from(base).join("mit");
+    let path = dir.join("testenv.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "the MIT KDC test environment is missing ({}: {e}); run `testenv/mit-kdc.sh start`",
+            path.display()
+        )
+    });
+    let json: serde_json::Value = serde_json::from_str(&text).expect("testenv.json is valid JSON");
+    Env { json, dir }
+}
+
+impl Env {
+    fn kdc(&self) -> String {
+        self.json["kdc"].as_str().expect("kdc").to_string()
+    }
+    fn krb5_conf(&self) -> String {
+        self.json["krb5_conf"]
+            .as_str()
+            .expect("krb5_conf")
+            .to_string()
+    }
+    fn client(&self) -> Client {
+        Client::new(Krb5Conf::load(self.krb5_conf().as_ref()).expect("client krb5.conf parses"))
+            .with_kdcs(vec![KdcAddr::parse(&self.kdc()).expect("kdc address")])
+    }
+    fn principal(&self, short: &str) -> (Principal, String) {
+        let list = self.json["principals"].as_array().expect("principals");
+        let entry = list
+            .iter()
+            .find(|p| {
+                p["name"]
+                    .as_str()
+                    .is_some_and(|n| n.split('@').next() == Some(short))
+            })
+            .unwrap_or_else(|| panic!("principal {short} in testenv.json"));
+        let name = entry["name"].as_str().expect("name");
+        let pw = std::fs::read_to_string(entry["password_file"].as_str().expect("password_file"))
+            .expect("password file");
+        (
+            Principal::parse(name, None).expect("principal"),
+            pw.trim_end_matches('\n').to_string(),
+        )
+    }
+    fn keytab(&self, which: &str) -> PathBuf {
+        PathBuf::from(
+            self.json["keytabs"][which]
+                .as_str()
+                .unwrap_or_else(|| panic!("keytab {which}")),
+        )
+    }
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+#[test]
+fn as_exchange_by_password_for_every_enctype() {
+    let env = env();
+    let client = env.client();
+    for (short, etype) in [
+        ("aes256sha1", EncType::Aes256CtsHmacSha196),
+        ("aes128sha1", EncType::Aes128CtsHmacSha196),
+        ("aes256sha384", EncType::Aes256CtsHmacSha384192),
+        ("aes128sha256", EncType::Aes128CtsHmacSha256128),
+        ("rc4user", EncType::Rc4Hmac),
+    ] {
+        let (p, pw) = env.principal(short);
+        let creds = rt()
+            .block_on(client.as_exchange(p.clone(), Secret::password(&pw), AsOptions::default()))
+            .unwrap_or_else(|e| panic!("AS exchange for {p}: {e}"));
+        assert_eq!(creds.client, p, "{short}");
+        assert!(creds.server.is_krbtgt());
+        assert!(creds.end_time > creds.auth_time);
+        assert_eq!(
+            creds.pa_type,
+            Some(2),
+            "{short}: the KDC must have required encrypted-timestamp pre-auth"
+        );
+        // The ticket's enc-part is under the TGS key; the session key is the KDC's choice among ours.
+        let _ = etype;
+    }
+}
+
+#[test]
+fn as_exchange_for_utf8_principal() {
+    let env = env();
+    let (p, pw) = env.principal("jäger");
+    let creds = rt()
+        .block_on(
+            env.client()
+                .as_exchange(p.clone(), Secret::password(&pw), AsOptions::default()),
+        )
+        .unwrap();
+    assert_eq!(creds.client.components, vec!["jäger".as_bytes().to_vec()]);
+}
+
+#[test]
+fn as_exchange_by_keytab_written_by_kadmin() {
+    let env = env();
+    let kt = Keytab::read(&env.keytab("keyuser")).expect("keytab written by kadmin ktadd");
+    let p = Principal::parse("keyuser@MIT.TEST", None).unwrap();
+    let keys = kt.keys_for(&p);
+    assert!(keys.len() >= 2, "ktadd wrote several enctypes");
+    for key in keys {
+        let etype = key.etype();
+        let opts = AsOptions {
+            etypes: vec![etype],
+            ..Default::default()
+        };
+        let creds = rt()
+            .block_on(
+                env.client()
+                    .as_exchange(p.clone(), Secret::Keys(vec![key]), opts),
+            )
+            .unwrap_or_else(|e| panic!("keytab AS exchange with {}: {e}", etype.name()));
+        assert_eq!(creds.client, p);
+    }
+}
+
+#[test]
+fn wrong_password_is_a_preauth_failure() {
+    let env = env();
+    let (p, _) = env.principal("aes256sha1");
+    let err = rt().block_on(env.client().as_exchange(
+        p,
+        Secret::password("not the password"),
+        AsOptions::default(),
+    ));
+    match err {
+        Err(Error::Kdc(k)) => {
+            assert_eq!(k.code, 24, "{k}");
+            let msg = k.to_string();
+            assert!(
+                msg.contains("KDC_ERR_PREAUTH_FAILED") && msg.contains("password"),
+                "{msg}"
+            );
+        }
+        other => panic!("expected KDC_ERR_PREAUTH_FAILED, got {other:?}"),
+    }
+}
+
+#[test]
+fn unknown_principal_is_reported() {
+    let env = env();
+    let p = Principal::parse("nobody-here@MIT.TEST", None).unwrap();
+    match rt().block_on(
+        env.client()
+            .as_exchange(p, Secret::password("x"), AsOptions::default()),
+    ) {
+        Err(Error::Kdc(k)) => {
+            assert_eq!(k.code, 6, "{k}");
+            assert!(k.to_string().contains("KDC_ERR_C_PRINCIPAL_UNKNOWN"), "{k}");
+        }
+        other => panic!("expected KDC_ERR_C_PRINCIPAL_UNKNOWN, got {other:?}"),
+    }
+}
+
+#[test]
+fn unreachable_kdc_lists_addresses() {
+    // A closed TCP port and a silent UDP port on loopback.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let client = Client::new(Krb5Conf::parse("").unwrap())
+        .with_kdcs(vec![KdcAddr::parse(&format!("127.0.0.1:{port}")).unwrap()])
+        .with_timeout(std::time::Duration::from_millis(200));
+    let p = Principal::parse("u@MIT.TEST", None).unwrap();
+    let err = rt()
+        .block_on(client.as_exchange(p, Secret::password("x"), AsOptions::default()))
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains(&format!("127.0.0.1:{port}")), "{msg}");
+}
+
+#[test]
+fn tgs_exchange_for_a_service() {
+    let env = env();
+    let (p, pw) = env.principal("multi");
+    let client = env.client();
+    let tgt = rt()
+        .block_on(client.as_exchange(p.clone(), Secret::password(&pw), AsOptions::default()))
+        .unwrap();
+    let svc = Principal::parse("HTTP/svc.mit.test@MIT.TEST", None).unwrap();
+    let st = rt()
+        .block_on(client.tgs_exchange(&tgt, svc.clone(), TgsOptions::default()))
+        .unwrap();
+    assert_eq!(st.server, svc);
+    assert_eq!(st.client, p);
+    // The service's keytab (written by kadmin) decrypts the ticket: proof the KDC issued it for that key.
+    let kt = Keytab::read(&env.keytab("services")).unwrap();
+    let ticket: krb5_proto::asn1::Ticket = krb5_proto::asn1::decode(&st.ticket).unwrap();
+    let etype = EncType::from_i32(ticket.enc_part.etype).unwrap();
+    let key = kt
+        .keys_for(&svc)
+        .into_iter()
+        .find(|k| k.etype() == etype)
+        .expect("service key");
+    key.decrypt(2, &ticket.enc_part.cipher)
+        .expect("the ticket decrypts with the service key");
+}
+
+#[test]
+fn mit_kinit_accepts_a_keytab_we_wrote() {
+    let env = env();
+    let (p, pw) = env.principal("tkt-user");
+    let salt = b"MIT.TESTtkt-user";
+    let mut kt = Keytab {
+        entries: Vec::new(),
+    };
+    for etype in [EncType::Aes256CtsHmacSha196, EncType::Aes128CtsHmacSha196] {
+        let key = Key::from_password(etype, pw.as_bytes(), salt, None).unwrap();
+        kt.entries.push(KeytabEntry {
+            principal: p.clone(),
+            timestamp: 0,
+            kvno: 1,
+            enctype: etype.to_i32(),
+            key: zeroize::Zeroizing::new(key.as_bytes().to_vec()),
+        });
+    }
+    let dir = tempdir(&env, "kt");
+    let path = dir.join("ours.keytab");
+    kt.write(&path, 0o600).unwrap();
+    let out = Command::new("kinit")
+        .args([
+            "-kt",
+            path.to_str().unwrap(),
+            "-c",
+            dir.join("cc").to_str().unwrap(),
+            &p.to_string(),
+        ])
+        .env("KRB5_CONFIG", env.krb5_conf())
+        .output()
+        .expect("MIT kinit is installed");
+    assert!(
+        out.status.success(),
+        "MIT kinit -kt failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn tempdir(env: &Env, name: &str) -> PathBuf {
+    let d = env
+        .dir
+        .join("tests")
+        .join(format!("{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}

@@ -1,0 +1,161 @@
+//! The crate's error type.
+
+use core::fmt;
+
+use krb5_proto::crypto::CryptoError;
+
+/// A variable-position field of an `MSDS-MANAGEDPASSWORD_BLOB`, named in [`GmsaError`]s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum BlobField {
+    /// `CurrentPassword`, located by `CurrentPasswordOffset` (header offset 0x08).
+    CurrentPassword,
+    /// `PreviousPassword`, located by `PreviousPasswordOffset` (header offset 0x0A).
+    PreviousPassword,
+    /// `QueryPasswordInterval`, located by `QueryPasswordIntervalOffset` (header offset 0x0C).
+    QueryPasswordInterval,
+    /// `UnchangedPasswordInterval`, located by `UnchangedPasswordIntervalOffset` (header offset
+    /// 0x0E).
+    UnchangedPasswordInterval,
+}
+
+impl BlobField {
+    /// The field's name as in MS-ADTS 2.2.19.
+    pub fn name(self) -> &'static str {
+        match self {
+            BlobField::CurrentPassword => "CurrentPassword",
+            BlobField::PreviousPassword => "PreviousPassword",
+            BlobField::QueryPasswordInterval => "QueryPasswordInterval",
+            BlobField::UnchangedPasswordInterval => "UnchangedPasswordInterval",
+        }
+    }
+
+    /// The position, in the 16-byte header, of the 2-byte offset that locates this field.
+    pub fn header_offset(self) -> usize {
+        match self {
+            BlobField::CurrentPassword => 0x08,
+            BlobField::PreviousPassword => 0x0A,
+            BlobField::QueryPasswordInterval => 0x0C,
+            BlobField::UnchangedPasswordInterval => 0x0E,
+        }
+    }
+}
+
+impl fmt::Display for BlobField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} (offset stored at header byte {:#04x})",
+            self.name(),
+            self.header_offset()
+        )
+    }
+}
+
+/// Errors from parsing gMSA password blobs and deriving keys.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum GmsaError {
+    /// The blob is shorter than its fixed 16-byte header.
+    #[error(
+        "msDS-ManagedPassword blob is {len} bytes, shorter than its 16-byte header: \
+         the attribute value is truncated or not an MSDS-MANAGEDPASSWORD_BLOB"
+    )]
+    TooShort {
+        /// Bytes received.
+        len: usize,
+    },
+    /// The `Version` field (offset 0x00) is not 1.
+    #[error(
+        "msDS-ManagedPassword blob has Version {version} at offset 0x00; only version 1 (MS-ADTS 2.2.19) is supported"
+    )]
+    UnsupportedVersion {
+        /// The version found.
+        version: u16,
+    },
+    /// The `Length` field (offset 0x04) does not equal the number of bytes received.
+    #[error(
+        "msDS-ManagedPassword blob declares Length {declared} at offset 0x04 but {actual} bytes were received: \
+         the attribute value is truncated or has trailing data"
+    )]
+    LengthMismatch {
+        /// The `Length` field.
+        declared: u32,
+        /// Bytes received.
+        actual: usize,
+    },
+    /// `CurrentPasswordOffset` (offset 0x08) is 0, which MS-ADTS forbids.
+    #[error(
+        "msDS-ManagedPassword blob has CurrentPasswordOffset 0 at offset 0x08: it carries no current password"
+    )]
+    MissingCurrentPassword,
+    /// A field's offset points into the header or past the end of the blob.
+    #[error(
+        "{field} is at offset {offset}, outside the blob's data area (bytes 16..{length}); \
+         the field needs {needed} bytes there"
+    )]
+    OffsetOutOfRange {
+        /// The field.
+        field: BlobField,
+        /// Its offset.
+        offset: u16,
+        /// The blob length.
+        length: usize,
+        /// Bytes the field needs at `offset` (2 = at least the terminating NUL of a password).
+        needed: usize,
+    },
+    /// A password offset is odd, so it cannot start a UTF-16 string.
+    #[error("{field} is at odd offset {offset}; UTF-16 password strings start at even offsets")]
+    OddOffset {
+        /// The field.
+        field: BlobField,
+        /// Its offset.
+        offset: u16,
+    },
+    /// No terminating 0x0000 code unit follows a password before the blob ends.
+    #[error(
+        "{field} starting at offset {offset} has no terminating NUL (0x0000) before the end of the blob"
+    )]
+    Unterminated {
+        /// The field.
+        field: BlobField,
+        /// Its offset.
+        offset: u16,
+    },
+    /// A password in the blob is empty.
+    #[error("{field} at offset {offset} is an empty string; a gMSA password is never empty")]
+    EmptyPassword {
+        /// The field.
+        field: BlobField,
+        /// Its offset.
+        offset: u16,
+    },
+    /// Two fields of the blob occupy overlapping bytes.
+    #[error("{first} and {second} overlap in the blob; the offsets are corrupt")]
+    Overlap {
+        /// One field.
+        first: BlobField,
+        /// The other.
+        second: BlobField,
+    },
+    /// The query interval says the DC is in the last 5 minutes before a password change (so the
+    /// current password is not valid yet), but the blob has no previous password.
+    #[error(
+        "the password rolls over within {query_interval_secs} s, so CurrentPassword is the next \
+         password, not yet valid at the KDC, and the blob has no PreviousPassword: wait until the \
+         rollover and query msDS-ManagedPassword again"
+    )]
+    NoPreviousPassword {
+        /// `QueryPasswordInterval` in seconds.
+        query_interval_secs: u64,
+    },
+    /// A UTF-16LE password has an odd number of bytes.
+    #[error("a UTF-16LE password must have an even number of bytes, got {len}")]
+    OddPasswordLength {
+        /// Bytes received.
+        len: usize,
+    },
+    /// Key derivation failed in the Kerberos crypto layer.
+    #[error("gMSA key derivation failed: {0}")]
+    Crypto(#[from] CryptoError),
+}

@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# The project's test command (CI runs exactly this via .ci/run).
+#
+# Runs unattended as root on a fresh Debian 12 machine with rustup (stable + nightly):
+#   1 install      apt packages (MIT krb5 via testenv/mit-kdc.sh), musl target, rustfmt/clippy,
+#                  nightly toolchain, cargo-fuzz
+#   2 fmt          cargo fmt --all -- --check
+#   3 no-c         no C-building crate in the dependency graph
+#   4 peers        start the MIT KDC (realm MIT.TEST on 127.0.0.3:18888); tests read
+#                  $TESTENV_DIR/mit/testenv.json
+#   5 clippy       cargo clippy --workspace --all-targets -- -D warnings
+#   6 test         cargo test --workspace (unit, integration, doc tests)
+#   7 musl         static musl build of gmsa and credentials-fetcherd
+#   8 fuzz         build every fuzz target and run each for $FUZZ_SECONDS (default 20)
+#   9 stop peers   (also done on exit, whatever happens)
+# A peer that cannot be started is a failure, never a skip.
+#
+# Environment: TESTENV_DIR (default /tmp/gmsa-testenv), FUZZ_SECONDS (default 20),
+# CARGO_TARGET_DIR (honoured as usual by cargo).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+if [[ $# -gt 0 ]]; then
+    echo "usage: $0   (no arguments; see the header of this script for the environment)" >&2
+    exit 2
+fi
+
+[[ -d $HOME/.cargo/bin ]] && PATH=$HOME/.cargo/bin:$PATH
+PATH=$PATH:/usr/sbin:/sbin
+export PATH
+
+export TESTENV_DIR=${TESTENV_DIR:-/tmp/gmsa-testenv}
+FUZZ_SECONDS=${FUZZ_SECONDS:-20}
+[[ $FUZZ_SECONDS =~ ^[0-9]+$ ]] || { echo "FUZZ_SECONDS must be a number of seconds" >&2; exit 2; }
+MUSL=x86_64-unknown-linux-musl
+
+T_START=$EPOCHREALTIME
+CURRENT_STEP="(setup)"
+PEERS_STARTED=0
+declare -a SUMMARY=()
+
+elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
+
+on_exit() {
+    local rc=$?
+    set +e
+    if ((PEERS_STARTED)); then
+        "$ROOT/testenv/mit-kdc.sh" stop
+    fi
+    echo
+    echo "==================== summary ===================="
+    local line
+    for line in "${SUMMARY[@]}"; do echo "  $line"; done
+    if ((rc == 0)); then
+        echo "test.sh: PASSED: ${#SUMMARY[@]} steps in $(elapsed "$T_START") s"
+    else
+        echo "test.sh: FAILED in step '$CURRENT_STEP' (exit $rc) after $(elapsed "$T_START") s" >&2
+    fi
+    exit "$rc"
+}
+trap on_exit EXIT
+
+# step NAME FUNCTION: announce, run, time. Any failure inside ends the script (set -e).
+step() {
+    local name=$1 t0=$EPOCHREALTIME
+    shift
+    CURRENT_STEP=$name
+    echo
+    echo "==================== [$((${#SUMMARY[@]} + 1))] $name ===================="
+    "$@"
+    local dt
+    dt=$(elapsed "$t0")
+    SUMMARY+=("$(printf '%-12s ok  %7s s' "$name" "$dt")")
+    echo "---- $name: ok in $dt s"
+}
+
+run() {
+    printf '+ %s\n' "$*"
+    "$@"
+}
+
+target_dir() {
+    cargo metadata --format-version 1 --no-deps \
+        | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])'
+}
+
+# ---------------------------------------------------------------------------------------------
+do_install() {
+    run "$ROOT/testenv/mit-kdc.sh" install
+    run rustup component add rustfmt clippy
+    run rustup target add "$MUSL"
+    if ! rustup toolchain list | grep -q '^nightly'; then
+        run rustup toolchain install nightly --profile minimal
+    fi
+    if ! cargo fuzz --version >/dev/null 2>&1; then
+        run cargo install cargo-fuzz --locked
+    fi
+    run cargo fuzz --version
+    run rustc --version
+    run cargo +nightly --version
+}
+
+do_fmt() {
+    run cargo fmt --all -- --check
+}
+
+do_no_c() {
+    local forbidden='^(cc|openssl-sys|ring|aws-lc-sys|aws-lc-rs|libgssapi-sys|bindgen|cmake) v'
+    local tree bad
+    tree=$(cargo tree --workspace -e normal,build --prefix none)
+    bad=$(grep -E "$forbidden" <<<"$tree" | sort -u || true)
+    if [[ -n $bad ]]; then
+        echo "ERROR: crates that build or link C code are in the dependency graph:" >&2
+        echo "$bad" >&2
+        echo "(see: cargo tree --workspace -e normal,build -i <crate>)" >&2
+        return 1
+    fi
+    echo "no C-building crates among $(sort -u <<<"$tree" | grep -c ' v') crates"
+}
+
+do_peers() {
+    PEERS_STARTED=1
+    run "$ROOT/testenv/mit-kdc.sh" start
+    # shellcheck source=/dev/null
+    source "$TESTENV_DIR/mit/env.sh"
+    "$ROOT/testenv/mit-kdc.sh" status
+    [[ -s $TESTENV_DIR/mit/testenv.json ]] || { echo "ERROR: $TESTENV_DIR/mit/testenv.json missing" >&2; return 1; }
+    echo "KRB5_CONFIG=$KRB5_CONFIG MIT_KDC=$MIT_KDC MIT_REALM=$MIT_REALM"
+}
+
+do_clippy() {
+    run cargo clippy --workspace --all-targets -- -D warnings
+}
+
+do_test() {
+    run cargo test --workspace
+}
+
+do_musl() {
+    run cargo build --release --target "$MUSL" --bin gmsa --bin credentials-fetcherd
+    local dir bin desc
+    dir=$(target_dir)/$MUSL/release
+    for bin in gmsa credentials-fetcherd; do
+        [[ -x $dir/$bin ]] || { echo "ERROR: $dir/$bin was not built" >&2; return 1; }
+        desc=$(file -b "$dir/$bin")
+        echo "$bin: $desc"
+        # Rust's musl target yields "static-pie linked" (or "statically linked"): no interpreter.
+        if [[ $desc =~ static(-pie)?(ally)?\ linked && ! $desc =~ interpreter ]]; then
+            continue
+        fi
+        if LC_ALL=C ldd "$dir/$bin" 2>&1 | grep -qE 'not a dynamic executable|statically linked'; then
+            continue
+        fi
+        echo "ERROR: $bin is not statically linked" >&2
+        return 1
+    done
+}
+
+do_fuzz() {
+    [[ -f $ROOT/fuzz/Cargo.toml ]] || { echo "ERROR: fuzz/Cargo.toml is missing: no fuzz targets to run" >&2; return 1; }
+    cd "$ROOT/fuzz"
+    run cargo +nightly fuzz build
+    local targets t
+    targets=$(cargo +nightly fuzz list)
+    [[ -n $targets ]] || { echo "ERROR: cargo fuzz list found no targets" >&2; cd "$ROOT"; return 1; }
+    for t in $targets; do
+        echo "---- fuzz target $t ($FUZZ_SECONDS s)"
+        mkdir -p "corpus/$t"
+        if [[ -d seeds/$t ]]; then
+            cp -n -- "seeds/$t"/* "corpus/$t"/ 2>/dev/null || true
+        fi
+        run cargo +nightly fuzz run "$t" -- -max_total_time="$FUZZ_SECONDS" -timeout=10 -print_final_stats=1
+    done
+    cd "$ROOT"
+}
+
+do_stop() {
+    run "$ROOT/testenv/mit-kdc.sh" stop
+    PEERS_STARTED=0
+}
+
+# ---------------------------------------------------------------------------------------------
+step install do_install
+step fmt do_fmt
+step no-c do_no_c
+step peers do_peers
+step clippy do_clippy
+step test do_test
+step musl do_musl
+step fuzz do_fuzz
+step stop-peers do_stop
