@@ -5,8 +5,14 @@
 //! to an initial context token.
 #![no_main]
 
+use std::sync::OnceLock;
+use std::time::{Duration, UNIX_EPOCH};
+
+use krb5_proto::asn1::{self, EncryptedData, KerberosString, PrincipalName, Ticket};
 use krb5_proto::crypto::{EncType, Key};
-use krb5_proto::gss::SecurityContext;
+use krb5_proto::gss::{AwaitingApRep, InitiatorConfig, InitiatorContext, SecurityContext};
+use krb5_proto::rand::TestRng;
+use krb5_proto::{Credentials, Principal};
 use libfuzzer_sys::fuzz_target;
 
 const KEY_MATERIAL: [u8; 32] = [
@@ -14,7 +20,44 @@ const KEY_MATERIAL: [u8; 32] = [
     0x5c, 0x9b, 0xdc, 0xda, 0xd9, 0x5c, 0x98, 0x99, 0xc4, 0xca, 0xe4, 0xde, 0xe6, 0xd6, 0xca, 0xe4,
 ];
 
+/// An initiator that has sent its initial token (fixed keys and randomness).
+fn awaiting() -> &'static AwaitingApRep {
+    static W: OnceLock<AwaitingApRep> = OnceLock::new();
+    W.get_or_init(|| {
+        let ticket = Ticket {
+            tkt_vno: 5,
+            realm: KerberosString(b"EXAMPLE.COM".to_vec()),
+            sname: PrincipalName::new(2, ["ldap", "dc1.example.com"]),
+            enc_part: EncryptedData {
+                etype: 18,
+                kvno: Some(2),
+                cipher: vec![0u8; 64].into(),
+            },
+        };
+        let creds = Credentials {
+            client: Principal::new(1, ["webapp01$"], "EXAMPLE.COM"),
+            server: Principal::new(2, ["ldap", "dc1.example.com"], "EXAMPLE.COM"),
+            session_key: Key::new(EncType::Aes256CtsHmacSha196, &KEY_MATERIAL).expect("32 bytes"),
+            ticket: asn1::encode(&ticket),
+            flags: 0,
+            auth_time: 1_750_000_000,
+            start_time: 1_750_000_000,
+            end_time: 1_750_036_000,
+            renew_till: None,
+            time_offset: 0,
+            pa_type: None,
+        };
+        let now = UNIX_EPOCH + Duration::from_secs(1_750_000_100);
+        InitiatorContext::new(creds, InitiatorConfig::default())
+            .start(now, &mut TestRng::new(1))
+            .expect("the fixed ticket encodes")
+            .0
+    })
+}
+
 fuzz_target!(|data: &[u8]| {
+    let _ = krb5_proto::gss::parse_context_token(data);
+    let _ = awaiting().clone().step(data);
     for etype in [
         EncType::Aes128CtsHmacSha196,
         EncType::Aes256CtsHmacSha196,

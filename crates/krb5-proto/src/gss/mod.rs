@@ -1,5 +1,8 @@
 //! The Kerberos V5 GSS-API mechanism (RFC 4121), sans-IO.
 //!
+//! * [`InitiatorContext`] → [`AwaitingApRep`] → [`SecurityContext`]: context establishment
+//!   with a service ticket (initial token `60 … 06 09 <krb5 OID> 01 00 <AP-REQ>` with the 0x8003
+//!   checksum; the acceptor's AP-REP or KRB-ERROR reply).
 //! * [`SecurityContext`]: an established context's per-message protection — Wrap tokens
 //!   (`05 04`, sealed or integrity-only) and MIC tokens (`04 04`), with strict sequence checking.
 //!   It accepts any right-rotation count (RRC) on input, which Active Directory needs (it sends
@@ -29,14 +32,22 @@
 //! # Ok::<(), krb5_proto::gss::GssError>(())
 //! ```
 
+mod initiator;
 mod wrap;
 
+pub use initiator::{
+    AwaitingApRep, ContextToken, GSS_C_CONF_FLAG, GSS_C_DELEG_FLAG, GSS_C_INTEG_FLAG,
+    GSS_C_MUTUAL_FLAG, GSS_C_REPLAY_FLAG, GSS_C_SEQUENCE_FLAG, InitiatorConfig, InitiatorContext,
+    KRB5_MECH_OID, MS_KRB5_MECH_OID, MechOid, TOK_AP_REP, TOK_AP_REQ, TOK_KRB_ERROR,
+    frame_context_token, gss_checksum, parse_context_token,
+};
 pub use wrap::{
     FLAG_ACCEPTOR_SUBKEY, FLAG_SEALED, FLAG_SENT_BY_ACCEPTOR, KG_USAGE_ACCEPTOR_SEAL,
     KG_USAGE_ACCEPTOR_SIGN, KG_USAGE_INITIATOR_SEAL, KG_USAGE_INITIATOR_SIGN, SecurityContext,
     Unwrapped,
 };
 
+use crate::asn1::Asn1Error;
 use crate::crypto::CryptoError;
 
 /// A GSS-API token could not be produced or accepted.
@@ -113,9 +124,48 @@ pub enum GssError {
     /// Decryption or checksum verification failed (wrong key, wrong usage or modified token).
     #[error("GSS token protection check failed: {0}")]
     Crypto(#[from] CryptoError),
+    /// A context token's framing (RFC 2743 §3.1) is wrong.
+    #[error("GSS context token is malformed: {what}")]
+    BadContextToken {
+        /// What is wrong.
+        what: &'static str,
+    },
+    /// The acceptor answered the initial token with a KRB-ERROR.
+    #[error("the acceptor refused the context with {name} ({code}): {hint}{}", e_text.as_deref().map(|t| format!(" [server says: {t}]")).unwrap_or_default())]
+    KrbError {
+        /// The Kerberos error code.
+        code: i32,
+        /// Its RFC 4120 name, e.g. `KRB_AP_ERR_SKEW`.
+        name: &'static str,
+        /// A one-line hint for a person.
+        hint: &'static str,
+        /// The server's e-text, if any.
+        e_text: Option<String>,
+    },
+    /// A Kerberos message in a context token could not be decoded.
+    #[error(transparent)]
+    Asn1(#[from] Asn1Error),
+    /// The AP exchange failed (e.g. the AP-REP does not echo our authenticator: mutual
+    /// authentication failed).
+    #[error("AP exchange failed: {0}")]
+    ApExchange(String),
+    /// The acceptor's subkey has an enctype we do not implement.
+    #[error("the AP-REP subkey has unsupported enctype {0}")]
+    UnsupportedSubkeyEnctype(i32),
     /// RFC 4121 tokens are not defined for this enctype (RC4-HMAC uses RFC 4757 tokens).
     #[error(
         "RFC 4121 per-message tokens are not supported with {0}; request AES session keys from the KDC"
     )]
     UnsupportedEnctype(&'static str),
+}
+
+impl GssError {
+    /// Keeps the structured crypto and ASN.1 errors of the AP layer, describes the rest.
+    pub(crate) fn from_krb(e: crate::Error) -> Self {
+        match e {
+            crate::Error::Asn1(a) => GssError::Asn1(a),
+            crate::Error::Crypto(c) => GssError::Crypto(c),
+            other => GssError::ApExchange(other.to_string()),
+        }
+    }
 }
