@@ -20,6 +20,7 @@ pub mod config;
 pub mod creds;
 pub mod crypto;
 pub mod error;
+pub mod gss;
 pub mod keytab;
 pub mod principal;
 pub mod rand;
