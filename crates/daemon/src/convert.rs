@@ -110,6 +110,7 @@ pub fn from_cc_credential(c: &Credential, time_offset: i64) -> Result<Credential
         renew_till: (c.renew_till != 0).then_some(c.renew_till as i64),
         time_offset,
         pa_type: None,
+        client_kvno: None,
     })
 }
 

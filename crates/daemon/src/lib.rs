@@ -5,4 +5,5 @@
 
 pub mod cli;
 pub mod convert;
+pub mod credspec;
 pub mod timefmt;

@@ -48,6 +48,15 @@ pub enum Secret {
     Password(Zeroizing<Vec<u8>>),
     /// Keys, e.g. from a keytab; the first one whose enctype the KDC offers is used.
     Keys(Vec<Key>),
+    /// A password whose AES keys are derived from `utf8` with the KDC's salt, while the RC4 key is
+    /// given: for a gMSA, the NT hash is MD4 over the raw UTF-16 password, which differs from the
+    /// hash of its (munged) UTF-8 form when the password holds unpaired surrogates.
+    PasswordWithRc4 {
+        /// The UTF-8 password for AES string-to-key.
+        utf8: Zeroizing<Vec<u8>>,
+        /// The RC4-HMAC key (NT hash).
+        rc4: Key,
+    },
 }
 
 impl Secret {
@@ -61,6 +70,7 @@ impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Secret::Password(_) => f.write_str("Secret::Password(<redacted>)"),
+            Secret::PasswordWithRc4 { .. } => f.write_str("Secret::PasswordWithRc4(<redacted>)"),
             Secret::Keys(k) => f.debug_tuple("Secret::Keys").field(k).finish(),
         }
     }
@@ -234,7 +244,9 @@ impl Ctx {
     /// Enctypes to offer, in preference order.
     fn offered_etypes(&self) -> Vec<i32> {
         match &self.secret {
-            Secret::Password(_) => self.opts.etypes.iter().map(|e| e.to_i32()).collect(),
+            Secret::Password(_) | Secret::PasswordWithRc4 { .. } => {
+                self.opts.etypes.iter().map(|e| e.to_i32()).collect()
+            }
             Secret::Keys(keys) => {
                 let mut v: Vec<i32> = Vec::new();
                 for e in &self.opts.etypes {
@@ -482,7 +494,10 @@ impl Ctx {
         };
         match &self.secret {
             Secret::Keys(keys) => Ok(keys.iter().find(|k| k.etype() == etype).cloned()),
-            Secret::Password(pw) => {
+            Secret::PasswordWithRc4 { rc4, .. } if etype == EncType::Rc4Hmac => {
+                Ok(Some(rc4.clone()))
+            }
+            Secret::Password(pw) | Secret::PasswordWithRc4 { utf8: pw, .. } => {
                 let salt = match &entry.salt {
                     Some(s) => s.as_bytes().to_vec(),
                     None => self.default_salt(),
@@ -570,6 +585,7 @@ impl Ctx {
             renew_till: part.renew_till.map(|t| t.to_unix()),
             time_offset: auth_time - local,
             pa_type: self.preauth.as_ref().map(|_| pa_type::ENC_TIMESTAMP),
+            client_kvno: rep.enc_part.kvno,
         })
     }
 }

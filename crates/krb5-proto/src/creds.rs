@@ -29,6 +29,9 @@ pub struct Credentials {
     pub time_offset: i64,
     /// The pre-authentication type that was used (e.g. 2 for encrypted timestamp), if any.
     pub pa_type: Option<i32>,
+    /// For an AS exchange, the key version number of the client key the reply was encrypted in
+    /// (as the KDC stated it); `None` otherwise.
+    pub client_kvno: Option<u32>,
 }
 
 impl Credentials {

@@ -272,6 +272,7 @@ impl TgsPending {
             renew_till: part.renew_till.map(|t| t.to_unix()),
             time_offset: self.tgt.time_offset,
             pa_type: None,
+            client_kvno: None,
         }))
     }
 }

@@ -467,3 +467,25 @@ fn tgs_exchange_round_trip_with_simulated_kdc() {
         TgsStep::Send(..) => panic!("expected the ticket"),
     }
 }
+
+#[test]
+fn password_with_rc4_uses_the_given_nt_hash_for_rc4_and_the_password_for_aes() {
+    // RC4-only account: the given RC4 key is used, whatever the UTF-8 form says.
+    let mut kdc = SimKdc::new();
+    kdc.etype = EncType::Rc4Hmac;
+    let nt = kdc.client_key();
+    let secret = Secret::PasswordWithRc4 {
+        utf8: zeroize::Zeroizing::new(b"not it".to_vec()),
+        rc4: nt,
+    };
+    let (res, _) = run(&mut kdc, secret, T0);
+    res.unwrap();
+    // AES account: the UTF-8 password is used with the KDC's salt.
+    let mut kdc = SimKdc::new();
+    let secret = Secret::PasswordWithRc4 {
+        utf8: zeroize::Zeroizing::new(b"hunter2".to_vec()),
+        rc4: Key::new(EncType::Rc4Hmac, &[0u8; 16]).unwrap(),
+    };
+    let (res, _) = run(&mut kdc, secret, T0);
+    res.unwrap();
+}

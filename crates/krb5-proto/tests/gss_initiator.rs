@@ -73,6 +73,7 @@ fn credentials(service_key: &Key, session_etype: EncType, rng: &mut TestRng) -> 
         renew_till: None,
         time_offset: 0,
         pa_type: Some(2),
+        client_kvno: None,
     }
 }
 

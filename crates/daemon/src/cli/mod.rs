@@ -1,5 +1,6 @@
 //! The `gmsa` command-line tool.
 
+mod blob;
 mod kinit;
 mod klist;
 mod kvno;
@@ -26,6 +27,9 @@ pub enum Command {
     Kvno(kvno::KvnoArgs),
     /// List a credential cache (ours or MIT's).
     Klist(klist::KlistArgs),
+    /// gMSA password blobs.
+    #[command(subcommand)]
+    Blob(blob::BlobCommand),
 }
 
 /// Options shared by commands that talk to a KDC.
@@ -92,6 +96,7 @@ pub fn main() -> ExitCode {
             Command::Kinit(a) => kinit::run(a).await,
             Command::Kvno(a) => kvno::run(a).await,
             Command::Klist(a) => klist::run(a),
+            Command::Blob(c) => blob::run(c),
         }
     });
     match result {
