@@ -32,6 +32,7 @@ pub struct Client {
     conf: Krb5Conf,
     kdcs: Vec<KdcAddr>,
     timeout: Option<Duration>,
+    dns_server: Option<std::net::SocketAddr>,
 }
 
 impl Client {
@@ -41,6 +42,7 @@ impl Client {
             conf,
             kdcs: Vec::new(),
             timeout: None,
+            dns_server: None,
         }
     }
 
@@ -56,6 +58,17 @@ impl Client {
         self
     }
 
+    /// Sends DNS SRV queries for KDCs to this server instead of the system's resolvers.
+    pub fn with_dns_server(mut self, server: std::net::SocketAddr) -> Self {
+        self.dns_server = Some(server);
+        self
+    }
+
+    /// The KDC client for `realm` (explicit KDCs, else krb5.conf, else DNS SRV).
+    pub async fn kdc_for(&self, realm: &[u8]) -> Result<KdcClient> {
+        self.kdc_client(realm).await
+    }
+
     /// The configuration in use.
     pub fn conf(&self) -> &Krb5Conf {
         &self.conf
@@ -64,7 +77,7 @@ impl Client {
     async fn kdc_client(&self, realm: &[u8]) -> Result<KdcClient> {
         let realm = String::from_utf8_lossy(realm).into_owned();
         let mut c = if self.kdcs.is_empty() {
-            KdcClient::discover(&realm, &self.conf).await?
+            KdcClient::discover_with_resolver(&realm, &self.conf, self.dns_server).await?
         } else {
             KdcClient::new(&realm, self.kdcs.clone())
         };

@@ -34,7 +34,7 @@ pub struct KinitArgs {
     pub mode: String,
 }
 
-fn read_password(path: &PathBuf) -> Result<Zeroizing<Vec<u8>>, String> {
+pub(super) fn read_password(path: &PathBuf) -> Result<Zeroizing<Vec<u8>>, String> {
     let mut bytes = if path.as_os_str() == "-" {
         let mut v = Vec::new();
         std::io::Read::read_to_end(&mut std::io::stdin().take(64 * 1024), &mut v)

@@ -1,0 +1,267 @@
+//! `gmsa fetch` and `gmsa doctor`: the whole chain from a credspec to the gMSA's ccache.
+
+use super::kinit::read_password;
+use super::{CacheArgs, KdcArgs};
+use crate::convert;
+use crate::credspec::CredSpec;
+use krb5_proto::Principal;
+use krb5_proto::as_exchange::{AsOptions, Secret};
+use krb5_proto::client::Client;
+use krb5_proto::keytab::{Keytab, KeytabEntry};
+use msds_gmsa::{FetchOptions, GmsaLookup};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime};
+
+/// Inputs shared by `fetch` and `doctor`.
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("login").required(true).args(["user", "keytab"])))]
+pub struct ChainArgs {
+    /// The ECS credential spec (JSON) naming the gMSA and its domain.
+    #[arg(long, value_name = "FILE")]
+    pub credspec: PathBuf,
+    /// Domainless mode: the AD user allowed to read the gMSA's password, USER@REALM.
+    #[arg(long, value_name = "USER@REALM", requires = "password_file")]
+    pub user: Option<String>,
+    /// File holding the user's password (one trailing newline ignored; `-` for standard input).
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+    /// Domain-joined mode: the host's keytab (e.g. /etc/krb5.keytab).
+    #[arg(long, value_name = "FILE")]
+    pub keytab: Option<PathBuf>,
+    /// The principal to use from the keytab (default: its first principal).
+    #[arg(long, value_name = "PRINCIPAL", requires = "keytab")]
+    pub principal: Option<String>,
+    /// The domain controller, HOST[:PORT] (default: DNS SRV _ldap._tcp.dc._msdcs.DOMAIN).
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub dc: Option<String>,
+    /// DNS server for SRV look-ups, IP:PORT (default: the system's resolvers).
+    #[arg(long, value_name = "IP:PORT")]
+    pub dns_server: Option<SocketAddr>,
+    #[command(flatten)]
+    kdc: KdcArgs,
+}
+
+/// `gmsa fetch`.
+#[derive(Debug, clap::Args)]
+pub struct FetchArgs {
+    #[command(flatten)]
+    chain: ChainArgs,
+    #[command(flatten)]
+    cache: CacheArgs,
+    /// Also write a keytab with the gMSA's keys (AES256, AES128, RC4), e.g. for SPNEGO services.
+    #[arg(long, value_name = "FILE")]
+    pub keytab_out: Option<PathBuf>,
+    /// File mode of the written ccache and keytab, in octal.
+    #[arg(long, value_name = "MODE", default_value = "600")]
+    pub mode: String,
+}
+
+/// `gmsa doctor`.
+#[derive(Debug, clap::Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    chain: ChainArgs,
+}
+
+struct Prepared {
+    spec: CredSpec,
+    client: Client,
+    login: Principal,
+    secret: Secret,
+    fetch: FetchOptions,
+}
+
+fn prepare(a: &ChainArgs) -> Result<Prepared, String> {
+    let bytes = std::fs::read(&a.credspec).map_err(|e| format!("credspec {}: {e}", a.credspec.display()))?;
+    let spec = CredSpec::parse(&bytes).map_err(|e| format!("credspec {}: {e}", a.credspec.display()))?;
+    let mut client = a.kdc.client()?;
+    if let Some(d) = a.dns_server {
+        client = client.with_dns_server(d);
+    }
+    let realm = spec.realm();
+    let (login, secret) = if let Some(user) = &a.user {
+        let p = Principal::parse(user, Some(&realm)).map_err(|e| e.to_string())?;
+        let pw = read_password(a.password_file.as_ref().ok_or("--user needs --password-file")?)?;
+        (p, Secret::Password(pw))
+    } else {
+        let path = a.keytab.as_ref().ok_or("give --user with --password-file, or --keytab")?;
+        let kt = Keytab::read(path).map_err(|e| format!("keytab {}: {e}", path.display()))?;
+        let p = match &a.principal {
+            Some(p) => Principal::parse(p, Some(&realm)).map_err(|e| e.to_string())?,
+            None => kt
+                .principals()
+                .into_iter()
+                .next()
+                .ok_or_else(|| format!("keytab {} is empty", path.display()))?,
+        };
+        let keys = kt.keys_for(&p);
+        if keys.is_empty() {
+            return Err(format!("keytab {} has no usable key for {p}", path.display()));
+        }
+        (p, Secret::Keys(keys))
+    };
+    let fetch = FetchOptions {
+        dc: a.dc.clone(),
+        dns_server: a.dns_server,
+        timeout: Duration::from_secs_f64(a.kdc.timeout),
+        ..FetchOptions::default()
+    };
+    Ok(Prepared { spec, client, login, secret, fetch })
+}
+
+pub async fn run_fetch(a: FetchArgs) -> Result<(), String> {
+    let mode = u32::from_str_radix(&a.mode, 8).map_err(|_| format!("--mode {}: not an octal file mode", a.mode))?;
+    let path = a.cache.path()?;
+    let p = prepare(&a.chain)?;
+    let user_tgt = p
+        .client
+        .as_exchange(p.login.clone(), p.secret.clone(), AsOptions::default())
+        .await
+        .map_err(|e| format!("logging in as {}: {e}", p.login))?;
+    let lookup = GmsaLookup::SamAccountName(p.spec.sam_account_name());
+    let fetched = msds_gmsa::fetch_managed_password(&p.client, &user_tgt, &p.spec.domain, &lookup, &p.fetch)
+        .await
+        .map_err(|e| e.to_string())?;
+    let realm = p.spec.realm();
+    let ticket = msds_gmsa::gmsa_tgt(&p.client, &realm, &fetched.sam_account_name, &fetched.blob, &AsOptions::default())
+        .await
+        .map_err(|e| format!("logging in as the gMSA {}@{realm}: {e}", fetched.sam_account_name))?;
+    convert::new_cache(&ticket.tgt)
+        .write_atomic(&path, mode)
+        .map_err(|e| format!("cannot write the credential cache: {e}"))?;
+    if let Some(kt_path) = &a.keytab_out {
+        let keys = ticket.keys(&realm, &fetched.sam_account_name).map_err(|e| e.to_string())?;
+        let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let kt = Keytab {
+            entries: keys
+                .as_vec()
+                .into_iter()
+                .map(|k| KeytabEntry {
+                    principal: ticket.tgt.client.clone(),
+                    timestamp: now.min(u32::MAX as u64) as u32,
+                    kvno: ticket.tgt.client_kvno.unwrap_or(1),
+                    enctype: k.etype().to_i32(),
+                    key: zeroize::Zeroizing::new(k.as_bytes().to_vec()),
+                })
+                .collect(),
+        };
+        kt.write(kt_path, mode).map_err(|e| format!("cannot write the keytab: {e}"))?;
+    }
+    println!(
+        "{}: ticket for {} from {} (DC {}), valid until {}{}",
+        path.display(),
+        ticket.tgt.client,
+        fetched.dn,
+        fetched.dc,
+        crate::timefmt::iso8601(ticket.tgt.end_time),
+        if ticket.used_previous { " (previous password: the DC is rolling the password over)" } else { "" }
+    );
+    Ok(())
+}
+
+/// One diagnostic step's outcome.
+fn report(ok: bool, step: &str, detail: &str, elapsed: Duration) {
+    let tag = if ok { " ok " } else { "FAIL" };
+    println!("[{tag}] {step:<34} {:>7.1} ms  {detail}", elapsed.as_secs_f64() * 1e3);
+}
+
+pub async fn run_doctor(a: DoctorArgs) -> Result<(), String> {
+    let t = Instant::now();
+    let p = match prepare(&a.chain) {
+        Ok(p) => p,
+        Err(e) => {
+            report(false, "inputs (credspec, credentials)", &e, t.elapsed());
+            return Err("fix the inputs above".into());
+        }
+    };
+    report(
+        true,
+        "inputs (credspec, credentials)",
+        &format!("gMSA {}@{} as {}", p.spec.sam_account_name(), p.spec.realm(), p.login),
+        t.elapsed(),
+    );
+    let realm = p.spec.realm();
+
+    // Domain controllers.
+    let t = Instant::now();
+    match msds_gmsa::locate_dcs(&p.spec.domain, &p.fetch).await {
+        Ok(dcs) => report(true, "domain controllers (DNS SRV / --dc)", &dcs.join(", "), t.elapsed()),
+        Err(e) => {
+            report(false, "domain controllers (DNS SRV / --dc)", &e.to_string(), t.elapsed());
+            return Err("no domain controller found: give --dc HOST, or check DNS (_ldap._tcp.dc._msdcs.DOMAIN)".into());
+        }
+    }
+
+    // KDC reachability and clock skew: an AS-REQ without pre-authentication gets the KDC's time.
+    let t = Instant::now();
+    let kdc = p.client.kdc_for(realm.as_bytes()).await.map_err(|e| {
+        report(false, "KDC discovery", &e.to_string(), t.elapsed());
+        "no KDC found: give --kdc HOST, set [realms] in krb5.conf, or check DNS (_kerberos._udp.REALM)".to_string()
+    })?;
+    let (_, req) = krb5_proto::as_exchange::AsExchange::new(p.login.clone(), p.secret.clone(), AsOptions::default())
+        .start(SystemTime::now(), &mut krb5_proto::rand::OsRng);
+    let sent_at = SystemTime::now();
+    let reply = kdc.send(&req.bytes).await.map_err(|e| {
+        report(false, "KDC reachable", &e.to_string(), t.elapsed());
+        "the KDC does not answer: check the address, port 88 (UDP and TCP) and firewalls".to_string()
+    })?;
+    report(true, "KDC reachable", &format!("{} over {}", reply.from, reply.protocol), t.elapsed());
+    if let Ok(krb5_proto::asn1::KdcReply::Error(err)) = krb5_proto::asn1::decode_kdc_reply(&reply.bytes) {
+        let local = sent_at.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+        let skew = err.stime.to_unix() - local;
+        let ok = skew.abs() < 300;
+        report(
+            ok,
+            "clock skew against the KDC",
+            &format!("{skew:+} s (limit ±300 s){}", if ok { "" } else { ": synchronise this host's clock (chrony/NTP)" }),
+            Duration::ZERO,
+        );
+    }
+
+    // User (or machine) login.
+    let t = Instant::now();
+    let tgt = match p.client.as_exchange(p.login.clone(), p.secret.clone(), AsOptions::default()).await {
+        Ok(tgt) => {
+            report(true, "login", &format!("TGT for {}", tgt.client), t.elapsed());
+            tgt
+        }
+        Err(e) => {
+            report(false, "login", &e.to_string(), t.elapsed());
+            return Err(format!("{} cannot log in: see the error above", p.login));
+        }
+    };
+
+    // LDAP: bind, confidentiality layer, read permission.
+    let t = Instant::now();
+    let lookup = GmsaLookup::SamAccountName(p.spec.sam_account_name());
+    let fetched = match msds_gmsa::fetch_managed_password(&p.client, &tgt, &p.spec.domain, &lookup, &p.fetch).await {
+        Ok(f) => {
+            report(
+                true,
+                "LDAP sealed bind + read password",
+                &format!("{} from DC {} ({} bytes blob)", f.dn, f.dc, f.blob.current().as_utf16le().len() + 34),
+                t.elapsed(),
+            );
+            f
+        }
+        Err(e) => {
+            report(false, "LDAP sealed bind + read password", &e.to_string(), t.elapsed());
+            return Err("the gMSA's password could not be read: see the error above".into());
+        }
+    };
+
+    // The gMSA's own login.
+    let t = Instant::now();
+    match msds_gmsa::gmsa_tgt(&p.client, &realm, &fetched.sam_account_name, &fetched.blob, &AsOptions::default()).await {
+        Ok(tk) => {
+            report(true, "gMSA login (AS exchange)", &format!("TGT for {}", tk.tgt.client), t.elapsed());
+            println!("all checks passed");
+            Ok(())
+        }
+        Err(e) => {
+            report(false, "gMSA login (AS exchange)", &e.to_string(), t.elapsed());
+            Err("the gMSA cannot log in with the password read: is the account enabled (userAccountControl)?".into())
+        }
+    }
+}
