@@ -158,6 +158,14 @@ pub enum GmsaError {
     /// Key derivation failed in the Kerberos crypto layer.
     #[error("gMSA key derivation failed: {0}")]
     Crypto(#[from] CryptoError),
+    /// A Kerberos exchange failed (e.g. the gMSA's own login).
+    #[error("{message}")]
+    Kerberos {
+        /// The KRB-ERROR code when the KDC sent one (e.g. 24 KDC_ERR_PREAUTH_FAILED).
+        code: Option<i32>,
+        /// The engine's message (error name, hint, what was tried).
+        message: String,
+    },
     /// The search found no gMSA with that name (or the DN / OU does not exist).
     #[error(
         "no gMSA {name} found under {base_dn}: check the name (its sAMAccountName ends in '$'), \
@@ -257,4 +265,17 @@ pub enum GmsaError {
     /// LDAP, SASL or network failure talking to the DC.
     #[error("LDAP: {0}")]
     LdapProtocol(crate::ldap::LdapError),
+}
+
+impl From<krb5_proto::Error> for GmsaError {
+    fn from(e: krb5_proto::Error) -> Self {
+        let code = match &e {
+            krb5_proto::Error::Kdc(k) => Some(k.code),
+            _ => None,
+        };
+        GmsaError::Kerberos {
+            code,
+            message: e.to_string(),
+        }
+    }
 }

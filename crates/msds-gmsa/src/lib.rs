@@ -41,6 +41,7 @@ mod keys;
 pub mod ldap;
 mod password;
 mod salt;
+pub mod tgt;
 
 pub use blob::{BlobHeader, MAX_CLOCK_SKEW_TICKS, ManagedPasswordBlob};
 pub use error::{BlobField, GmsaError};
@@ -51,3 +52,4 @@ pub use ldap::fetch::{FetchOptions, FetchedPassword, GmsaLookup, fetch_managed_p
 pub use ldap::sasl::SaslLayer;
 pub use password::Utf16Password;
 pub use salt::{computer_account_salt, computer_account_salt_with_domain};
+pub use tgt::{GmsaTicket, gmsa_tgt, secret_for};

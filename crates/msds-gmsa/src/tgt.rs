@@ -20,14 +20,20 @@ pub struct GmsaTicket {
 impl GmsaTicket {
     /// The account's keys (RC4, AES128, AES256) for a keytab, with the computer-account salt.
     pub fn keys(&self, realm: &str, sam_account_name: &str) -> Result<GmsaKeys, GmsaError> {
-        GmsaKeys::derive(&self.password, &crate::computer_account_salt(realm, sam_account_name))
+        GmsaKeys::derive(
+            &self.password,
+            &crate::computer_account_salt(realm, sam_account_name),
+        )
     }
 }
 
 /// The Kerberos secret for a gMSA password: AES keys from the munged UTF-8 form with the KDC's
 /// salt, RC4 from the raw UTF-16 (MD4), so passwords with unpaired surrogates work for every enctype.
 pub fn secret_for(password: &Utf16Password) -> Secret {
-    Secret::PasswordWithRc4 { utf8: password.to_utf8_munged(), rc4: Key::rc4_from_utf16le(password.as_utf16le()) }
+    Secret::PasswordWithRc4 {
+        utf8: password.to_utf8_munged(),
+        rc4: Key::rc4_from_utf16le(password.as_utf16le()),
+    }
 }
 
 /// Logs in as the gMSA `sam_account_name@realm` with the password from `blob`.
@@ -44,14 +50,35 @@ pub async fn gmsa_tgt(
 ) -> Result<GmsaTicket, GmsaError> {
     let first = blob.password_for_authentication()?;
     let first_is_previous = blob.previous().is_some_and(|p| std::ptr::eq(p, first));
-    let other = if first_is_previous { Some(blob.current()) } else { blob.previous() };
-    let principal = Principal::new(krb5_proto::principal::name_type::PRINCIPAL, [sam_account_name], realm);
-    match kdc.as_exchange(principal.clone(), secret_for(first), opts.clone()).await {
-        Ok(tgt) => Ok(GmsaTicket { tgt, password: first.clone(), used_previous: first_is_previous }),
+    let other = if first_is_previous {
+        Some(blob.current())
+    } else {
+        blob.previous()
+    };
+    let principal = Principal::new(
+        krb5_proto::principal::name_type::PRINCIPAL,
+        [sam_account_name],
+        realm,
+    );
+    match kdc
+        .as_exchange(principal.clone(), secret_for(first), opts.clone())
+        .await
+    {
+        Ok(tgt) => Ok(GmsaTicket {
+            tgt,
+            password: first.clone(),
+            used_previous: first_is_previous,
+        }),
         Err(krb5_proto::Error::Kdc(k)) if k.code == 24 && other.is_some() => {
             let other = other.expect("checked is_some above");
-            let tgt = kdc.as_exchange(principal, secret_for(other), opts.clone()).await?;
-            Ok(GmsaTicket { tgt, password: other.clone(), used_previous: !first_is_previous })
+            let tgt = kdc
+                .as_exchange(principal, secret_for(other), opts.clone())
+                .await?;
+            Ok(GmsaTicket {
+                tgt,
+                password: other.clone(),
+                used_previous: !first_is_previous,
+            })
         }
         Err(e) => Err(e.into()),
     }

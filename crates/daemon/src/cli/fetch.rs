@@ -73,8 +73,10 @@ struct Prepared {
 }
 
 fn prepare(a: &ChainArgs) -> Result<Prepared, String> {
-    let bytes = std::fs::read(&a.credspec).map_err(|e| format!("credspec {}: {e}", a.credspec.display()))?;
-    let spec = CredSpec::parse(&bytes).map_err(|e| format!("credspec {}: {e}", a.credspec.display()))?;
+    let bytes = std::fs::read(&a.credspec)
+        .map_err(|e| format!("credspec {}: {e}", a.credspec.display()))?;
+    let spec =
+        CredSpec::parse(&bytes).map_err(|e| format!("credspec {}: {e}", a.credspec.display()))?;
     let mut client = a.kdc.client()?;
     if let Some(d) = a.dns_server {
         client = client.with_dns_server(d);
@@ -82,10 +84,17 @@ fn prepare(a: &ChainArgs) -> Result<Prepared, String> {
     let realm = spec.realm();
     let (login, secret) = if let Some(user) = &a.user {
         let p = Principal::parse(user, Some(&realm)).map_err(|e| e.to_string())?;
-        let pw = read_password(a.password_file.as_ref().ok_or("--user needs --password-file")?)?;
+        let pw = read_password(
+            a.password_file
+                .as_ref()
+                .ok_or("--user needs --password-file")?,
+        )?;
         (p, Secret::Password(pw))
     } else {
-        let path = a.keytab.as_ref().ok_or("give --user with --password-file, or --keytab")?;
+        let path = a
+            .keytab
+            .as_ref()
+            .ok_or("give --user with --password-file, or --keytab")?;
         let kt = Keytab::read(path).map_err(|e| format!("keytab {}: {e}", path.display()))?;
         let p = match &a.principal {
             Some(p) => Principal::parse(p, Some(&realm)).map_err(|e| e.to_string())?,
@@ -97,7 +106,10 @@ fn prepare(a: &ChainArgs) -> Result<Prepared, String> {
         };
         let keys = kt.keys_for(&p);
         if keys.is_empty() {
-            return Err(format!("keytab {} has no usable key for {p}", path.display()));
+            return Err(format!(
+                "keytab {} has no usable key for {p}",
+                path.display()
+            ));
         }
         (p, Secret::Keys(keys))
     };
@@ -107,11 +119,18 @@ fn prepare(a: &ChainArgs) -> Result<Prepared, String> {
         timeout: Duration::from_secs_f64(a.kdc.timeout),
         ..FetchOptions::default()
     };
-    Ok(Prepared { spec, client, login, secret, fetch })
+    Ok(Prepared {
+        spec,
+        client,
+        login,
+        secret,
+        fetch,
+    })
 }
 
 pub async fn run_fetch(a: FetchArgs) -> Result<(), String> {
-    let mode = u32::from_str_radix(&a.mode, 8).map_err(|_| format!("--mode {}: not an octal file mode", a.mode))?;
+    let mode = u32::from_str_radix(&a.mode, 8)
+        .map_err(|_| format!("--mode {}: not an octal file mode", a.mode))?;
     let path = a.cache.path()?;
     let p = prepare(&a.chain)?;
     let user_tgt = p
@@ -120,19 +139,36 @@ pub async fn run_fetch(a: FetchArgs) -> Result<(), String> {
         .await
         .map_err(|e| format!("logging in as {}: {e}", p.login))?;
     let lookup = GmsaLookup::SamAccountName(p.spec.sam_account_name());
-    let fetched = msds_gmsa::fetch_managed_password(&p.client, &user_tgt, &p.spec.domain, &lookup, &p.fetch)
-        .await
-        .map_err(|e| e.to_string())?;
+    let fetched =
+        msds_gmsa::fetch_managed_password(&p.client, &user_tgt, &p.spec.domain, &lookup, &p.fetch)
+            .await
+            .map_err(|e| e.to_string())?;
     let realm = p.spec.realm();
-    let ticket = msds_gmsa::gmsa_tgt(&p.client, &realm, &fetched.sam_account_name, &fetched.blob, &AsOptions::default())
-        .await
-        .map_err(|e| format!("logging in as the gMSA {}@{realm}: {e}", fetched.sam_account_name))?;
+    let ticket = msds_gmsa::gmsa_tgt(
+        &p.client,
+        &realm,
+        &fetched.sam_account_name,
+        &fetched.blob,
+        &AsOptions::default(),
+    )
+    .await
+    .map_err(|e| {
+        format!(
+            "logging in as the gMSA {}@{realm}: {e}",
+            fetched.sam_account_name
+        )
+    })?;
     convert::new_cache(&ticket.tgt)
         .write_atomic(&path, mode)
         .map_err(|e| format!("cannot write the credential cache: {e}"))?;
     if let Some(kt_path) = &a.keytab_out {
-        let keys = ticket.keys(&realm, &fetched.sam_account_name).map_err(|e| e.to_string())?;
-        let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let keys = ticket
+            .keys(&realm, &fetched.sam_account_name)
+            .map_err(|e| e.to_string())?;
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
         let kt = Keytab {
             entries: keys
                 .as_vec()
@@ -146,7 +182,8 @@ pub async fn run_fetch(a: FetchArgs) -> Result<(), String> {
                 })
                 .collect(),
         };
-        kt.write(kt_path, mode).map_err(|e| format!("cannot write the keytab: {e}"))?;
+        kt.write(kt_path, mode)
+            .map_err(|e| format!("cannot write the keytab: {e}"))?;
     }
     println!(
         "{}: ticket for {} from {} (DC {}), valid until {}{}",
@@ -155,7 +192,11 @@ pub async fn run_fetch(a: FetchArgs) -> Result<(), String> {
         fetched.dn,
         fetched.dc,
         crate::timefmt::iso8601(ticket.tgt.end_time),
-        if ticket.used_previous { " (previous password: the DC is rolling the password over)" } else { "" }
+        if ticket.used_previous {
+            " (previous password: the DC is rolling the password over)"
+        } else {
+            ""
+        }
     );
     Ok(())
 }
@@ -163,7 +204,10 @@ pub async fn run_fetch(a: FetchArgs) -> Result<(), String> {
 /// One diagnostic step's outcome.
 fn report(ok: bool, step: &str, detail: &str, elapsed: Duration) {
     let tag = if ok { " ok " } else { "FAIL" };
-    println!("[{tag}] {step:<34} {:>7.1} ms  {detail}", elapsed.as_secs_f64() * 1e3);
+    println!(
+        "[{tag}] {step:<34} {:>7.1} ms  {detail}",
+        elapsed.as_secs_f64() * 1e3
+    );
 }
 
 pub async fn run_doctor(a: DoctorArgs) -> Result<(), String> {
@@ -178,17 +222,35 @@ pub async fn run_doctor(a: DoctorArgs) -> Result<(), String> {
     report(
         true,
         "inputs (credspec, credentials)",
-        &format!("gMSA {}@{} as {}", p.spec.sam_account_name(), p.spec.realm(), p.login),
+        &format!(
+            "gMSA {}@{} as {}",
+            p.spec.sam_account_name(),
+            p.spec.realm(),
+            p.login
+        ),
         t.elapsed(),
     );
     let realm = p.spec.realm();
 
     // Domain controllers.
     let t = Instant::now();
-    match msds_gmsa::locate_dcs(&p.spec.domain, &p.fetch).await {
-        Ok(dcs) => report(true, "domain controllers (DNS SRV / --dc)", &dcs.join(", "), t.elapsed()),
+    match msds_gmsa::dc::locate(&p.spec.domain, p.fetch.dc.as_deref(), p.fetch.dns_server).await {
+        Ok(dcs) => {
+            let list: Vec<String> = dcs.iter().map(|d| d.to_string()).collect();
+            report(
+                true,
+                "domain controllers (DNS SRV / --dc)",
+                &list.join(", "),
+                t.elapsed(),
+            )
+        }
         Err(e) => {
-            report(false, "domain controllers (DNS SRV / --dc)", &e.to_string(), t.elapsed());
+            report(
+                false,
+                "domain controllers (DNS SRV / --dc)",
+                &e.to_string(),
+                t.elapsed(),
+            );
             return Err("no domain controller found: give --dc HOST, or check DNS (_ldap._tcp.dc._msdcs.DOMAIN)".into());
         }
     }
@@ -199,31 +261,62 @@ pub async fn run_doctor(a: DoctorArgs) -> Result<(), String> {
         report(false, "KDC discovery", &e.to_string(), t.elapsed());
         "no KDC found: give --kdc HOST, set [realms] in krb5.conf, or check DNS (_kerberos._udp.REALM)".to_string()
     })?;
-    let (_, req) = krb5_proto::as_exchange::AsExchange::new(p.login.clone(), p.secret.clone(), AsOptions::default())
-        .start(SystemTime::now(), &mut krb5_proto::rand::OsRng);
+    let (_, req) = krb5_proto::as_exchange::AsExchange::new(
+        p.login.clone(),
+        p.secret.clone(),
+        AsOptions::default(),
+    )
+    .start(SystemTime::now(), &mut krb5_proto::rand::OsRng);
     let sent_at = SystemTime::now();
     let reply = kdc.send(&req.bytes).await.map_err(|e| {
         report(false, "KDC reachable", &e.to_string(), t.elapsed());
-        "the KDC does not answer: check the address, port 88 (UDP and TCP) and firewalls".to_string()
+        "the KDC does not answer: check the address, port 88 (UDP and TCP) and firewalls"
+            .to_string()
     })?;
-    report(true, "KDC reachable", &format!("{} over {}", reply.from, reply.protocol), t.elapsed());
-    if let Ok(krb5_proto::asn1::KdcReply::Error(err)) = krb5_proto::asn1::decode_kdc_reply(&reply.bytes) {
-        let local = sent_at.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    report(
+        true,
+        "KDC reachable",
+        &format!("{} over {}", reply.from, reply.protocol),
+        t.elapsed(),
+    );
+    if let Ok(krb5_proto::asn1::KdcReply::Error(err)) =
+        krb5_proto::asn1::decode_kdc_reply(&reply.bytes)
+    {
+        let local = sent_at
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
         let skew = err.stime.to_unix() - local;
         let ok = skew.abs() < 300;
         report(
             ok,
             "clock skew against the KDC",
-            &format!("{skew:+} s (limit ±300 s){}", if ok { "" } else { ": synchronise this host's clock (chrony/NTP)" }),
+            &format!(
+                "{skew:+} s (limit ±300 s){}",
+                if ok {
+                    ""
+                } else {
+                    ": synchronise this host's clock (chrony/NTP)"
+                }
+            ),
             Duration::ZERO,
         );
     }
 
     // User (or machine) login.
     let t = Instant::now();
-    let tgt = match p.client.as_exchange(p.login.clone(), p.secret.clone(), AsOptions::default()).await {
+    let tgt = match p
+        .client
+        .as_exchange(p.login.clone(), p.secret.clone(), AsOptions::default())
+        .await
+    {
         Ok(tgt) => {
-            report(true, "login", &format!("TGT for {}", tgt.client), t.elapsed());
+            report(
+                true,
+                "login",
+                &format!("TGT for {}", tgt.client),
+                t.elapsed(),
+            );
             tgt
         }
         Err(e) => {
@@ -235,32 +328,67 @@ pub async fn run_doctor(a: DoctorArgs) -> Result<(), String> {
     // LDAP: bind, confidentiality layer, read permission.
     let t = Instant::now();
     let lookup = GmsaLookup::SamAccountName(p.spec.sam_account_name());
-    let fetched = match msds_gmsa::fetch_managed_password(&p.client, &tgt, &p.spec.domain, &lookup, &p.fetch).await {
-        Ok(f) => {
-            report(
-                true,
-                "LDAP sealed bind + read password",
-                &format!("{} from DC {} ({} bytes blob)", f.dn, f.dc, f.blob.current().as_utf16le().len() + 34),
-                t.elapsed(),
-            );
-            f
-        }
-        Err(e) => {
-            report(false, "LDAP sealed bind + read password", &e.to_string(), t.elapsed());
-            return Err("the gMSA's password could not be read: see the error above".into());
-        }
-    };
+    let fetched =
+        match msds_gmsa::fetch_managed_password(&p.client, &tgt, &p.spec.domain, &lookup, &p.fetch)
+            .await
+        {
+            Ok(f) => {
+                report(
+                    true,
+                    "LDAP sealed bind + read password",
+                    &format!(
+                        "{} from DC {} (previous password {})",
+                        f.dn,
+                        f.dc,
+                        if f.blob.previous().is_some() {
+                            "present"
+                        } else {
+                            "absent"
+                        }
+                    ),
+                    t.elapsed(),
+                );
+                f
+            }
+            Err(e) => {
+                report(
+                    false,
+                    "LDAP sealed bind + read password",
+                    &e.to_string(),
+                    t.elapsed(),
+                );
+                return Err("the gMSA's password could not be read: see the error above".into());
+            }
+        };
 
     // The gMSA's own login.
     let t = Instant::now();
-    match msds_gmsa::gmsa_tgt(&p.client, &realm, &fetched.sam_account_name, &fetched.blob, &AsOptions::default()).await {
+    match msds_gmsa::gmsa_tgt(
+        &p.client,
+        &realm,
+        &fetched.sam_account_name,
+        &fetched.blob,
+        &AsOptions::default(),
+    )
+    .await
+    {
         Ok(tk) => {
-            report(true, "gMSA login (AS exchange)", &format!("TGT for {}", tk.tgt.client), t.elapsed());
+            report(
+                true,
+                "gMSA login (AS exchange)",
+                &format!("TGT for {}", tk.tgt.client),
+                t.elapsed(),
+            );
             println!("all checks passed");
             Ok(())
         }
         Err(e) => {
-            report(false, "gMSA login (AS exchange)", &e.to_string(), t.elapsed());
+            report(
+                false,
+                "gMSA login (AS exchange)",
+                &e.to_string(),
+                t.elapsed(),
+            );
             Err("the gMSA cannot log in with the password read: is the account enabled (userAccountControl)?".into())
         }
     }

@@ -1,6 +1,7 @@
 //! The `gmsa` command-line tool.
 
 mod blob;
+mod fetch;
 mod kinit;
 mod klist;
 mod kvno;
@@ -27,6 +28,10 @@ pub enum Command {
     Kvno(kvno::KvnoArgs),
     /// List a credential cache (ours or MIT's).
     Klist(klist::KlistArgs),
+    /// The whole chain: log in, read the gMSA's password over sealed LDAP, get its TGT into a ccache.
+    Fetch(fetch::FetchArgs),
+    /// Check each step of the chain and say which one fails and what to do.
+    Doctor(fetch::DoctorArgs),
     /// gMSA password blobs.
     #[command(subcommand)]
     Blob(blob::BlobCommand),
@@ -97,6 +102,8 @@ pub fn main() -> ExitCode {
             Command::Kvno(a) => kvno::run(a).await,
             Command::Klist(a) => klist::run(a),
             Command::Blob(c) => blob::run(c),
+            Command::Fetch(a) => fetch::run_fetch(a).await,
+            Command::Doctor(a) => fetch::run_doctor(a).await,
         }
     });
     match result {

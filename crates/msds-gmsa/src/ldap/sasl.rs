@@ -480,6 +480,7 @@ mod tests {
             renew_till: None,
             time_offset: 0,
             pa_type: Some(2),
+            client_kvno: None,
         }
     }
 
