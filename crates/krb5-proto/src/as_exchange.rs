@@ -95,6 +95,23 @@ pub struct AsOptions {
     pub server: Option<Principal>,
     /// Upper bound on request/reply rounds (pre-auth, skew, referrals, TCP retry).
     pub max_rounds: u32,
+    /// Send PA-ENC-TIMESTAMP in the first request with a key made from this enctype and salt,
+    /// saving the round trip that asks the KDC for the salt. Meant for accounts whose salt follows
+    /// a known rule (gMSAs and computer accounts); if the KDC refuses it, the exchange starts over
+    /// the usual way. With a wrong password each attempt costs two failures at the KDC, so do not
+    /// use it for accounts subject to lock-out.
+    pub preauth_hint: Option<PreauthHint>,
+}
+
+/// An enctype and salt to pre-authenticate with before the KDC has said which to use.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PreauthHint {
+    /// The enctype of the key.
+    pub etype: EncType,
+    /// The salt for string-to-key.
+    pub salt: Vec<u8>,
+    /// The string-to-key parameters (`None`: the enctype's default).
+    pub s2kparams: Option<Vec<u8>>,
 }
 
 impl Default for AsOptions {
@@ -108,6 +125,7 @@ impl Default for AsOptions {
             request_pac: Some(true),
             server: None,
             max_rounds: 8,
+            preauth_hint: None,
         }
     }
 }
@@ -162,6 +180,8 @@ struct Ctx {
     /// Times we were asked for pre-authentication.
     preauth_rounds: u32,
     skew_retried: bool,
+    /// The first request carried a timestamp made with [`AsOptions::preauth_hint`].
+    optimistic: bool,
     tcp_only: bool,
     rounds: u32,
     referrals: u32,
@@ -182,6 +202,7 @@ impl AsExchange {
                 preauth: None,
                 preauth_rounds: 0,
                 skew_retried: false,
+                optimistic: false,
                 tcp_only: false,
                 rounds: 0,
                 referrals: 0,
@@ -192,7 +213,20 @@ impl AsExchange {
 
     /// Builds the first AS-REQ (without pre-authentication: the KDC's answer tells the salt).
     pub fn start(self, now: SystemTime, rng: &mut dyn Rng) -> (AsPending, AsRequest) {
-        self.ctx.request(now, rng)
+        let mut ctx = self.ctx;
+        if let Some(hint) = ctx.opts.preauth_hint.clone() {
+            let entry = EtypeInfo2Entry {
+                etype: hint.etype.to_i32(),
+                salt: Some(KerberosString(hint.salt)),
+                s2kparams: hint.s2kparams.map(Into::into),
+            };
+            // A hint we cannot use (no key of that type) is simply ignored.
+            if let Ok(Some(key)) = ctx.key_for(&entry) {
+                ctx.preauth = Some(Preauth { key });
+                ctx.optimistic = true;
+            }
+        }
+        ctx.request(now, rng)
     }
 }
 
@@ -384,6 +418,7 @@ impl Ctx {
         let kdc_offset = err.stime.to_unix() - local;
         match err.error_code {
             error_code::KDC_ERR_PREAUTH_REQUIRED => {
+                self.optimistic = false;
                 self.preauth_rounds += 1;
                 if self.preauth_rounds > 2 {
                     return Err(self.kdc_error(
@@ -398,6 +433,15 @@ impl Ctx {
                 self.preauth = Some(self.choose_preauth_key(&hints)?);
                 // Use the KDC's clock for the timestamp (MIT's kdc_timesync behaviour).
                 self.time_offset = kdc_offset;
+                let (p, r) = self.request(now, rng);
+                Ok(AsStep::Send(p, r))
+            }
+            // The guessed key was refused: start over and let the KDC tell the salt.
+            error_code::KDC_ERR_PREAUTH_FAILED | error_code::KDC_ERR_ETYPE_NOSUPP
+                if self.optimistic =>
+            {
+                self.optimistic = false;
+                self.preauth = None;
                 let (p, r) = self.request(now, rng);
                 Ok(AsStep::Send(p, r))
             }

@@ -22,7 +22,9 @@ use crate::error::Result;
 use crate::principal::Principal;
 use crate::rand::OsRng;
 use crate::tgs_exchange::{TgsExchange, TgsOptions, TgsStep};
-use crate::transport::{KdcAddr, KdcClient};
+use crate::transport::{KdcAddr, KdcClient, Protocol};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 /// Runs AS and TGS exchanges against the KDCs of a realm, found from explicit addresses,
@@ -33,6 +35,15 @@ pub struct Client {
     kdcs: Vec<KdcAddr>,
     timeout: Option<Duration>,
     dns_server: Option<std::net::SocketAddr>,
+    /// Per realm: the KDC client found (so DNS is not asked again for every message) and whether
+    /// its replies have outgrown UDP (then TCP is used first, saving a round trip per message).
+    realms: Arc<Mutex<HashMap<Vec<u8>, RealmState>>>,
+}
+
+#[derive(Debug, Clone)]
+struct RealmState {
+    kdc: KdcClient,
+    tcp_first: bool,
 }
 
 impl Client {
@@ -43,6 +54,7 @@ impl Client {
             kdcs: Vec::new(),
             timeout: None,
             dns_server: None,
+            realms: Arc::default(),
         }
     }
 
@@ -74,8 +86,15 @@ impl Client {
         &self.conf
     }
 
-    async fn kdc_client(&self, realm: &[u8]) -> Result<KdcClient> {
-        let realm = String::from_utf8_lossy(realm).into_owned();
+    fn cached(&self, realm: &[u8]) -> Option<RealmState> {
+        self.realms.lock().ok()?.get(realm).cloned()
+    }
+
+    async fn kdc_client(&self, realm_bytes: &[u8]) -> Result<KdcClient> {
+        if let Some(state) = self.cached(realm_bytes) {
+            return Ok(state.kdc);
+        }
+        let realm = String::from_utf8_lossy(realm_bytes).into_owned();
         let mut c = if self.kdcs.is_empty() {
             KdcClient::discover_with_resolver(&realm, &self.conf, self.dns_server).await?
         } else {
@@ -84,16 +103,32 @@ impl Client {
         if let Some(t) = self.timeout {
             c = c.with_timeout(t);
         }
+        if let Ok(mut map) = self.realms.lock() {
+            map.entry(realm_bytes.to_vec()).or_insert(RealmState {
+                kdc: c.clone(),
+                tcp_first: false,
+            });
+        }
         Ok(c)
     }
 
     async fn send(&self, realm: &[u8], bytes: &[u8], tcp_only: bool) -> Result<Vec<u8>> {
         let kdc = self.kdc_client(realm).await?;
-        let rep = if tcp_only {
+        let tcp_first = self.cached(realm).is_some_and(|s| s.tcp_first);
+        let rep = if tcp_only || tcp_first {
             kdc.send_tcp(bytes).await?
         } else {
             kdc.send(bytes).await?
         };
+        // A small request answered over TCP means the UDP reply was too big (KRB_ERR_RESPONSE_TOO_BIG):
+        // this realm's replies carry PACs, so go straight to TCP from now on.
+        if (tcp_only || rep.protocol == Protocol::Tcp)
+            && !tcp_first
+            && let Ok(mut map) = self.realms.lock()
+            && let Some(state) = map.get_mut(realm)
+        {
+            state.tcp_first = true;
+        }
         Ok(rep.bytes)
     }
 

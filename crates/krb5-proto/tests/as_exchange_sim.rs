@@ -489,3 +489,63 @@ fn password_with_rc4_uses_the_given_nt_hash_for_rc4_and_the_password_for_aes() {
     let (res, _) = run(&mut kdc, secret, T0);
     res.unwrap();
 }
+
+fn run_with(
+    kdc: &mut SimKdc,
+    secret: Secret,
+    opts: AsOptions,
+) -> (krb5_proto::Result<krb5_proto::Credentials>, Vec<AsRequest>) {
+    let mut rng = TestRng::new(11);
+    let client = Principal::new(1, [kdc.client.as_str()], &kdc.realm);
+    let (mut pending, mut req) = AsExchange::new(client, secret, opts).start(at(T0), &mut rng);
+    let mut sent = vec![req.clone()];
+    loop {
+        let reply = kdc.handle(&req);
+        match pending.handle_reply(&reply, at(T0), &mut rng) {
+            Ok(AsStep::Send(p, r)) => {
+                sent.push(r.clone());
+                (pending, req) = (p, r);
+            }
+            Ok(AsStep::Done(c)) => return (Ok(c), sent),
+            Err(e) => return (Err(e), sent),
+        }
+    }
+}
+
+#[test]
+fn preauth_hint_saves_a_round_trip_and_falls_back_when_wrong() {
+    use krb5_proto::as_exchange::PreauthHint;
+    let hint = |salt: &str| AsOptions {
+        preauth_hint: Some(PreauthHint {
+            etype: EncType::Aes256CtsHmacSha196,
+            salt: salt.as_bytes().to_vec(),
+            s2kparams: None,
+        }),
+        ..AsOptions::default()
+    };
+    // The right salt: one request.
+    let mut kdc = SimKdc::new();
+    let (res, sent) = run_with(
+        &mut kdc,
+        Secret::password("hunter2"),
+        hint("SIM.TESTunusual-salt"),
+    );
+    assert_eq!(res.unwrap().pa_type, Some(2));
+    assert_eq!(sent.len(), 1);
+    // A wrong salt: refused, then the usual exchange with the KDC's salt.
+    let mut kdc = SimKdc::new();
+    let (res, sent) = run_with(&mut kdc, Secret::password("hunter2"), hint("SIM.TESTwrong"));
+    res.unwrap();
+    assert_eq!(sent.len(), 3);
+    // A wrong password still ends in KDC_ERR_PREAUTH_FAILED.
+    let mut kdc = SimKdc::new();
+    let (res, _) = run_with(
+        &mut kdc,
+        Secret::password("nope"),
+        hint("SIM.TESTunusual-salt"),
+    );
+    assert!(
+        matches!(res, Err(Error::Kdc(ref k)) if k.code == 24),
+        "{res:?}"
+    );
+}
