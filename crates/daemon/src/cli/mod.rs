@@ -4,6 +4,7 @@ mod blob;
 mod kinit;
 mod klist;
 mod kvno;
+mod lease;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -30,6 +31,8 @@ pub enum Command {
     /// gMSA password blobs.
     #[command(subcommand)]
     Blob(blob::BlobCommand),
+    /// Leases of a running credentials-fetcherd (over its Unix socket).
+    Lease(lease::LeaseArgs),
 }
 
 /// Options shared by commands that talk to a KDC.
@@ -97,6 +100,7 @@ pub fn main() -> ExitCode {
             Command::Kvno(a) => kvno::run(a).await,
             Command::Klist(a) => klist::run(a),
             Command::Blob(c) => blob::run(c),
+            Command::Lease(a) => lease::run(a).await,
         }
     });
     match result {

@@ -639,3 +639,244 @@ fn read_ccache_times(path: &Path) -> Option<(i64, i64)> {
 pub fn secret_string(s: String) -> Zeroizing<String> {
     Zeroizing::new(s)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::source::FakeSource;
+
+    fn spec(name: &str) -> String {
+        serde_json::json!({
+            "CmsPlugins": ["ActiveDirectory"],
+            "DomainJoinConfig": {"DnsName": "example.test", "NetBiosName": "EXAMPLE", "MachineAccountName": name},
+            "ActiveDirectoryConfig": {"GroupManagedServiceAccounts": [{"Name": name, "Scope": "example.test"}]}
+        })
+        .to_string()
+    }
+
+    fn manager(root: &Path, source: Arc<FakeSource>, renew: RenewPolicy) -> Manager {
+        Manager::new(
+            ManagerConfig {
+                layout: Layout {
+                    root: root.to_path_buf(),
+                },
+                ccache_mode: 0o600,
+                ccache_gid: None,
+                domain_joined: Login::DomainJoined {
+                    keytab: "/nonexistent".into(),
+                    principal: None,
+                },
+                gmsa_dn: None,
+                gmsa_ou: None,
+                renew,
+            },
+            source,
+            None,
+        )
+    }
+
+    fn creds() -> DomainlessCreds {
+        DomainlessCreds::new("svc-fetcher", Zeroizing::new("pw".into()), "example.test").unwrap()
+    }
+
+    #[tokio::test]
+    async fn add_merge_delete() {
+        let root = tempfile::tempdir().unwrap();
+        let src = Arc::new(FakeSource::default());
+        let m = manager(root.path(), src.clone(), RenewPolicy::default());
+        m.recover().unwrap();
+        let a = m
+            .add(
+                vec![spec("WebApp01"), spec("webapp01"), spec("Other")],
+                LeaseLogin::DomainJoined,
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(a.dirs.len(), 2, "duplicates merged");
+        assert_eq!(src.calls.load(std::sync::atomic::Ordering::Relaxed), 2);
+        for d in &a.dirs {
+            assert_eq!(d.parent().unwrap(), root.path().join(a.lease_id.as_str()));
+            let cc = ccache::Ccache::read(&d.join("krb5cc")).unwrap();
+            assert!(cc.tickets().next().is_some());
+            use std::os::unix::fs::PermissionsExt as _;
+            assert_eq!(
+                std::fs::metadata(d.join("krb5cc"))
+                    .unwrap()
+                    .permissions()
+                    .mode()
+                    & 0o777,
+                0o600
+            );
+        }
+        let md = Metadata::read(root.path(), &a.lease_id).unwrap();
+        assert_eq!(md.tickets[0].service_account_name, "WebApp01");
+        assert_eq!(md.tickets[0].domainless_user, "");
+        let deleted = m.delete(&a.lease_id).await.unwrap();
+        assert_eq!(deleted, a.dirs);
+        assert!(!root.path().join(a.lease_id.as_str()).exists());
+        assert!(
+            m.delete(&a.lease_id).await.unwrap().is_empty(),
+            "unknown lease: OK, empty"
+        );
+    }
+
+    #[tokio::test]
+    async fn failures_leave_nothing() {
+        let root = tempfile::tempdir().unwrap();
+        let src = Arc::new(FakeSource::default());
+        src.fail_for.lock().unwrap().push("Bad".into());
+        let m = manager(root.path(), src, RenewPolicy::default());
+        m.recover().unwrap();
+        let e = m
+            .add(
+                vec![spec("Good"), spec("Bad")],
+                LeaseLogin::DomainJoined,
+                None,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Unavailable);
+        assert!(e.to_string().contains("Bad$"), "{e}");
+        let e = m
+            .add(vec!["{}".into()], LeaseLogin::DomainJoined, None)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidArgument);
+        assert!(e.to_string().contains("credspec #1"), "{e}");
+        assert_eq!(
+            m.add(vec![], LeaseLogin::DomainJoined, None)
+                .await
+                .unwrap_err()
+                .kind,
+            ErrorKind::InvalidArgument
+        );
+        assert_eq!(
+            std::fs::read_dir(root.path()).unwrap().count(),
+            0,
+            "nothing left behind"
+        );
+        assert!(m.lease_ids().is_empty());
+    }
+
+    #[tokio::test]
+    async fn recover_and_renew_domainless() {
+        let root = tempfile::tempdir().unwrap();
+        let src = Arc::new(FakeSource::default());
+        let m = manager(root.path(), src.clone(), RenewPolicy::default());
+        m.recover().unwrap();
+        let a = m
+            .add(
+                vec![spec("WebApp01")],
+                LeaseLogin::Domainless(creds()),
+                None,
+            )
+            .await
+            .unwrap();
+        let b = m
+            .add(vec![spec("WebApp02")], LeaseLogin::DomainJoined, None)
+            .await
+            .unwrap();
+        m.shutdown();
+        drop(m);
+        // A new process: state comes from the metadata files.
+        let m2 = manager(root.path(), src.clone(), RenewPolicy::default());
+        assert_eq!(m2.recover().unwrap(), 2);
+        let mut ids = vec![a.lease_id.clone(), b.lease_id.clone()];
+        ids.sort();
+        assert_eq!(m2.lease_ids(), ids);
+        // Renewal of a domainless user's tickets: only theirs.
+        let before = std::fs::metadata(a.dirs[0].join("krb5cc"))
+            .unwrap()
+            .modified()
+            .unwrap();
+        let renewed = m2.renew_user(creds()).await.unwrap();
+        assert_eq!(renewed, a.dirs);
+        let after = std::fs::metadata(a.dirs[0].join("krb5cc"))
+            .unwrap()
+            .modified()
+            .unwrap();
+        assert!(after >= before);
+        let other =
+            DomainlessCreds::new("someone", Zeroizing::new("pw".into()), "example.test").unwrap();
+        assert!(m2.renew_user(other).await.unwrap().is_empty());
+        assert_eq!(m2.delete(&b.lease_id).await.unwrap(), b.dirs);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn timers_renew_and_stop_on_delete() {
+        let root = tempfile::tempdir().unwrap();
+        let src = Arc::new(FakeSource::default());
+        let renew = RenewPolicy {
+            fixed: Some(Duration::from_millis(50)),
+            ..RenewPolicy::default()
+        };
+        let m = manager(root.path(), src.clone(), renew);
+        m.recover().unwrap();
+        let a = m
+            .add(vec![spec("WebApp01")], LeaseLogin::DomainJoined, None)
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let n = src.calls.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(n >= 3, "renewed {n} times");
+        m.delete(&a.lease_id).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let n2 = src.calls.load(std::sync::atomic::Ordering::Relaxed);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(
+            src.calls.load(std::sync::atomic::Ordering::Relaxed),
+            n2,
+            "no renewal after delete"
+        );
+        assert!(!root.path().join(a.lease_id.as_str()).exists());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_adds_and_a_slow_source() {
+        let root = tempfile::tempdir().unwrap();
+        let src = Arc::new(FakeSource {
+            delay: Duration::from_millis(200),
+            ..FakeSource::default()
+        });
+        let m = manager(root.path(), src, RenewPolicy::default());
+        m.recover().unwrap();
+        let t = std::time::Instant::now();
+        let mut set = tokio::task::JoinSet::new();
+        for i in 0..50 {
+            let m = m.clone();
+            set.spawn(async move {
+                m.add(vec![spec(&format!("G{i}"))], LeaseLogin::DomainJoined, None)
+                    .await
+            });
+        }
+        // Health does not wait for the slow source.
+        m.healthy().unwrap();
+        let mut n = 0;
+        while let Some(r) = set.join_next().await {
+            r.unwrap().unwrap();
+            n += 1;
+        }
+        assert_eq!(n, 50);
+        assert!(
+            t.elapsed() < Duration::from_secs(3),
+            "served concurrently: {:?}",
+            t.elapsed()
+        );
+        assert_eq!(m.lease_ids().len(), 50);
+    }
+
+    #[test]
+    fn renewal_schedule() {
+        let p = RenewPolicy::default();
+        for _ in 0..100 {
+            let d = p.delay(1000, 1000 + 36_000, 1000).as_secs_f64();
+            assert!((18_000.0..=27_000.0).contains(&d), "{d}");
+        }
+        assert_eq!(
+            p.delay(0, 100, 10_000),
+            Duration::from_secs(1),
+            "expired: at once"
+        );
+    }
+}
