@@ -2,12 +2,13 @@
 # The project's test command (CI runs exactly this via .ci/run).
 #
 # Runs unattended as root on a fresh Debian 12 machine with rustup (stable + nightly):
-#   1 install      apt packages (MIT krb5 via testenv/mit-kdc.sh), musl target, rustfmt/clippy,
-#                  nightly toolchain, cargo-fuzz
+#   1 install      apt packages (MIT krb5 via testenv/mit-kdc.sh, Samba AD DC via
+#                  testenv/samba-dc.sh), musl target, rustfmt/clippy, nightly toolchain, cargo-fuzz
 #   2 fmt          cargo fmt --all -- --check
 #   3 no-c         no C-building crate in the dependency graph
-#   4 peers        start the MIT KDC (realm MIT.TEST on 127.0.0.3:18888); tests read
-#                  $TESTENV_DIR/mit/testenv.json
+#   4 peers        start the MIT KDC (realm MIT.TEST on 127.0.0.3:18888) and the Samba AD DC
+#                  (realm EXAMPLE.TEST on 127.0.0.2); tests read $TESTENV_DIR/mit/testenv.json
+#                  and $TESTENV_DIR/samba/testenv.json
 #   5 clippy       cargo clippy --workspace --all-targets -- -D warnings
 #   6 test         cargo test --workspace (unit, integration, doc tests)
 #   7 musl         static musl build of gmsa and credentials-fetcherd
@@ -48,6 +49,7 @@ on_exit() {
     set +e
     if ((PEERS_STARTED)); then
         "$ROOT/testenv/mit-kdc.sh" stop
+        "$ROOT/testenv/samba-dc.sh" stop
     fi
     echo
     echo "==================== summary ===================="
@@ -89,6 +91,7 @@ target_dir() {
 # ---------------------------------------------------------------------------------------------
 do_install() {
     run "$ROOT/testenv/mit-kdc.sh" install
+    run "$ROOT/testenv/samba-dc.sh" install
     run rustup component add rustfmt clippy
     run rustup target add "$MUSL"
     if ! rustup toolchain list | grep -q '^nightly'; then
@@ -128,6 +131,11 @@ do_peers() {
     "$ROOT/testenv/mit-kdc.sh" status
     [[ -s $TESTENV_DIR/mit/testenv.json ]] || { echo "ERROR: $TESTENV_DIR/mit/testenv.json missing" >&2; return 1; }
     echo "KRB5_CONFIG=$KRB5_CONFIG MIT_KDC=$MIT_KDC MIT_REALM=$MIT_REALM"
+    # Samba's env.sh is not sourced: it would replace the MIT KRB5_CONFIG; tests read testenv.json.
+    run "$ROOT/testenv/samba-dc.sh" start
+    run "$ROOT/testenv/samba-dc.sh" status
+    [[ -s $TESTENV_DIR/samba/testenv.json ]] || { echo "ERROR: $TESTENV_DIR/samba/testenv.json missing" >&2; return 1; }
+    echo "Samba AD DC: realm EXAMPLE.TEST on 127.0.0.2, $TESTENV_DIR/samba/testenv.json"
 }
 
 do_clippy() {
@@ -178,6 +186,7 @@ do_fuzz() {
 
 do_stop() {
     run "$ROOT/testenv/mit-kdc.sh" stop
+    run "$ROOT/testenv/samba-dc.sh" stop
     PEERS_STARTED=0
 }
 

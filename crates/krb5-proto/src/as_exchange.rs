@@ -553,7 +553,8 @@ impl Ctx {
         let server = self.server();
         let got_server = part.sname.to_principal(&part.srealm);
         let server_ok = got_server.eq_ignore_case(&server)
-            || (self.opts.canonicalize && server.is_krbtgt() && got_server.is_krbtgt());
+            || (self.opts.canonicalize && server.is_krbtgt() && got_server.is_krbtgt())
+            || (self.opts.canonicalize && canonical_service_name(&server, &got_server, &rep));
         if !server_ok {
             return Err(Error::Protocol {
                 during: "AS exchange",
@@ -588,6 +589,22 @@ impl Ctx {
             client_kvno: rep.enc_part.kvno,
         })
     }
+}
+
+/// Whether `got` may stand for the requested service `asked` after canonicalization: Active
+/// Directory answers an AS-REQ for an SPN (`ldap/dc1.example.test`) with the account's canonical
+/// name (`DC1$`), in the enc-part and in the ticket. Accepted only for a service (never a TGT in
+/// place of a service or the reverse), in the same realm, and when the ticket names the same
+/// server as the authenticated enc-part.
+fn canonical_service_name(asked: &Principal, got: &Principal, rep: &KdcRep) -> bool {
+    !asked.is_krbtgt()
+        && !got.is_krbtgt()
+        && got.realm.eq_ignore_ascii_case(&asked.realm)
+        && rep
+            .ticket
+            .sname
+            .to_principal(&rep.ticket.realm)
+            .eq_ignore_case(got)
 }
 
 /// Converts a wire EncryptionKey to a crypto key.
@@ -629,4 +646,123 @@ fn etype_info_entries(padata: &[PaData]) -> Result<Vec<EtypeInfo2Entry>> {
             .collect());
     }
     Ok(Vec::new())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::asn1::{EncAsRepPart, EncKdcRepPart, EncryptionKey, Ticket, TicketFlags};
+    use crate::rand::TestRng;
+
+    const NOW: u64 = 1_800_000_000;
+
+    fn now() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(NOW)
+    }
+
+    /// An AS-REP for `pending` naming `enc_server` in the enc-part and `tkt_server` on the ticket.
+    fn as_rep(pending: &AsPending, key: &Key, enc_server: &str, tkt_server: &str) -> Vec<u8> {
+        let enc_server = Principal::parse(enc_server, None).unwrap();
+        let tkt_server = Principal::parse(tkt_server, None).unwrap();
+        let part = EncKdcRepPart {
+            key: EncryptionKey {
+                r#type: 18,
+                value: vec![7u8; 32].into(),
+            },
+            last_req: Vec::new(),
+            nonce: pending.nonce,
+            key_expiration: None,
+            flags: TicketFlags(TicketFlags::INITIAL),
+            auth_time: KerberosTime::from_unix(NOW as i64),
+            start_time: None,
+            end_time: KerberosTime::from_unix(NOW as i64 + 3600),
+            renew_till: None,
+            srealm: KerberosString(enc_server.realm.clone()),
+            sname: PrincipalName::from_principal(&enc_server),
+            caddr: None,
+            encrypted_pa_data: None,
+        };
+        let mut rng = TestRng::new(3);
+        let rep = asn1::AsRep(KdcRep {
+            pvno: 5,
+            msg_type: asn1::msg_type::AS_REP,
+            padata: None,
+            crealm: KerberosString::from("EXAMPLE.TEST"),
+            cname: PrincipalName::from_principal(&pending.ctx.client),
+            ticket: Ticket {
+                tkt_vno: 5,
+                realm: KerberosString(tkt_server.realm.clone()),
+                sname: PrincipalName::from_principal(&tkt_server),
+                enc_part: EncryptedData {
+                    etype: 18,
+                    kvno: Some(1),
+                    cipher: vec![1, 2, 3].into(),
+                },
+            },
+            enc_part: EncryptedData {
+                etype: 18,
+                kvno: Some(1),
+                cipher: key
+                    .encrypt(
+                        key_usage::AS_REP_ENCPART,
+                        &asn1::encode(&EncAsRepPart(part)),
+                        &mut rng,
+                    )
+                    .into(),
+            },
+        });
+        asn1::encode(&rep)
+    }
+
+    fn exchange_for_service(canonicalize: bool) -> (AsPending, Key) {
+        let key = Key::new(EncType::Aes256CtsHmacSha196, &[4u8; 32]).unwrap();
+        let opts = AsOptions {
+            canonicalize,
+            server: Some(Principal::parse("ldap/dc1.example.test@EXAMPLE.TEST", None).unwrap()),
+            ..Default::default()
+        };
+        let client = Principal::parse("svc-fetcher@EXAMPLE.TEST", None).unwrap();
+        let (pending, _) = AsExchange::new(client, Secret::Keys(vec![key.clone()]), opts)
+            .start(now(), &mut TestRng::new(1));
+        (pending, key)
+    }
+
+    /// Samba (as Windows) answers an AS-REQ for `ldap/dc1.example.test` with canonicalize set
+    /// with a ticket for the account's canonical name `DC1$`; the engine used to refuse it.
+    #[test]
+    fn as_for_a_service_accepts_ads_canonical_account_name() {
+        let (pending, key) = exchange_for_service(true);
+        let rep = as_rep(&pending, &key, "DC1$@EXAMPLE.TEST", "DC1$@EXAMPLE.TEST");
+        match pending.handle_reply(&rep, now(), &mut TestRng::new(2)) {
+            Ok(AsStep::Done(c)) => assert_eq!(c.server.to_string(), "DC1$@EXAMPLE.TEST"),
+            other => panic!("expected the ticket, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn as_for_a_service_still_refuses_other_names() {
+        for (canonicalize, enc, tkt) in [
+            // Not asked to canonicalize: the name must match.
+            (false, "DC1$@EXAMPLE.TEST", "DC1$@EXAMPLE.TEST"),
+            // A TGT where a service was asked for.
+            (
+                true,
+                "krbtgt/EXAMPLE.TEST@EXAMPLE.TEST",
+                "krbtgt/EXAMPLE.TEST@EXAMPLE.TEST",
+            ),
+            // Another realm.
+            (true, "DC1$@OTHER.TEST", "DC1$@OTHER.TEST"),
+            // The ticket and the enc-part disagree.
+            (true, "DC1$@EXAMPLE.TEST", "EVIL$@EXAMPLE.TEST"),
+        ] {
+            let (pending, key) = exchange_for_service(canonicalize);
+            let rep = as_rep(&pending, &key, enc, tkt);
+            match pending.handle_reply(&rep, now(), &mut TestRng::new(2)) {
+                Err(Error::Protocol { what, .. }) => {
+                    assert!(what.contains("asked a ticket"), "{what}")
+                }
+                other => panic!("{canonicalize} {enc} {tkt}: expected a refusal, got {other:?}"),
+            }
+        }
+    }
 }

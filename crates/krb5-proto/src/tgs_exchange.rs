@@ -44,7 +44,7 @@ pub struct TgsOptions {
     pub lifetime: Option<Duration>,
     /// Set the canonicalize option.
     pub canonicalize: bool,
-    /// Ask for a forwardable ticket.
+    /// Ask for a forwardable ticket (only done when the TGT itself is forwardable).
     pub forwardable: bool,
 }
 
@@ -110,7 +110,10 @@ impl TgsExchange {
         let kdc_now = secs + self.tgt.time_offset;
         let nonce = rng.next_u32() & 0x7fff_ffff;
         let mut options = 0;
-        if self.opts.forwardable {
+        // Only from a forwardable TGT, as MIT does (KDC_TKT_COMMON_MASK): Heimdal/Samba and AD
+        // answer KDC_ERR_BADOPTION to a FORWARDABLE request with a non-forwardable TGT, such as
+        // one MIT kinit gets without `forwardable = true` (the MIT KDC just drops the option).
+        if self.opts.forwardable && self.tgt.flags & asn1::TicketFlags::FORWARDABLE != 0 {
             options |= KdcOptions::FORWARDABLE;
         }
         if self.opts.canonicalize {
@@ -274,5 +277,65 @@ impl TgsPending {
             pa_type: None,
             client_kvno: None,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::asn1::TicketFlags;
+    use crate::crypto::Key;
+    use crate::rand::TestRng;
+
+    fn tgt(flags: u32) -> Credentials {
+        Credentials {
+            client: Principal::parse("svc-fetcher@EXAMPLE.TEST", None).unwrap(),
+            server: Principal::krbtgt(b"EXAMPLE.TEST"),
+            session_key: Key::new(EncType::Aes256CtsHmacSha196, &[3u8; 32]).unwrap(),
+            ticket: asn1::encode(&asn1::Ticket {
+                tkt_vno: 5,
+                realm: KerberosString::from("EXAMPLE.TEST"),
+                sname: asn1::PrincipalName::from_principal(&Principal::krbtgt(b"EXAMPLE.TEST")),
+                enc_part: asn1::EncryptedData {
+                    etype: 18,
+                    kvno: Some(2),
+                    cipher: vec![1, 2, 3].into(),
+                },
+            }),
+            flags,
+            auth_time: 1_800_000_000,
+            start_time: 1_800_000_000,
+            end_time: 1_800_036_000,
+            renew_till: None,
+            time_offset: 0,
+            pa_type: Some(2),
+            client_kvno: None,
+        }
+    }
+
+    fn requested_options(tgt_flags: u32, forwardable: bool) -> u32 {
+        let svc = Principal::parse("ldap/dc1.example.test@EXAMPLE.TEST", None).unwrap();
+        let opts = TgsOptions {
+            forwardable,
+            ..Default::default()
+        };
+        let now = std::time::UNIX_EPOCH + Duration::from_secs(1_800_000_100);
+        let (_, req) = TgsExchange::new(tgt(tgt_flags), svc, opts)
+            .start(now, &mut TestRng::new(1))
+            .unwrap();
+        let decoded: asn1::TgsReq = asn1::decode(&req.bytes).unwrap();
+        decoded.0.req_body.kdc_options.0
+    }
+
+    /// Samba answered KDC_ERR_BADOPTION when MIT kinit's non-forwardable TGT asked for a
+    /// forwardable service ticket.
+    #[test]
+    fn forwardable_is_requested_only_with_a_forwardable_tgt() {
+        let fwd = TicketFlags::FORWARDABLE | TicketFlags::INITIAL | TicketFlags::PRE_AUTHENT;
+        let plain = TicketFlags::INITIAL | TicketFlags::PRE_AUTHENT | TicketFlags::RENEWABLE;
+        assert!(requested_options(fwd, true) & KdcOptions::FORWARDABLE != 0);
+        assert!(requested_options(plain, true) & KdcOptions::FORWARDABLE == 0);
+        assert!(requested_options(fwd, false) & KdcOptions::FORWARDABLE == 0);
+        assert!(requested_options(plain, true) & KdcOptions::CANONICALIZE != 0);
     }
 }

@@ -158,4 +158,103 @@ pub enum GmsaError {
     /// Key derivation failed in the Kerberos crypto layer.
     #[error("gMSA key derivation failed: {0}")]
     Crypto(#[from] CryptoError),
+    /// The search found no gMSA with that name (or the DN / OU does not exist).
+    #[error(
+        "no gMSA {name} found under {base_dn}: check the name (its sAMAccountName ends in '$'), \
+         the DN or OU, and that the object is a msDS-GroupManagedServiceAccount"
+    )]
+    GmsaNotFound {
+        /// The sAMAccountName or DN looked for.
+        name: String,
+        /// The search base.
+        base_dn: String,
+    },
+    /// The DC returned the gMSA without `msDS-ManagedPassword`: the user may not read it.
+    #[error(
+        "{user} is not allowed to retrieve the managed password of {gmsa}: the DC returned the \
+         object without msDS-ManagedPassword. Add {user} (or a group it belongs to) to the \
+         gMSA's PrincipalsAllowedToRetrieveManagedPassword (attribute msDS-GroupMSAMembership; \
+         `Set-ADServiceAccount {gmsa} -PrincipalsAllowedToRetrieveManagedPassword ...` or \
+         `samba-tool service-account group-msa-membership add`), then get a new TGT so new \
+         group memberships are in it"
+    )]
+    NotAllowedToRetrieve {
+        /// The reading principal.
+        user: String,
+        /// The gMSA.
+        gmsa: String,
+    },
+    /// The connection is not encrypted, so the password search was not sent, or the DC refused
+    /// it for that reason.
+    #[error(
+        "msDS-ManagedPassword is only returned over an encrypted connection (SASL GSSAPI with \
+         the confidentiality layer, or TLS): {detail}"
+    )]
+    ConfidentialityRequired {
+        /// What refused and why.
+        detail: String,
+    },
+    /// The DC refused the SASL GSSAPI bind.
+    #[error(
+        "the DC {dc} rejected the LDAP SASL GSSAPI bind with result code {result_code}: {message}"
+    )]
+    BindRejected {
+        /// The DC.
+        dc: String,
+        /// The LDAP result code (e.g. 49 invalidCredentials, 8 strongerAuthRequired).
+        result_code: i64,
+        /// The DC's diagnostic message.
+        message: String,
+    },
+    /// No candidate DC could be connected to.
+    #[error(
+        "no domain controller could be reached over LDAP; tried: {}",
+        if tried.is_empty() { "nothing".to_owned() } else { tried.join("; ") }
+    )]
+    DcUnreachable {
+        /// Every `host:port (address): reason` tried.
+        tried: Vec<String>,
+    },
+    /// No DC could be found for the domain (DNS SRV lookup failed or returned nothing).
+    #[error("no domain controller found for {domain}: {reason}")]
+    NoDcFound {
+        /// The DNS domain.
+        domain: String,
+        /// Why.
+        reason: String,
+    },
+    /// A DC address given by the user is malformed.
+    #[error("invalid DC address {input:?}: {reason} (expected host[:port])")]
+    InvalidDcAddress {
+        /// The input.
+        input: String,
+        /// Why.
+        reason: String,
+    },
+    /// The KDC did not issue the LDAP service ticket.
+    #[error("could not get a service ticket for {spn} (needed to bind to the DC): {reason}")]
+    ServiceTicket {
+        /// The service principal.
+        spn: String,
+        /// The Kerberos error.
+        reason: String,
+    },
+    /// More than one gMSA matched.
+    #[error(
+        "{count} or more gMSAs match {name} under {base_dn}: give the gMSA's distinguished name"
+    )]
+    AmbiguousGmsa {
+        /// The name looked for.
+        name: String,
+        /// The search base.
+        base_dn: String,
+        /// Entries returned (at least).
+        count: usize,
+    },
+    /// The lookup request itself is invalid (e.g. an empty name).
+    #[error("invalid gMSA lookup: {0}")]
+    InvalidLookup(String),
+    /// LDAP, SASL or network failure talking to the DC.
+    #[error("LDAP: {0}")]
+    LdapProtocol(crate::ldap::LdapError),
 }

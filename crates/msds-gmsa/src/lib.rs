@@ -35,13 +35,19 @@
 //! ```
 
 mod blob;
+pub mod dc;
 mod error;
 mod keys;
+pub mod ldap;
 mod password;
 mod salt;
 
 pub use blob::{BlobHeader, MAX_CLOCK_SKEW_TICKS, ManagedPasswordBlob};
 pub use error::{BlobField, GmsaError};
 pub use keys::GmsaKeys;
+pub use ldap::LdapError;
+pub use ldap::conn::{Connection, RootDse, Security, TlsMode};
+pub use ldap::fetch::{FetchOptions, FetchedPassword, GmsaLookup, fetch_managed_password};
+pub use ldap::sasl::SaslLayer;
 pub use password::Utf16Password;
 pub use salt::{computer_account_salt, computer_account_salt_with_domain};

@@ -1,0 +1,433 @@
+//! Reading a gMSA's `msDS-ManagedPassword` from a DC: the high-level entry point.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use krb5_proto::client::Client;
+use krb5_proto::principal::name_type;
+use krb5_proto::tgs_exchange::TgsOptions;
+use krb5_proto::{Credentials, Principal};
+use ldap3_proto::proto::{
+    LdapDerefAliases, LdapSearchRequest, LdapSearchResultEntry, LdapSearchScope,
+};
+use zeroize::Zeroizing;
+
+use super::LdapError;
+use super::conn::{MANAGED_PASSWORD_ATTR, TlsMode};
+use super::filter::{gmsa_any, gmsa_by_sam, gmsa_sam_account_name, to_string};
+use super::sasl::{SaslConfig, SaslLayer};
+use crate::{GmsaError, ManagedPasswordBlob, dc};
+
+/// Which gMSA to read.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum GmsaLookup {
+    /// By sAMAccountName, with or without the trailing `$` (`WebApp01` or `WebApp01$`),
+    /// searched in the whole domain (subtree of the rootDSE's `defaultNamingContext`).
+    SamAccountName(String),
+    /// By distinguished name (a base-scope search on it).
+    Dn(String),
+    /// By sAMAccountName, searched in the subtree of an OU or container.
+    UnderOu {
+        /// The OU's DN, e.g. `CN=Managed Service Accounts,DC=example,DC=test`.
+        ou_dn: String,
+        /// The sAMAccountName, with or without `$`.
+        sam: String,
+    },
+}
+
+impl GmsaLookup {
+    fn describe(&self) -> String {
+        match self {
+            GmsaLookup::SamAccountName(s) | GmsaLookup::UnderOu { sam: s, .. } => {
+                gmsa_sam_account_name(s)
+            }
+            GmsaLookup::Dn(dn) => dn.clone(),
+        }
+    }
+}
+
+/// Options for [`fetch_managed_password`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchOptions {
+    /// The DC as `host[:port]` (port 389 by default); `None` finds DCs through DNS SRV
+    /// records `_ldap._tcp.dc._msdcs.<domain>`.
+    pub dc: Option<String>,
+    /// DNS server for the SRV and address lookups instead of the system's.
+    pub dns_server: Option<SocketAddr>,
+    /// Bound on connecting and on each LDAP request/response.
+    pub timeout: Duration,
+    /// SASL layer. Keep [`SaslLayer::Confidentiality`] (the default): with integrity only the
+    /// search is refused before it is sent.
+    pub layer: SaslLayer,
+    /// Transport (plain TCP only for now).
+    pub tls: TlsMode,
+    /// TEST ONLY: send the password search even without confidentiality, to observe the DC's
+    /// own refusal. Never set it outside tests.
+    #[doc(hidden)]
+    pub danger_send_unprotected_password_search_for_tests: bool,
+}
+
+impl Default for FetchOptions {
+    fn default() -> Self {
+        Self {
+            dc: None,
+            dns_server: None,
+            timeout: Duration::from_secs(10),
+            layer: SaslLayer::Confidentiality,
+            tls: TlsMode::Plain,
+            danger_send_unprotected_password_search_for_tests: false,
+        }
+    }
+}
+
+/// A gMSA's password blob and the attributes read with it.
+#[derive(Debug, Clone)]
+pub struct FetchedPassword {
+    /// The object's DN.
+    pub dn: String,
+    /// Its sAMAccountName (with `$`).
+    pub sam_account_name: String,
+    /// Its `dNSHostName`, if set.
+    pub dns_host_name: Option<String>,
+    /// Its `msDS-SupportedEncryptionTypes`, if set.
+    pub supported_enctypes: Option<u32>,
+    /// The parsed `msDS-ManagedPassword` (Debug redacts the passwords).
+    pub blob: ManagedPasswordBlob,
+    /// The DC that answered (`host:port`).
+    pub dc: String,
+}
+
+/// The attributes requested for a gMSA.
+pub const GMSA_ATTRS: [&str; 5] = [
+    MANAGED_PASSWORD_ATTR,
+    "sAMAccountName",
+    "dNSHostName",
+    "msDS-SupportedEncryptionTypes",
+    "distinguishedName",
+];
+
+fn first_string(entry: &LdapSearchResultEntry, name: &str) -> Option<String> {
+    entry
+        .attributes
+        .iter()
+        .find(|a| a.atype.eq_ignore_ascii_case(name))
+        .and_then(|a| a.vals.first())
+        .and_then(|v| String::from_utf8(v.clone()).ok())
+}
+
+impl FetchedPassword {
+    /// Builds the result from a search entry, taking the password value out of it (the copy
+    /// left in the entry is zeroed). `user` and `gmsa` name the reader and the account in a
+    /// [`GmsaError::NotAllowedToRetrieve`] when the attribute is absent.
+    pub fn from_entry(
+        entry: &mut LdapSearchResultEntry,
+        dc: &str,
+        user: &str,
+        gmsa: &str,
+    ) -> Result<Self, GmsaError> {
+        use zeroize::Zeroize;
+        let raw = entry
+            .attributes
+            .iter_mut()
+            .find(|a| a.atype.eq_ignore_ascii_case(MANAGED_PASSWORD_ATTR))
+            .and_then(|a| {
+                let v = a
+                    .vals
+                    .first_mut()
+                    .map(|v| Zeroizing::new(std::mem::take(v)));
+                for other in &mut a.vals {
+                    other.zeroize();
+                }
+                v
+            });
+        let Some(raw) = raw else {
+            return Err(GmsaError::NotAllowedToRetrieve {
+                user: user.to_owned(),
+                gmsa: gmsa.to_owned(),
+            });
+        };
+        let blob = ManagedPasswordBlob::parse(&raw)?;
+        let dn = first_string(entry, "distinguishedName").unwrap_or_else(|| entry.dn.clone());
+        let sam_account_name =
+            first_string(entry, "sAMAccountName").unwrap_or_else(|| gmsa.to_owned());
+        let supported_enctypes =
+            first_string(entry, "msDS-SupportedEncryptionTypes").and_then(|s| {
+                let s = s.trim();
+                // AD stores a signed 32-bit integer.
+                s.parse::<u32>()
+                    .ok()
+                    .or_else(|| s.parse::<i32>().ok().map(|v| v as u32))
+            });
+        Ok(Self {
+            dn,
+            sam_account_name,
+            dns_host_name: first_string(entry, "dNSHostName"),
+            supported_enctypes,
+            blob,
+            dc: dc.to_owned(),
+        })
+    }
+}
+
+/// Reads a gMSA's `msDS-ManagedPassword` from a DC of `domain`, authenticating as the owner
+/// of `user_tgt`.
+///
+/// Steps: find the DC (`opts.dc`, else DNS SRV `_ldap._tcp.dc._msdcs.<domain>`, with
+/// failover), connect, read the rootDSE, get a service ticket for `ldap/<dc fqdn>@REALM`
+/// (REALM = the TGT client's realm) from `kdc`, SASL GSSAPI bind with the confidentiality
+/// layer, search for the gMSA (`(&(objectClass=msDS-GroupManagedServiceAccount)
+/// (sAMAccountName=NAME$))` in the subtree of the domain or OU, or base scope on a DN), parse
+/// the blob, unbind.
+///
+/// Errors a person can act on: [`GmsaError::GmsaNotFound`], [`GmsaError::NotAllowedToRetrieve`]
+/// (the object was returned without the attribute), [`GmsaError::ConfidentialityRequired`],
+/// [`GmsaError::BindRejected`], [`GmsaError::DcUnreachable`] (every address tried),
+/// [`GmsaError::NoDcFound`], [`GmsaError::ServiceTicket`].
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use krb5_proto::as_exchange::{AsOptions, Secret};
+/// use krb5_proto::client::Client;
+/// use krb5_proto::config::Krb5Conf;
+/// use krb5_proto::Principal;
+/// use msds_gmsa::{FetchOptions, GmsaKeys, GmsaLookup, computer_account_salt, fetch_managed_password};
+///
+/// let kdc = Client::new(Krb5Conf::load_default()?);
+/// let me = Principal::parse("svc-fetcher@EXAMPLE.TEST", None)?;
+/// let tgt = kdc.as_exchange(me, Secret::password("secret"), AsOptions::default()).await?;
+///
+/// let lookup = GmsaLookup::SamAccountName("WebApp01".into());
+/// let fetched = fetch_managed_password(&kdc, &tgt, "example.test", &lookup, &FetchOptions::default()).await?;
+///
+/// let salt = computer_account_salt("EXAMPLE.TEST", &fetched.sam_account_name);
+/// let keys = GmsaKeys::derive(fetched.blob.password_for_authentication()?, &salt)?;
+/// println!("{} from {}: {} keys", fetched.dn, fetched.dc, keys.as_vec().len());
+/// # Ok(()) }
+/// ```
+pub async fn fetch_managed_password(
+    kdc: &Client,
+    user_tgt: &Credentials,
+    domain: &str,
+    lookup: &GmsaLookup,
+    opts: &FetchOptions,
+) -> Result<FetchedPassword, GmsaError> {
+    validate(lookup)?;
+    let candidates = dc::locate(domain, opts.dc.as_deref(), opts.dns_server).await?;
+    let (mut conn, dc) = dc::connect_first(&candidates, opts.dns_server, opts.timeout).await?;
+    let dc_name = dc.to_string();
+
+    let root = conn.root_dse().await?;
+    if !root.supported_sasl_mechanisms.is_empty() && !root.supports_gssapi() {
+        return Err(LdapError::RootDse {
+            dc: dc_name,
+            what: format!(
+                "does not list GSSAPI among its SASL mechanisms ({})",
+                root.supported_sasl_mechanisms.join(", ")
+            ),
+        }
+        .into());
+    }
+
+    let realm = user_tgt.client.realm_str();
+    let spn = Principal::new(name_type::SRV_HST, ["ldap", dc.host.as_str()], &realm);
+    let ticket = kdc
+        .tgs_exchange(user_tgt, spn.clone(), TgsOptions::default())
+        .await
+        .map_err(|e| GmsaError::ServiceTicket {
+            spn: spn.to_string(),
+            reason: e.to_string(),
+        })?;
+    conn.bind_sasl_gssapi(
+        ticket,
+        SaslConfig {
+            layer: opts.layer,
+            ..SaslConfig::default()
+        },
+    )
+    .await?;
+    if opts.danger_send_unprotected_password_search_for_tests {
+        conn.danger_allow_unprotected_password_search_for_tests();
+    }
+
+    let (base, scope, filter) = match lookup {
+        GmsaLookup::SamAccountName(sam) => {
+            let base = root.default_naming_context.clone().ok_or_else(|| {
+                GmsaError::from(LdapError::RootDse {
+                    dc: dc_name.clone(),
+                    what: "has no defaultNamingContext: give the gMSA's DN or OU instead"
+                        .to_owned(),
+                })
+            })?;
+            (
+                base,
+                LdapSearchScope::Subtree,
+                gmsa_by_sam(&gmsa_sam_account_name(sam)),
+            )
+        }
+        GmsaLookup::UnderOu { ou_dn, sam } => (
+            ou_dn.clone(),
+            LdapSearchScope::Subtree,
+            gmsa_by_sam(&gmsa_sam_account_name(sam)),
+        ),
+        GmsaLookup::Dn(dn) => (dn.clone(), LdapSearchScope::Base, gmsa_any()),
+    };
+    tracing::debug!(dc = %dc_name, base = %base, filter = %to_string(&filter), "searching for the gMSA");
+    let name = lookup.describe();
+    let not_found = || GmsaError::GmsaNotFound {
+        name: name.clone(),
+        base_dn: base.clone(),
+    };
+    let req = LdapSearchRequest {
+        base: base.clone(),
+        scope,
+        aliases: LdapDerefAliases::Never,
+        sizelimit: 2,
+        timelimit: 0,
+        typesonly: false,
+        filter,
+        attrs: GMSA_ATTRS.iter().map(|s| (*s).to_owned()).collect(),
+    };
+    let mut entries = match conn.search(req).await {
+        Ok(e) => e,
+        // The DN or OU does not exist.
+        Err(LdapError::OperationFailed {
+            result_code: 32, ..
+        }) => return Err(not_found()),
+        Err(LdapError::OperationFailed { result_code: 4, .. }) => {
+            return Err(GmsaError::AmbiguousGmsa {
+                name,
+                base_dn: base,
+                count: 2,
+            });
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let _ = conn.unbind().await;
+    let count = entries.len();
+    let result = match entries.as_mut_slice() {
+        [] => Err(not_found()),
+        [one] => FetchedPassword::from_entry(one, &dc_name, &user_tgt.client.to_string(), &name),
+        _ => Err(GmsaError::AmbiguousGmsa {
+            name: name.clone(),
+            base_dn: base.clone(),
+            count,
+        }),
+    };
+    wipe_passwords(&mut entries);
+    result
+}
+
+/// Zeroes every `msDS-ManagedPassword` value left in search entries.
+fn wipe_passwords(entries: &mut [LdapSearchResultEntry]) {
+    use zeroize::Zeroize;
+    for e in entries {
+        for a in &mut e.attributes {
+            if a.atype.eq_ignore_ascii_case(MANAGED_PASSWORD_ATTR) {
+                for v in &mut a.vals {
+                    v.zeroize();
+                }
+            }
+        }
+    }
+}
+
+fn validate(lookup: &GmsaLookup) -> Result<(), GmsaError> {
+    let bad = |s: &str| GmsaError::InvalidLookup(s.to_owned());
+    match lookup {
+        GmsaLookup::SamAccountName(s) | GmsaLookup::UnderOu { sam: s, .. }
+            if s.trim().trim_end_matches('$').is_empty() =>
+        {
+            Err(bad("the gMSA name is empty"))
+        }
+        GmsaLookup::UnderOu { ou_dn, .. } if ou_dn.trim().is_empty() => {
+            Err(bad("the OU DN is empty"))
+        }
+        GmsaLookup::Dn(dn) if dn.trim().is_empty() => Err(bad("the gMSA DN is empty")),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ldap3_proto::proto::LdapPartialAttribute;
+
+    fn attr(name: &str, v: &[u8]) -> LdapPartialAttribute {
+        LdapPartialAttribute {
+            atype: name.into(),
+            vals: vec![v.to_vec()],
+        }
+    }
+
+    fn blob() -> Vec<u8> {
+        let pw: Vec<u8> = "S3cret!"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        let q = 16 + pw.len() + 2;
+        let mut b = vec![1, 0, 0, 0];
+        b.extend_from_slice(&((q + 16) as u32).to_le_bytes());
+        for off in [16u16, 0, q as u16, q as u16 + 8] {
+            b.extend_from_slice(&off.to_le_bytes());
+        }
+        b.extend_from_slice(&pw);
+        b.extend_from_slice(&[0, 0]);
+        b.extend_from_slice(&(30 * 24 * 3600 * 10_000_000u64).to_le_bytes());
+        b.extend_from_slice(&(30 * 24 * 3600 * 10_000_000u64 - 3_000_000_000).to_le_bytes());
+        b
+    }
+
+    #[test]
+    fn entry_with_password() {
+        let mut e = LdapSearchResultEntry {
+            dn: "CN=WebApp01,CN=Managed Service Accounts,DC=example,DC=test".into(),
+            attributes: vec![
+                attr("msds-managedpassword", &blob()),
+                attr("sAMAccountName", b"WebApp01$"),
+                attr("dNSHostName", b"webapp01.example.test"),
+                attr("msDS-SupportedEncryptionTypes", b"-2147483620"),
+            ],
+        };
+        let f = FetchedPassword::from_entry(&mut e, "dc1:389", "u@R", "WebApp01$").unwrap();
+        assert_eq!(f.sam_account_name, "WebApp01$");
+        assert_eq!(f.dn, e.dn);
+        assert_eq!(f.supported_enctypes, Some(0x8000_001c));
+        assert_eq!(f.dns_host_name.as_deref(), Some("webapp01.example.test"));
+        assert!(
+            e.attributes[0].vals[0].is_empty(),
+            "the value was taken out"
+        );
+        assert!(!format!("{f:?}").contains("S3cret"));
+    }
+
+    #[test]
+    fn entry_without_password_names_user_and_gmsa() {
+        let mut e = LdapSearchResultEntry {
+            dn: "CN=WebApp01,DC=x".into(),
+            attributes: vec![attr("sAMAccountName", b"WebApp01$")],
+        };
+        let err = FetchedPassword::from_entry(&mut e, "dc", "svc-denied@EXAMPLE.TEST", "WebApp01$")
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("svc-denied@EXAMPLE.TEST") && text.contains("WebApp01$"),
+            "{text}"
+        );
+        assert!(text.contains("PrincipalsAllowedToRetrieveManagedPassword"));
+        assert!(text.contains("msDS-GroupMSAMembership"));
+    }
+
+    #[test]
+    fn lookups_are_validated() {
+        for l in [
+            GmsaLookup::SamAccountName("$".into()),
+            GmsaLookup::Dn(" ".into()),
+            GmsaLookup::UnderOu {
+                ou_dn: "".into(),
+                sam: "x".into(),
+            },
+        ] {
+            assert!(matches!(validate(&l), Err(GmsaError::InvalidLookup(_))));
+        }
+    }
+}
