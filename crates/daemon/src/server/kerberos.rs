@@ -166,7 +166,14 @@ impl KerberosSource {
             return Ok((c.blob.clone(), c.sam.clone(), c.dn.clone()));
         }
         let user_tgt = self.user_tgt(req).await?;
-        let lookup = GmsaLookup::SamAccountName(spec.sam_account_name());
+        let lookup = match (&req.distinguished_name, &req.ou) {
+            (Some(dn), _) if !dn.is_empty() => GmsaLookup::Dn(dn.clone()),
+            (_, Some(ou)) if !ou.is_empty() => GmsaLookup::UnderOu {
+                ou_dn: ou.clone(),
+                sam: spec.sam_account_name(),
+            },
+            _ => GmsaLookup::SamAccountName(spec.sam_account_name()),
+        };
         let fetched = msds_gmsa::fetch_managed_password(
             &self.client,
             &user_tgt,
@@ -206,26 +213,65 @@ impl KerberosSource {
         let mut fresh = false;
         loop {
             let (blob, sam, dn) = self.password(&req, fresh).await?;
-            match msds_gmsa::gmsa_tgt(&self.client, &realm, &sam, &blob, &AsOptions::default())
-                .await
-            {
-                Ok(t) => {
+            match gmsa_login(&self.client, &realm, &sam, &blob).await {
+                Ok(tgt) => {
                     return Ok(TicketOutcome {
-                        tgt: t.tgt,
+                        tgt,
                         distinguished_name: dn,
                     });
                 }
                 // A cached password the KDC no longer accepts: read it again once.
                 Err(_) if !fresh => fresh = true,
                 Err(e) => {
-                    return Err(LeaseError::new(
-                        ErrorKind::Internal,
+                    return Err(LeaseError::from_krb5(
                         format!("logging in as the gMSA {sam}@{realm}"),
-                        e,
+                        &e,
                     ));
                 }
             }
         }
+    }
+}
+
+/// Logs in as the gMSA with the blob's password (the previous one inside the rollover window);
+/// on KDC_ERR_PREAUTH_FAILED the other password is tried once. The same logic as
+/// `msds_gmsa::gmsa_tgt`, which is not exported by msds-gmsa yet.
+async fn gmsa_login(
+    client: &Client,
+    realm: &str,
+    sam: &str,
+    blob: &ManagedPasswordBlob,
+) -> Result<Credentials, krb5_proto::Error> {
+    let secret = |p: &msds_gmsa::Utf16Password| Secret::PasswordWithRc4 {
+        utf8: p.to_utf8_munged(),
+        rc4: krb5_proto::crypto::Key::rc4_from_utf16le(p.as_utf16le()),
+    };
+    let first = blob
+        .password_for_authentication()
+        .map_err(|e| krb5_proto::Error::Protocol {
+            during: "choosing the gMSA password",
+            what: e.to_string(),
+        })?;
+    let first_is_previous = blob.previous().is_some_and(|p| std::ptr::eq(p, first));
+    let other = if first_is_previous {
+        Some(blob.current())
+    } else {
+        blob.previous()
+    };
+    let principal = Principal::new(krb5_proto::principal::name_type::PRINCIPAL, [sam], realm);
+    match client
+        .as_exchange(principal.clone(), secret(first), AsOptions::default())
+        .await
+    {
+        Err(krb5_proto::Error::Kdc(k)) if k.code == 24 => match other {
+            Some(o) => {
+                client
+                    .as_exchange(principal, secret(o), AsOptions::default())
+                    .await
+            }
+            None => Err(krb5_proto::Error::Kdc(k)),
+        },
+        r => r,
     }
 }
 

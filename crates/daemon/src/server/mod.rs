@@ -18,7 +18,6 @@
 //! ```
 
 pub mod config;
-#[cfg(feature = "ldap")]
 pub mod kerberos;
 pub mod lease;
 pub mod manager;
@@ -34,8 +33,7 @@ use manager::{LeaseLogin, Manager, ManagerConfig, RenewPolicy};
 use proto::credentials_fetcher_service_client::CredentialsFetcherServiceClient;
 use proto::credentials_fetcher_service_server::CredentialsFetcherServiceServer;
 use source::{
-    BoxFuture, ErrorKind, FakeSource, FileSecretSource, LeaseError, Login, SecretSource,
-    TicketOutcome, TicketRequest, TicketSource,
+    ErrorKind, FakeSource, FileSecretSource, LeaseError, Login, SecretSource, TicketSource,
 };
 use std::path::Path;
 use std::sync::Arc;
@@ -79,31 +77,12 @@ pub async fn connect(
     Ok(CredentialsFetcherServiceClient::new(channel))
 }
 
-/// A source for builds without LDAP retrieval: every request fails with a clear message.
-struct NoLdapSource;
-
-impl TicketSource for NoLdapSource {
-    fn get_ticket(&self, req: TicketRequest) -> BoxFuture<'_, Result<TicketOutcome, LeaseError>> {
-        Box::pin(async move {
-            Err(LeaseError::new(
-                ErrorKind::Unimplemented,
-                format!(
-                    "reading the password of {}",
-                    req.credspec.sam_account_name()
-                ),
-                "this build has no LDAP retrieval (feature `ldap`)",
-            ))
-        })
-    }
-}
-
 /// The ticket source for `cfg`.
 pub fn ticket_source(cfg: &Config) -> Result<Arc<dyn TicketSource>, LeaseError> {
     if cfg.test_fake_tickets {
         tracing::warn!("CF_TEST_FAKE_TICKETS=1: issuing synthetic tickets (tests only)");
         return Ok(Arc::new(FakeSource::default()));
     }
-    #[cfg(feature = "ldap")]
     {
         let conf = krb5_proto::config::Krb5Conf::load_default()
             .map_err(|e| LeaseError::new(ErrorKind::FailedPrecondition, "reading krb5.conf", e))?;
@@ -113,10 +92,6 @@ pub fn ticket_source(cfg: &Config) -> Result<Arc<dyn TicketSource>, LeaseError> 
             ..msds_gmsa::FetchOptions::default()
         };
         Ok(Arc::new(kerberos::KerberosSource::new(client, fetch)))
-    }
-    #[cfg(not(feature = "ldap"))]
-    {
-        Ok(Arc::new(NoLdapSource))
     }
 }
 
