@@ -70,7 +70,7 @@ fn main() {
             .handle_reply(&reply, SystemTime::now(), &mut OsRng)
             .unwrap()
         {
-            AsStep::Send(p, r) => (pending, req) = (p, r),
+            AsStep::Send(p, r) => (pending, req) = (*p, r),
             AsStep::Done(c) => break c,
         }
     };

@@ -6,4 +6,5 @@
 pub mod cli;
 pub mod convert;
 pub mod credspec;
+pub mod server;
 pub mod timefmt;

@@ -20,7 +20,7 @@
 //! let creds = loop {
 //!     let reply = send_to_kdc(&req.realm, &req.bytes, req.tcp_only);
 //!     match pending.handle_reply(&reply, SystemTime::now(), &mut OsRng)? {
-//!         AsStep::Send(next, next_req) => (pending, req) = (next, next_req),
+//!         AsStep::Send(next, next_req) => (pending, req) = (*next, next_req),
 //!         AsStep::Done(creds) => break creds,
 //!     }
 //! };
@@ -145,7 +145,7 @@ pub struct AsRequest {
 #[derive(Debug)]
 pub enum AsStep {
     /// Send this request and give the reply to the returned state.
-    Send(AsPending, AsRequest),
+    Send(Box<AsPending>, AsRequest),
     /// The exchange succeeded.
     Done(Credentials),
 }
@@ -434,7 +434,7 @@ impl Ctx {
                 // Use the KDC's clock for the timestamp (MIT's kdc_timesync behaviour).
                 self.time_offset = kdc_offset;
                 let (p, r) = self.request(now, rng);
-                Ok(AsStep::Send(p, r))
+                Ok(AsStep::Send(Box::new(p), r))
             }
             // The guessed key was refused: start over and let the KDC tell the salt.
             error_code::KDC_ERR_PREAUTH_FAILED | error_code::KDC_ERR_ETYPE_NOSUPP
@@ -443,27 +443,25 @@ impl Ctx {
                 self.optimistic = false;
                 self.preauth = None;
                 let (p, r) = self.request(now, rng);
-                Ok(AsStep::Send(p, r))
+                Ok(AsStep::Send(Box::new(p), r))
             }
             error_code::KRB_AP_ERR_SKEW if !self.skew_retried => {
                 self.skew_retried = true;
                 self.time_offset = kdc_offset;
                 let (p, r) = self.request(now, rng);
-                Ok(AsStep::Send(p, r))
+                Ok(AsStep::Send(Box::new(p), r))
             }
             error_code::KRB_ERR_RESPONSE_TOO_BIG if !self.tcp_only => {
                 self.tcp_only = true;
                 let mut again = last;
                 again.tcp_only = true;
                 // The same request, nonce included, goes again over TCP.
-                Ok(AsStep::Send(
-                    AsPending {
-                        ctx: self,
-                        nonce,
-                        last: again.clone(),
-                    },
-                    again,
-                ))
+                let next = Box::new(AsPending {
+                    ctx: self,
+                    nonce,
+                    last: again.clone(),
+                });
+                Ok(AsStep::Send(next, again))
             }
             error_code::KDC_ERR_C_PRINCIPAL_UNKNOWN | error_code::KDC_ERR_WRONG_REALM
                 if self.opts.canonicalize
@@ -484,7 +482,7 @@ impl Ctx {
                 self.preauth = None;
                 self.preauth_rounds = 0;
                 let (p, r) = self.request(now, rng);
-                Ok(AsStep::Send(p, r))
+                Ok(AsStep::Send(Box::new(p), r))
             }
             _ => Err(self.kdc_error(&err, self.during())),
         }

@@ -144,7 +144,7 @@ impl Client {
         loop {
             let reply = self.send(&req.realm, &req.bytes, req.tcp_only).await?;
             match pending.handle_reply(&reply, SystemTime::now(), &mut OsRng)? {
-                AsStep::Send(p, r) => (pending, req) = (p, r),
+                AsStep::Send(p, r) => (pending, req) = (*p, r),
                 AsStep::Done(creds) => return Ok(creds),
             }
         }

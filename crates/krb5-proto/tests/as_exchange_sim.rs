@@ -216,7 +216,7 @@ fn run(
         match pending.handle_reply(&reply, at(client_now), &mut rng) {
             Ok(AsStep::Send(p, r)) => {
                 sent.push(r.clone());
-                (pending, req) = (p, r);
+                (pending, req) = (*p, r);
             }
             Ok(AsStep::Done(c)) => return (Ok(c), sent),
             Err(e) => return (Err(e), sent),
@@ -504,7 +504,7 @@ fn run_with(
         match pending.handle_reply(&reply, at(T0), &mut rng) {
             Ok(AsStep::Send(p, r)) => {
                 sent.push(r.clone());
-                (pending, req) = (p, r);
+                (pending, req) = (*p, r);
             }
             Ok(AsStep::Done(c)) => return (Ok(c), sent),
             Err(e) => return (Err(e), sent),

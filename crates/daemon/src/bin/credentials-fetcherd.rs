@@ -1,5 +1,150 @@
-//! `credentials-fetcherd`: drop-in replacement for aws/credentials-fetcher (to come).
-fn main() {
-    eprintln!("credentials-fetcherd: not implemented yet");
-    std::process::exit(1);
+//! `credentials-fetcherd`: drop-in replacement for aws/credentials-fetcher.
+use clap::Parser;
+use credentials_fetcherd::server::{self, config};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// gMSA Kerberos tickets for containers, served to the ECS agent over gRPC on a Unix socket.
+#[derive(Debug, Parser)]
+#[command(name = "credentials-fetcherd", version, about)]
+struct Args {
+    /// Call HealthCheck on the daemon's socket and exit 0 if it answers OK, else 1.
+    #[arg(long)]
+    healthcheck: bool,
+    /// Decode upstream's self-test gMSA password blob and exit.
+    #[arg(long = "self_test")]
+    self_test: bool,
+    /// Log level (error, warn, info, debug, trace); RUST_LOG overrides.
+    #[arg(long, default_value = "info")]
+    verbosity: String,
+    /// AWS Secrets Manager secret with the domainless user's credentials (stored; not fetched yet).
+    #[arg(short = 's', long = "aws_sm_secret_name")]
+    aws_sm_secret_name: Option<String>,
+    /// Unix socket path (default: CREDENTIALS_FETCHER_HOST, else /var/credentials-fetcher/socket/credentials_fetcher.sock).
+    #[arg(long)]
+    socket: Option<PathBuf>,
+    /// Group owning the socket (name or gid; `none`); default ec2-user when it exists.
+    #[arg(long)]
+    socket_group: Option<String>,
+    /// Directory of leases (default: CF_KRB_DIR, else /var/credentials-fetcher/krbdir).
+    #[arg(long)]
+    krbdir: Option<PathBuf>,
+    /// Mode of the ccache files, octal (default: CF_KRB5CC_MODE, else 600).
+    #[arg(long)]
+    ccache_mode: Option<String>,
+    /// Group of the ccache files and ticket directories (default: CF_KRB5CC_GID, else unchanged).
+    #[arg(long)]
+    ccache_group: Option<String>,
+    /// Host keytab for domain-joined mode (default: KRB5_KTNAME, else /etc/krb5.keytab).
+    #[arg(long)]
+    keytab: Option<PathBuf>,
+    /// Principal to use from the keytab (default: the first one in the credspec's realm).
+    #[arg(long)]
+    machine_principal: Option<String>,
+    /// Domain controller HOST[:PORT] (default: DOMAIN_CONTROLLER_GMSA, else DNS SRV).
+    #[arg(long)]
+    dc: Option<String>,
+    /// JSON file {"username","password"[,"domainName"]} with the domainless user's credentials.
+    #[arg(long)]
+    domainless_secret_file: Option<PathBuf>,
+    /// Credspec to lease at start-up, PATH[:LEASEID] (default: CF_CRED_SPEC_FILE).
+    #[arg(long)]
+    cred_spec_file: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if args.self_test {
+        return match server::selftest::run() {
+            Ok(msg) => {
+                println!("{msg}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("self test FAILED: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&args.verbosity))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+
+    let flags = config::Flags {
+        socket: args.socket,
+        krbdir: args.krbdir,
+        socket_group: args.socket_group,
+        ccache_mode: args.ccache_mode,
+        ccache_group: args.ccache_group,
+        keytab: args.keytab,
+        machine_principal: args.machine_principal,
+        dc: args.dc,
+        aws_sm_secret_name: args.aws_sm_secret_name,
+        domainless_secret_file: args.domainless_secret_file,
+        cred_spec_file: args.cred_spec_file,
+        ..config::Flags::default()
+    };
+    let ecs = std::fs::read_to_string(config::ECS_CONFIG).ok();
+    let etc_group = std::fs::read_to_string("/etc/group").unwrap_or_default();
+    let cfg = match config::Config::resolve(
+        &flags,
+        &|k| std::env::var(k).ok(),
+        ecs.as_deref(),
+        &etc_group,
+    ) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("credentials-fetcherd: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("credentials-fetcherd: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if args.healthcheck {
+        let ok = rt.block_on(async {
+            let fut = async {
+                let mut c = server::connect(&cfg.socket).await.ok()?;
+                let r = c
+                    .health_check(server::proto::HealthCheckRequest {
+                        service: "cf".into(),
+                    })
+                    .await
+                    .ok()?;
+                Some(r.into_inner().status == "OK")
+            };
+            tokio::time::timeout(std::time::Duration::from_secs(5), fut)
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or(false)
+        });
+        println!("{}", if ok { "OK" } else { "NOT OK" });
+        return if ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        };
+    }
+    match rt.block_on(server::serve(cfg)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "exiting");
+            eprintln!("credentials-fetcherd: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

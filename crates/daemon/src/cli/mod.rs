@@ -5,6 +5,7 @@ mod fetch;
 mod kinit;
 mod klist;
 mod kvno;
+mod lease;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -35,6 +36,8 @@ pub enum Command {
     /// gMSA password blobs.
     #[command(subcommand)]
     Blob(blob::BlobCommand),
+    /// Leases of a running credentials-fetcherd (over its Unix socket).
+    Lease(lease::LeaseArgs),
 }
 
 /// Options shared by commands that talk to a KDC.
@@ -104,6 +107,7 @@ pub fn main() -> ExitCode {
             Command::Blob(c) => blob::run(c),
             Command::Fetch(a) => fetch::run_fetch(a).await,
             Command::Doctor(a) => fetch::run_doctor(a).await,
+            Command::Lease(a) => lease::run(a).await,
         }
     });
     match result {

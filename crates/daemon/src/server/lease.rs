@@ -1,0 +1,406 @@
+//! Lease ids, the on-disk layout and the metadata file, compatible with aws/credentials-fetcher.
+//!
+//! ```text
+//! <krbdir>/<lease_id>/<lease_id>_metadata.json
+//! <krbdir>/<lease_id>/<gMSA name>/krb5cc
+//! ```
+//!
+//! ```
+//! use credentials_fetcherd::server::lease::{LeaseId, Metadata, TicketInfo};
+//! let id = LeaseId::generate().unwrap();
+//! assert_eq!(id.as_str().len(), 20);
+//! let dir = std::env::temp_dir().join(format!("lease-doc-{id}"));
+//! let md = Metadata { tickets: vec![TicketInfo {
+//!     krb_file_path: dir.join(id.as_str()).join("WebApp01/krb5cc").display().to_string(),
+//!     service_account_name: "WebApp01".into(), domain_name: "example.test".into(),
+//!     ..TicketInfo::default() }] };
+//! md.write(&dir, &id).unwrap();
+//! assert_eq!(Metadata::read(&dir, &id).unwrap(), md);
+//! std::fs::remove_dir_all(&dir).unwrap();
+//! ```
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+/// The largest metadata file read (a lease holds at most [`MAX_TICKETS_PER_LEASE`] tickets).
+pub const MAX_METADATA_LEN: u64 = 4 * 1024 * 1024;
+/// The most credspecs one request may carry.
+pub const MAX_TICKETS_PER_LEASE: usize = 256;
+/// The ccache file name inside a ticket directory.
+pub const CCACHE_NAME: &str = "krb5cc";
+
+/// A lease id: 10 random bytes as 20 lowercase hex characters.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LeaseId(String);
+
+/// Errors of the on-disk layer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LayoutError {
+    /// Not 20 lowercase hex characters.
+    #[error("lease id {0:?} is not 20 lowercase hexadecimal characters")]
+    BadLeaseId(String),
+    /// The system random generator failed.
+    #[error("cannot draw a random lease id: {0}")]
+    Random(String),
+    /// File-system failure.
+    #[error("{op} {path}: {source}")]
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Malformed metadata.
+    #[error("metadata {path}: {cause}")]
+    BadMetadata {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        cause: String,
+    },
+}
+
+impl LeaseId {
+    /// Draws a new random id.
+    pub fn generate() -> Result<Self, LayoutError> {
+        let mut b = [0u8; 10];
+        getrandom::fill(&mut b).map_err(|e| LayoutError::Random(e.to_string()))?;
+        Ok(Self(hex::encode(b)))
+    }
+
+    /// Validates an id from a client or a directory name (upstream's format only).
+    pub fn parse(s: &str) -> Result<Self, LayoutError> {
+        if s.len() == 20
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            Ok(Self(s.to_string()))
+        } else {
+            Err(LayoutError::BadLeaseId(s.chars().take(64).collect()))
+        }
+    }
+
+    /// The id.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for LeaseId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for LeaseId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "LeaseId({})", self.0)
+    }
+}
+
+/// Paths of the layout under one krbdir.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// The krbdir.
+    pub root: PathBuf,
+}
+
+impl Layout {
+    /// The lease's directory.
+    pub fn lease_dir(&self, id: &LeaseId) -> PathBuf {
+        self.root.join(id.as_str())
+    }
+    /// The directory of one gMSA's ticket (the path returned to clients, bind-mounted into containers).
+    /// `gmsa` must have passed [`crate::credspec::valid_account_name`].
+    pub fn ticket_dir(&self, id: &LeaseId, gmsa: &str) -> PathBuf {
+        self.lease_dir(id).join(gmsa)
+    }
+    /// The metadata file.
+    pub fn metadata_path(&self, id: &LeaseId) -> PathBuf {
+        metadata_path(&self.root, id)
+    }
+}
+
+fn metadata_path(root: &Path, id: &LeaseId) -> PathBuf {
+    root.join(id.as_str()).join(format!("{id}_metadata.json"))
+}
+
+/// One ticket of a lease, as upstream records it (field names are upstream's).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TicketInfo {
+    /// The ccache path, `<krbdir>/<lease>/<gMSA>/krb5cc` (upstream 1.3 and v2 write the file; older
+    /// builds the directory: both are read).
+    pub krb_file_path: String,
+    /// The gMSA name without `$`.
+    pub service_account_name: String,
+    /// The AD domain.
+    pub domain_name: String,
+    /// The domainless user (empty for domain-joined).
+    pub domainless_user: String,
+    /// The credspec JSON.
+    pub credspec_info: String,
+    /// The gMSA's distinguished name, when known.
+    pub distinguished_name: String,
+    /// The credspec's `CredentialArn` (written by upstream v2 only; omitted when empty).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub credential_arn: String,
+}
+
+impl TicketInfo {
+    /// The ticket directory named by `krb_file_path`.
+    pub fn dir(&self) -> PathBuf {
+        let p = Path::new(&self.krb_file_path);
+        if p.file_name().is_some_and(|n| n == CCACHE_NAME) {
+            p.parent().map(Path::to_path_buf).unwrap_or_default()
+        } else {
+            p.to_path_buf()
+        }
+    }
+}
+
+/// The `<lease_id>_metadata.json` file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Metadata {
+    /// The lease's tickets.
+    #[serde(rename = "krb_ticket_info", default)]
+    pub tickets: Vec<TicketInfo>,
+}
+
+impl Metadata {
+    /// Reads and checks a lease's metadata: every ticket directory must be `<krbdir>/<lease>/<name>`
+    /// with a valid gMSA name, so a tampered file cannot point the daemon outside the krbdir.
+    pub fn read(root: &Path, id: &LeaseId) -> Result<Self, LayoutError> {
+        let path = metadata_path(root, id);
+        let io = |source| LayoutError::Io {
+            op: "reading",
+            path: path.clone(),
+            source,
+        };
+        let len = std::fs::metadata(&path).map_err(io)?.len();
+        if len > MAX_METADATA_LEN {
+            return Err(LayoutError::BadMetadata {
+                path,
+                cause: format!("{len} bytes, over the limit"),
+            });
+        }
+        let bytes = std::fs::read(&path).map_err(io)?;
+        let md: Metadata =
+            serde_json::from_slice(&bytes).map_err(|e| LayoutError::BadMetadata {
+                path: path.clone(),
+                cause: e.to_string(),
+            })?;
+        if md.tickets.len() > MAX_TICKETS_PER_LEASE {
+            return Err(LayoutError::BadMetadata {
+                path,
+                cause: "too many tickets".into(),
+            });
+        }
+        let lease_dir = root.join(id.as_str());
+        for t in &md.tickets {
+            let dir = t.dir();
+            let ok = dir.parent() == Some(lease_dir.as_path())
+                && dir.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                    crate::credspec::valid_account_name(n)
+                        && n.eq_ignore_ascii_case(&t.service_account_name)
+                });
+            if !ok {
+                return Err(LayoutError::BadMetadata {
+                    path,
+                    cause: format!(
+                        "ticket path {:?} is not {}/<gMSA name> for gMSA {:?}",
+                        t.krb_file_path,
+                        lease_dir.display(),
+                        t.service_account_name
+                    ),
+                });
+            }
+        }
+        Ok(md)
+    }
+
+    /// Writes the metadata atomically (temporary file + rename in the lease directory), pretty
+    /// printed like upstream's writer, mode 0644.
+    pub fn write(&self, root: &Path, id: &LeaseId) -> Result<(), LayoutError> {
+        let path = metadata_path(root, id);
+        let dir = root.join(id.as_str());
+        std::fs::create_dir_all(&dir).map_err(|source| LayoutError::Io {
+            op: "creating",
+            path: dir.clone(),
+            source,
+        })?;
+        let tmp = dir.join(format!(".{id}_metadata.json.tmp"));
+        let io = |op, source| LayoutError::Io {
+            op,
+            path: tmp.clone(),
+            source,
+        };
+        let bytes = serde_json::to_vec_pretty(self).map_err(|e| LayoutError::BadMetadata {
+            path: path.clone(),
+            cause: e.to_string(),
+        })?;
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o644)
+                .open(&tmp)
+                .map_err(|e| io("creating", e))?;
+            f.write_all(&bytes).map_err(|e| io("writing", e))?;
+            f.sync_all().map_err(|e| io("syncing", e))?;
+        }
+        std::fs::rename(&tmp, &path).map_err(|source| LayoutError::Io {
+            op: "renaming to",
+            path,
+            source,
+        })
+    }
+}
+
+/// Lease ids found in the krbdir (directories named like lease ids holding a metadata file).
+pub fn scan(root: &Path) -> Result<Vec<LeaseId>, LayoutError> {
+    let rd = match std::fs::read_dir(root) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(LayoutError::Io {
+                op: "listing",
+                path: root.to_path_buf(),
+                source,
+            });
+        }
+    };
+    let mut out = Vec::new();
+    for entry in rd.flatten() {
+        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+            continue;
+        };
+        if let Ok(id) = LeaseId::parse(&name)
+            && metadata_path(root, &id).is_file()
+        {
+            out.push(id);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lease_ids() {
+        let a = LeaseId::generate().unwrap();
+        let b = LeaseId::generate().unwrap();
+        assert_ne!(a, b);
+        assert!(LeaseId::parse(a.as_str()).is_ok());
+        for bad in [
+            "",
+            "../../../etc/passwd0",
+            "ABCDEF0123456789abcd",
+            "0123456789abcdef012",
+            "0123456789abcdef0123/",
+        ] {
+            assert!(LeaseId::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// A metadata file as upstream 1.3 writes it (jsoncpp StreamWriterBuilder: tab-indented).
+    fn upstream_sample(root: &Path, id: &str) -> String {
+        format!(
+            "{{\n\t\"krb_ticket_info\" : \n\t[\n\t\t{{\n\t\t\t\"credspec_info\" : \"{{}}\",\n\t\t\t\"distinguished_name\" : \"\",\n\t\t\t\"domain_name\" : \"example.test\",\n\t\t\t\"domainless_user\" : \"svc-fetcher\",\n\t\t\t\"krb_file_path\" : \"{}/{id}/WebApp01/krb5cc\",\n\t\t\t\"service_account_name\" : \"WebApp01\"\n\t\t}}\n\t]\n}}",
+            root.display()
+        )
+    }
+
+    #[test]
+    fn upstream_metadata_round_trip() {
+        let root = tempfile::tempdir().unwrap();
+        let id = LeaseId::parse("0123456789abcdef0123").unwrap();
+        std::fs::create_dir_all(root.path().join(id.as_str()).join("WebApp01")).unwrap();
+        std::fs::write(
+            metadata_path(root.path(), &id),
+            upstream_sample(root.path(), id.as_str()),
+        )
+        .unwrap();
+        assert_eq!(scan(root.path()).unwrap(), vec![id.clone()]);
+        let md = Metadata::read(root.path(), &id).unwrap();
+        assert_eq!(md.tickets.len(), 1);
+        assert_eq!(md.tickets[0].domainless_user, "svc-fetcher");
+        assert_eq!(
+            md.tickets[0].dir(),
+            root.path().join(id.as_str()).join("WebApp01")
+        );
+        md.write(root.path(), &id).unwrap();
+        let again = Metadata::read(root.path(), &id).unwrap();
+        assert_eq!(again, md);
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(metadata_path(root.path(), &id)).unwrap())
+                .unwrap();
+        let t = &v["krb_ticket_info"][0];
+        for k in [
+            "krb_file_path",
+            "service_account_name",
+            "domain_name",
+            "domainless_user",
+            "credspec_info",
+            "distinguished_name",
+        ] {
+            assert!(t[k].is_string(), "{k}");
+        }
+        // Old builds recorded the directory.
+        let mut old = md.clone();
+        old.tickets[0].krb_file_path = root
+            .path()
+            .join(id.as_str())
+            .join("WebApp01")
+            .display()
+            .to_string();
+        old.write(root.path(), &id).unwrap();
+        assert_eq!(
+            Metadata::read(root.path(), &id).unwrap().tickets[0].dir(),
+            md.tickets[0].dir()
+        );
+    }
+
+    #[test]
+    fn metadata_cannot_escape() {
+        let root = tempfile::tempdir().unwrap();
+        let id = LeaseId::parse("0123456789abcdef0123").unwrap();
+        for path in [
+            "/etc/krb5cc",
+            "{root}/{id}/../../x/krb5cc",
+            "{root}/{id}/a/b/krb5cc",
+            "{root}/{id}/Other/krb5cc",
+        ] {
+            let p = path
+                .replace("{root}", &root.path().display().to_string())
+                .replace("{id}", id.as_str());
+            let md = Metadata {
+                tickets: vec![TicketInfo {
+                    krb_file_path: p.clone(),
+                    service_account_name: "WebApp01".into(),
+                    ..Default::default()
+                }],
+            };
+            md.write(root.path(), &id).unwrap();
+            assert!(
+                matches!(
+                    Metadata::read(root.path(), &id),
+                    Err(LayoutError::BadMetadata { .. })
+                ),
+                "{p}"
+            );
+        }
+        std::fs::write(metadata_path(root.path(), &id), b"{not json").unwrap();
+        assert!(Metadata::read(root.path(), &id).is_err());
+    }
+}

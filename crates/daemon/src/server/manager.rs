@@ -1,0 +1,882 @@
+//! The lease state machine: add, renew, delete, recover after a restart, and the renewal timers.
+//!
+//! State lives on disk (the metadata files are the source of truth) and in a map guarded by a
+//! `std::sync::Mutex` that is never held across an `.await`, so RPCs run concurrently and a slow
+//! DC only delays the requests that need it.
+
+use super::lease::{CCACHE_NAME, Layout, LeaseId, MAX_TICKETS_PER_LEASE, Metadata, TicketInfo};
+use super::source::{
+    DomainlessCreds, ErrorKind, LeaseError, Login, SecretSource, TicketRequest, TicketSource,
+    user_key,
+};
+use crate::credspec::CredSpec;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+use tokio::task::AbortHandle;
+use zeroize::Zeroizing;
+
+/// When tickets are renewed.
+#[derive(Debug, Clone)]
+pub struct RenewPolicy {
+    /// Renew at a random point between these fractions of the ticket's life (default 0.5-0.75).
+    pub window: (f64, f64),
+    /// Test override: renew this long after each success, regardless of the ticket's life.
+    pub fixed: Option<Duration>,
+    /// First retry delay after a failure (doubles up to `retry_max`).
+    pub retry_min: Duration,
+    /// Longest retry delay.
+    pub retry_max: Duration,
+}
+
+impl Default for RenewPolicy {
+    fn default() -> Self {
+        Self {
+            window: (0.5, 0.75),
+            fixed: None,
+            retry_min: Duration::from_secs(10),
+            retry_max: Duration::from_secs(600),
+        }
+    }
+}
+
+impl RenewPolicy {
+    /// The delay before renewing a ticket valid from `start` to `end` (Unix seconds), at `now`.
+    pub fn delay(&self, start: i64, end: i64, now: i64) -> Duration {
+        if let Some(d) = self.fixed {
+            return d;
+        }
+        let life = (end - start).max(0) as f64;
+        let (lo, hi) = self.window;
+        let frac = lo + (hi - lo) * random_unit();
+        let at = start as f64 + life * frac;
+        Duration::from_secs_f64((at - now as f64).clamp(1.0, 30.0 * 86_400.0))
+    }
+}
+
+/// A uniform number in [0, 1).
+fn random_unit() -> f64 {
+    let mut b = [0u8; 4];
+    let _ = getrandom::fill(&mut b);
+    u32::from_le_bytes(b) as f64 / (u32::MAX as f64 + 1.0)
+}
+
+fn now_unix() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Manager settings.
+#[derive(Debug, Clone)]
+pub struct ManagerConfig {
+    /// The krbdir layout.
+    pub layout: Layout,
+    /// Mode of written ccaches (default 0600).
+    pub ccache_mode: u32,
+    /// Group given to ccaches and ticket directories (then readable by that group with a 064x mode).
+    pub ccache_gid: Option<u32>,
+    /// The domain-joined login (host keytab).
+    pub domain_joined: Login,
+    /// `CF_GMSA_DISTINGUISHED_NAME`.
+    pub gmsa_dn: Option<String>,
+    /// `CF_GMSA_OU`.
+    pub gmsa_ou: Option<String>,
+    /// Renewal timing.
+    pub renew: RenewPolicy,
+}
+
+/// Which login a new lease uses.
+#[derive(Debug, Clone)]
+pub enum LeaseLogin {
+    /// The host keytab.
+    DomainJoined,
+    /// A domainless user.
+    Domainless(DomainlessCreds),
+}
+
+struct Entry {
+    metadata: Metadata,
+    timers: Vec<AbortHandle>,
+}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        for t in &self.timers {
+            t.abort();
+        }
+    }
+}
+
+/// Shared state behind [`Manager`].
+struct Inner {
+    cfg: ManagerConfig,
+    source: Arc<dyn TicketSource>,
+    secret: Option<Arc<dyn SecretSource>>,
+    leases: Mutex<HashMap<LeaseId, Entry>>,
+    /// Domainless passwords known in memory (from RPCs or the secret source), by `user@domain`.
+    users: Mutex<HashMap<String, DomainlessCreds>>,
+}
+
+/// The lease manager. Cheap to clone.
+#[derive(Clone)]
+pub struct Manager(Arc<Inner>);
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+/// The result of adding a lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Added {
+    /// The new lease.
+    pub lease_id: LeaseId,
+    /// The ticket directories, one per distinct gMSA, in request order.
+    pub dirs: Vec<PathBuf>,
+}
+
+impl Manager {
+    /// A manager over `cfg.layout.root`; call [`Manager::recover`] before serving.
+    pub fn new(
+        cfg: ManagerConfig,
+        source: Arc<dyn TicketSource>,
+        secret: Option<Arc<dyn SecretSource>>,
+    ) -> Self {
+        Self(Arc::new(Inner {
+            cfg,
+            source,
+            secret,
+            leases: Mutex::default(),
+            users: Mutex::default(),
+        }))
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &ManagerConfig {
+        &self.0.cfg
+    }
+
+    /// Whether leases can be created now: the krbdir exists and is a writable directory.
+    pub fn healthy(&self) -> Result<(), String> {
+        let root = &self.0.cfg.layout.root;
+        match std::fs::metadata(root) {
+            Ok(m) if m.is_dir() && !m.permissions().readonly() => Ok(()),
+            Ok(_) => Err(format!("{} is not a writable directory", root.display())),
+            Err(e) => Err(format!("{}: {e}", root.display())),
+        }
+    }
+
+    /// Ids of the current leases.
+    pub fn lease_ids(&self) -> Vec<LeaseId> {
+        let mut v: Vec<LeaseId> = lock(&self.0.leases).keys().cloned().collect();
+        v.sort();
+        v
+    }
+
+    /// A lease's metadata.
+    pub fn lease(&self, id: &LeaseId) -> Option<Metadata> {
+        lock(&self.0.leases).get(id).map(|e| e.metadata.clone())
+    }
+
+    /// Rebuilds the state from the metadata files in the krbdir (ours or upstream's) and schedules
+    /// renewals from each ccache's end time. Returns the number of leases found.
+    pub fn recover(&self) -> Result<usize, LeaseError> {
+        let root = self.0.cfg.layout.root.clone();
+        std::fs::create_dir_all(&root).map_err(|e| {
+            LeaseError::new(
+                ErrorKind::FailedPrecondition,
+                format!("creating the krbdir {}", root.display()),
+                e,
+            )
+        })?;
+        let ids = super::lease::scan(&root).map_err(|e| {
+            LeaseError::new(ErrorKind::FailedPrecondition, "scanning the krbdir", e)
+        })?;
+        let mut n = 0;
+        for id in ids {
+            // Leftovers of an interrupted write.
+            let _ = std::fs::remove_file(
+                self.0
+                    .cfg
+                    .layout
+                    .lease_dir(&id)
+                    .join(format!(".{id}_metadata.json.tmp")),
+            );
+            match Metadata::read(&root, &id) {
+                Ok(md) => {
+                    let mut timers = Vec::new();
+                    for t in &md.tickets {
+                        let end = read_ccache_times(&t.dir().join(CCACHE_NAME));
+                        let delay = match end {
+                            Some((start, end)) if end > now_unix() => {
+                                self.0.cfg.renew.delay(start, end, now_unix())
+                            }
+                            _ => Duration::from_secs(1),
+                        };
+                        timers.push(self.spawn_timer(id.clone(), t.clone(), delay));
+                    }
+                    tracing::info!(lease = %id, tickets = md.tickets.len(), "recovered lease");
+                    lock(&self.0.leases).insert(
+                        id,
+                        Entry {
+                            metadata: md,
+                            timers,
+                        },
+                    );
+                    n += 1;
+                }
+                Err(e) => {
+                    tracing::warn!(lease = %id, error = %e, "ignoring a lease whose metadata cannot be used")
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    /// Parses credspecs; merges duplicates (same gMSA and domain).
+    pub fn parse_credspecs(contents: &[String]) -> Result<Vec<(CredSpec, String)>, LeaseError> {
+        if contents.is_empty() {
+            return Err(LeaseError::invalid(
+                "checking the request",
+                "no credspec given",
+            ));
+        }
+        if contents.len() > MAX_TICKETS_PER_LEASE {
+            return Err(LeaseError::invalid(
+                "checking the request",
+                format!("more than {MAX_TICKETS_PER_LEASE} credspecs"),
+            ));
+        }
+        let mut out: Vec<(CredSpec, String)> = Vec::new();
+        for (i, c) in contents.iter().enumerate() {
+            let spec = CredSpec::parse(c.as_bytes())
+                .map_err(|e| LeaseError::invalid(format!("parsing credspec #{}", i + 1), e))?;
+            if !out.iter().any(|(s, _)| {
+                s.gmsa_name.eq_ignore_ascii_case(&spec.gmsa_name) && s.domain == spec.domain
+            }) {
+                out.push((spec, c.clone()));
+            }
+        }
+        // Two gMSAs of different domains with the same name would share a directory.
+        for (i, (a, _)) in out.iter().enumerate() {
+            if out
+                .iter()
+                .skip(i + 1)
+                .any(|(b, _)| b.gmsa_name.eq_ignore_ascii_case(&a.gmsa_name))
+            {
+                return Err(LeaseError::invalid(
+                    "checking the request",
+                    format!(
+                        "gMSA {} appears for two domains; put them in separate requests",
+                        a.gmsa_name
+                    ),
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    fn login_for(&self, login: &LeaseLogin) -> Login {
+        match login {
+            LeaseLogin::DomainJoined => self.0.cfg.domain_joined.clone(),
+            LeaseLogin::Domainless(c) => Login::Domainless(c.clone()),
+        }
+    }
+
+    /// Creates a lease: every ticket is obtained and written, or nothing is left behind. Runs in
+    /// its own task, so a client that goes away does not interrupt it half-way.
+    pub async fn add(
+        &self,
+        credspecs: Vec<String>,
+        login: LeaseLogin,
+        lease_id: Option<LeaseId>,
+    ) -> Result<Added, LeaseError> {
+        let this = self.clone();
+        tokio::spawn(async move { this.add_inner(credspecs, login, lease_id).await })
+            .await
+            .map_err(|e| LeaseError::internal("creating the lease", e))?
+    }
+
+    async fn add_inner(
+        &self,
+        credspecs: Vec<String>,
+        login: LeaseLogin,
+        lease_id: Option<LeaseId>,
+    ) -> Result<Added, LeaseError> {
+        let specs = Self::parse_credspecs(&credspecs)?;
+        let layout = &self.0.cfg.layout;
+        let id = match lease_id {
+            Some(id) => id,
+            None => {
+                LeaseId::generate().map_err(|e| LeaseError::internal("drawing a lease id", e))?
+            }
+        };
+        let lease_dir = layout.lease_dir(&id);
+        if lock(&self.0.leases).contains_key(&id) {
+            return Err(LeaseError::new(
+                ErrorKind::Internal,
+                "creating the lease",
+                format!("lease {id} exists"),
+            ));
+        }
+        std::fs::create_dir(&lease_dir).map_err(|e| {
+            LeaseError::new(
+                if e.kind() == std::io::ErrorKind::AlreadyExists {
+                    ErrorKind::Internal
+                } else {
+                    ErrorKind::FailedPrecondition
+                },
+                format!("creating the lease directory {}", lease_dir.display()),
+                e,
+            )
+        })?;
+        let result = self.fill_lease(&id, &specs, &login).await;
+        match result {
+            Ok((md, times)) => {
+                let dirs: Vec<PathBuf> = md.tickets.iter().map(TicketInfo::dir).collect();
+                let timers = md
+                    .tickets
+                    .iter()
+                    .zip(times)
+                    .map(|(t, (s, e))| {
+                        self.spawn_timer(
+                            id.clone(),
+                            t.clone(),
+                            self.0.cfg.renew.delay(s, e, now_unix()),
+                        )
+                    })
+                    .collect();
+                if let LeaseLogin::Domainless(c) = &login {
+                    lock(&self.0.users).insert(c.key(), c.clone());
+                }
+                lock(&self.0.leases).insert(
+                    id.clone(),
+                    Entry {
+                        metadata: md,
+                        timers,
+                    },
+                );
+                tracing::info!(lease = %id, tickets = dirs.len(), "lease created");
+                Ok(Added { lease_id: id, dirs })
+            }
+            Err(e) => {
+                let _ = tokio::fs::remove_dir_all(&lease_dir).await;
+                tracing::warn!(error = %e, "lease not created");
+                Err(e)
+            }
+        }
+    }
+
+    /// Gets and writes every ticket, then the metadata.
+    async fn fill_lease(
+        &self,
+        id: &LeaseId,
+        specs: &[(CredSpec, String)],
+        login: &LeaseLogin,
+    ) -> Result<(Metadata, Vec<(i64, i64)>), LeaseError> {
+        let mut set = tokio::task::JoinSet::new();
+        for (i, (spec, _)) in specs.iter().enumerate() {
+            let req = TicketRequest {
+                credspec: spec.clone(),
+                login: self.login_for(login),
+                distinguished_name: self.0.cfg.gmsa_dn.clone(),
+                ou: self.0.cfg.gmsa_ou.clone(),
+            };
+            let source = self.0.source.clone();
+            set.spawn(async move { (i, source.get_ticket(req).await) });
+        }
+        let mut outcomes = vec![None; specs.len()];
+        while let Some(r) = set.join_next().await {
+            let (i, r) = r.map_err(|e| LeaseError::internal("getting a ticket", e))?;
+            let o = r?;
+            if let Some(slot) = outcomes.get_mut(i) {
+                *slot = Some(o);
+            }
+        }
+        let mut md = Metadata::default();
+        let mut times = Vec::new();
+        for ((spec, json), o) in specs.iter().zip(outcomes) {
+            let o = o.ok_or_else(|| LeaseError::internal("getting a ticket", "missing result"))?;
+            let dir = self.0.cfg.layout.ticket_dir(id, &spec.gmsa_name);
+            self.write_ccache(&dir, &o.tgt, true)?;
+            times.push((o.tgt.start_time, o.tgt.end_time));
+            md.tickets.push(TicketInfo {
+                krb_file_path: dir.join(CCACHE_NAME).display().to_string(),
+                service_account_name: spec.gmsa_name.clone(),
+                domain_name: spec.domain.clone(),
+                domainless_user: match login {
+                    LeaseLogin::Domainless(c) => c.username.clone(),
+                    LeaseLogin::DomainJoined => String::new(),
+                },
+                credspec_info: json.clone(),
+                distinguished_name: o.distinguished_name,
+                credential_arn: spec.credential_arn.clone().unwrap_or_default(),
+            });
+        }
+        md.write(&self.0.cfg.layout.root, id)
+            .map_err(|e| LeaseError::internal("writing the lease metadata", e))?;
+        Ok((md, times))
+    }
+
+    /// Writes `dir/krb5cc` atomically (temporary file + rename in `dir`), with the configured mode
+    /// and group; `create` makes the directory first.
+    fn write_ccache(
+        &self,
+        dir: &Path,
+        tgt: &krb5_proto::Credentials,
+        create: bool,
+    ) -> Result<(), LeaseError> {
+        let step = format!("writing {}/{CCACHE_NAME}", dir.display());
+        if create {
+            std::fs::create_dir(dir).map_err(|e| LeaseError::internal(step.clone(), e))?;
+            if let Some(gid) = self.0.cfg.ccache_gid {
+                std::os::unix::fs::chown(dir, None, Some(gid))
+                    .map_err(|e| LeaseError::internal(step.clone(), e))?;
+            }
+        }
+        let path = dir.join(CCACHE_NAME);
+        crate::convert::new_cache(tgt)
+            .write_atomic(&path, self.0.cfg.ccache_mode)
+            .map_err(|e| LeaseError::internal(step.clone(), e))?;
+        if let Some(gid) = self.0.cfg.ccache_gid {
+            std::os::unix::fs::chown(&path, None, Some(gid))
+                .map_err(|e| LeaseError::internal(step, e))?;
+        }
+        Ok(())
+    }
+
+    /// Deletes a lease: stops its renewals and removes its directory. An unknown id is not an
+    /// error (empty list), like upstream 1.x.
+    pub async fn delete(&self, id: &LeaseId) -> Result<Vec<PathBuf>, LeaseError> {
+        let entry = lock(&self.0.leases).remove(id);
+        let dir = self.0.cfg.layout.lease_dir(id);
+        let dirs = match &entry {
+            Some(e) => e.metadata.tickets.iter().map(TicketInfo::dir).collect(),
+            None => Vec::new(),
+        };
+        drop(entry);
+        match tokio::fs::remove_dir_all(&dir).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(LeaseError::internal(
+                    format!("removing {}", dir.display()),
+                    e,
+                ));
+            }
+        }
+        if !dirs.is_empty() {
+            tracing::info!(lease = %id, "lease deleted");
+        }
+        Ok(dirs)
+    }
+
+    /// Renews now every ticket obtained with this user's credentials and remembers the
+    /// credentials for later renewals. Returns the renewed ticket directories.
+    pub async fn renew_user(&self, creds: DomainlessCreds) -> Result<Vec<PathBuf>, LeaseError> {
+        let key = creds.key();
+        lock(&self.0.users).insert(key.clone(), creds.clone());
+        let targets: Vec<(LeaseId, TicketInfo)> = lock(&self.0.leases)
+            .iter()
+            .flat_map(|(id, e)| {
+                e.metadata
+                    .tickets
+                    .iter()
+                    .map(move |t| (id.clone(), t.clone()))
+            })
+            .filter(|(_, t)| {
+                !t.domainless_user.is_empty() && user_key(&t.domainless_user, &t.domain_name) == key
+            })
+            .collect();
+        let this = self.clone();
+        tokio::spawn(async move {
+            let mut set = tokio::task::JoinSet::new();
+            for (id, t) in targets {
+                let this = this.clone();
+                set.spawn(async move { this.renew_ticket(&id, &t).await.map(|_| t.dir()) });
+            }
+            let mut dirs = Vec::new();
+            let mut first_err = None;
+            while let Some(r) = set.join_next().await {
+                match r {
+                    Ok(Ok(d)) => dirs.push(d),
+                    Ok(Err(e)) => {
+                        tracing::warn!(error = %e, "renewal failed");
+                        first_err.get_or_insert(e);
+                    }
+                    Err(e) => {
+                        first_err.get_or_insert(LeaseError::internal("renewing", e));
+                    }
+                }
+            }
+            dirs.sort();
+            match first_err {
+                Some(e) => Err(e),
+                None => Ok(dirs),
+            }
+        })
+        .await
+        .map_err(|e| LeaseError::internal("renewing", e))?
+    }
+
+    /// The login for renewing a recorded ticket.
+    async fn renewal_login(&self, t: &TicketInfo) -> Result<Login, LeaseError> {
+        if t.domainless_user.is_empty() {
+            return Ok(self.0.cfg.domain_joined.clone());
+        }
+        let key = user_key(&t.domainless_user, &t.domain_name);
+        if let Some(c) = lock(&self.0.users).get(&key) {
+            return Ok(Login::Domainless(c.clone()));
+        }
+        if let Some(s) = &self.0.secret {
+            let c = s.credentials(&t.domain_name).await?;
+            if c.key() == key {
+                lock(&self.0.users).insert(key, c.clone());
+                return Ok(Login::Domainless(c));
+            }
+        }
+        Err(LeaseError::new(
+            ErrorKind::FailedPrecondition,
+            format!(
+                "renewing {} for {}",
+                t.service_account_name, t.domainless_user
+            ),
+            "the user's password is not known since the daemon started; it arrives with the next RenewNonDomainJoinedKerberosLease",
+        ))
+    }
+
+    /// Gets a fresh ticket for `t` and rewrites its ccache; returns the new (start, end).
+    async fn renew_ticket(&self, id: &LeaseId, t: &TicketInfo) -> Result<(i64, i64), LeaseError> {
+        let step = format!("renewing {} of lease {id}", t.service_account_name);
+        let spec = CredSpec::parse(t.credspec_info.as_bytes()).or_else(|_| {
+            // Upstream's old metadata has no credspec: rebuild the minimum from the other fields.
+            let json = serde_json::json!({
+                "DomainJoinConfig": {"DnsName": t.domain_name},
+                "ActiveDirectoryConfig": {"GroupManagedServiceAccounts": [{"Name": t.service_account_name}]}
+            });
+            CredSpec::parse(json.to_string().as_bytes()).map_err(|e| LeaseError::internal(step.clone(), e))
+        })?;
+        let req = TicketRequest {
+            credspec: spec,
+            login: self.renewal_login(t).await?,
+            distinguished_name: Some(t.distinguished_name.clone())
+                .filter(|d| !d.is_empty())
+                .or_else(|| self.0.cfg.gmsa_dn.clone()),
+            ou: self.0.cfg.gmsa_ou.clone(),
+        };
+        let o = self.0.source.get_ticket(req).await?;
+        if !lock(&self.0.leases).contains_key(id) {
+            return Err(LeaseError::new(
+                ErrorKind::Internal,
+                step,
+                "the lease was deleted meanwhile",
+            ));
+        }
+        let dir = t.dir();
+        self.write_ccache(&dir, &o.tgt, false)?;
+        tracing::info!(lease = %id, gmsa = %t.service_account_name, "ticket renewed");
+        Ok((o.tgt.start_time, o.tgt.end_time))
+    }
+
+    fn spawn_timer(&self, id: LeaseId, t: TicketInfo, first: Duration) -> AbortHandle {
+        let weak = Arc::downgrade(&self.0);
+        tokio::spawn(async move {
+            let mut delay = first;
+            let mut retry: Option<Duration> = None;
+            loop {
+                tokio::time::sleep(delay).await;
+                let Some(inner) = weak.upgrade() else { return };
+                let this = Manager(inner);
+                match this.renew_ticket(&id, &t).await {
+                    Ok((s, e)) => {
+                        retry = None;
+                        delay = this.0.cfg.renew.delay(s, e, now_unix());
+                    }
+                    Err(e) => {
+                        let p = &this.0.cfg.renew;
+                        let next = retry.map(|r| (r * 2).min(p.retry_max)).unwrap_or(p.retry_min);
+                        tracing::warn!(lease = %id, gmsa = %t.service_account_name, error = %e, retry_in_s = next.as_secs(), "renewal failed");
+                        retry = Some(next);
+                        delay = next;
+                    }
+                }
+            }
+        })
+        .abort_handle()
+    }
+
+    /// Remembers domainless credentials (e.g. from the secret source at start-up).
+    pub fn remember_user(&self, creds: DomainlessCreds) {
+        lock(&self.0.users).insert(creds.key(), creds);
+    }
+
+    /// Drops every timer (for shutdown).
+    pub fn shutdown(&self) {
+        lock(&self.0.leases)
+            .values_mut()
+            .for_each(|e| e.timers.iter().for_each(AbortHandle::abort));
+    }
+}
+
+/// `(start, end)` of the first non-config ticket in a ccache.
+fn read_ccache_times(path: &Path) -> Option<(i64, i64)> {
+    let cc = ccache::Ccache::read(path).ok()?;
+    let c = cc.tickets().next()?;
+    let start = if c.starttime == 0 {
+        c.authtime
+    } else {
+        c.starttime
+    };
+    Some((start as i64, c.endtime as i64))
+}
+
+/// Zeroizing helper for callers building credentials from RPC strings.
+pub fn secret_string(s: String) -> Zeroizing<String> {
+    Zeroizing::new(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::source::FakeSource;
+
+    fn spec(name: &str) -> String {
+        serde_json::json!({
+            "CmsPlugins": ["ActiveDirectory"],
+            "DomainJoinConfig": {"DnsName": "example.test", "NetBiosName": "EXAMPLE", "MachineAccountName": name},
+            "ActiveDirectoryConfig": {"GroupManagedServiceAccounts": [{"Name": name, "Scope": "example.test"}]}
+        })
+        .to_string()
+    }
+
+    fn manager(root: &Path, source: Arc<FakeSource>, renew: RenewPolicy) -> Manager {
+        Manager::new(
+            ManagerConfig {
+                layout: Layout {
+                    root: root.to_path_buf(),
+                },
+                ccache_mode: 0o600,
+                ccache_gid: None,
+                domain_joined: Login::DomainJoined {
+                    keytab: "/nonexistent".into(),
+                    principal: None,
+                },
+                gmsa_dn: None,
+                gmsa_ou: None,
+                renew,
+            },
+            source,
+            None,
+        )
+    }
+
+    fn creds() -> DomainlessCreds {
+        DomainlessCreds::new("svc-fetcher", Zeroizing::new("pw".into()), "example.test").unwrap()
+    }
+
+    #[tokio::test]
+    async fn add_merge_delete() {
+        let root = tempfile::tempdir().unwrap();
+        let src = Arc::new(FakeSource::default());
+        let m = manager(root.path(), src.clone(), RenewPolicy::default());
+        m.recover().unwrap();
+        let a = m
+            .add(
+                vec![spec("WebApp01"), spec("webapp01"), spec("Other")],
+                LeaseLogin::DomainJoined,
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(a.dirs.len(), 2, "duplicates merged");
+        assert_eq!(src.calls.load(std::sync::atomic::Ordering::Relaxed), 2);
+        for d in &a.dirs {
+            assert_eq!(d.parent().unwrap(), root.path().join(a.lease_id.as_str()));
+            let cc = ccache::Ccache::read(&d.join("krb5cc")).unwrap();
+            assert!(cc.tickets().next().is_some());
+            use std::os::unix::fs::PermissionsExt as _;
+            assert_eq!(
+                std::fs::metadata(d.join("krb5cc"))
+                    .unwrap()
+                    .permissions()
+                    .mode()
+                    & 0o777,
+                0o600
+            );
+        }
+        let md = Metadata::read(root.path(), &a.lease_id).unwrap();
+        assert_eq!(md.tickets[0].service_account_name, "WebApp01");
+        assert_eq!(md.tickets[0].domainless_user, "");
+        let deleted = m.delete(&a.lease_id).await.unwrap();
+        assert_eq!(deleted, a.dirs);
+        assert!(!root.path().join(a.lease_id.as_str()).exists());
+        assert!(
+            m.delete(&a.lease_id).await.unwrap().is_empty(),
+            "unknown lease: OK, empty"
+        );
+    }
+
+    #[tokio::test]
+    async fn failures_leave_nothing() {
+        let root = tempfile::tempdir().unwrap();
+        let src = Arc::new(FakeSource::default());
+        src.fail_for.lock().unwrap().push("Bad".into());
+        let m = manager(root.path(), src, RenewPolicy::default());
+        m.recover().unwrap();
+        let e = m
+            .add(
+                vec![spec("Good"), spec("Bad")],
+                LeaseLogin::DomainJoined,
+                None,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Unavailable);
+        assert!(e.to_string().contains("Bad$"), "{e}");
+        let e = m
+            .add(vec!["{}".into()], LeaseLogin::DomainJoined, None)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidArgument);
+        assert!(e.to_string().contains("credspec #1"), "{e}");
+        assert_eq!(
+            m.add(vec![], LeaseLogin::DomainJoined, None)
+                .await
+                .unwrap_err()
+                .kind,
+            ErrorKind::InvalidArgument
+        );
+        assert_eq!(
+            std::fs::read_dir(root.path()).unwrap().count(),
+            0,
+            "nothing left behind"
+        );
+        assert!(m.lease_ids().is_empty());
+    }
+
+    #[tokio::test]
+    async fn recover_and_renew_domainless() {
+        let root = tempfile::tempdir().unwrap();
+        let src = Arc::new(FakeSource::default());
+        let m = manager(root.path(), src.clone(), RenewPolicy::default());
+        m.recover().unwrap();
+        let a = m
+            .add(
+                vec![spec("WebApp01")],
+                LeaseLogin::Domainless(creds()),
+                None,
+            )
+            .await
+            .unwrap();
+        let b = m
+            .add(vec![spec("WebApp02")], LeaseLogin::DomainJoined, None)
+            .await
+            .unwrap();
+        m.shutdown();
+        drop(m);
+        // A new process: state comes from the metadata files.
+        let m2 = manager(root.path(), src.clone(), RenewPolicy::default());
+        assert_eq!(m2.recover().unwrap(), 2);
+        let mut ids = vec![a.lease_id.clone(), b.lease_id.clone()];
+        ids.sort();
+        assert_eq!(m2.lease_ids(), ids);
+        // Renewal of a domainless user's tickets: only theirs.
+        let before = std::fs::metadata(a.dirs[0].join("krb5cc"))
+            .unwrap()
+            .modified()
+            .unwrap();
+        let renewed = m2.renew_user(creds()).await.unwrap();
+        assert_eq!(renewed, a.dirs);
+        let after = std::fs::metadata(a.dirs[0].join("krb5cc"))
+            .unwrap()
+            .modified()
+            .unwrap();
+        assert!(after >= before);
+        let other =
+            DomainlessCreds::new("someone", Zeroizing::new("pw".into()), "example.test").unwrap();
+        assert!(m2.renew_user(other).await.unwrap().is_empty());
+        assert_eq!(m2.delete(&b.lease_id).await.unwrap(), b.dirs);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn timers_renew_and_stop_on_delete() {
+        let root = tempfile::tempdir().unwrap();
+        let src = Arc::new(FakeSource::default());
+        let renew = RenewPolicy {
+            fixed: Some(Duration::from_millis(50)),
+            ..RenewPolicy::default()
+        };
+        let m = manager(root.path(), src.clone(), renew);
+        m.recover().unwrap();
+        let a = m
+            .add(vec![spec("WebApp01")], LeaseLogin::DomainJoined, None)
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let n = src.calls.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(n >= 3, "renewed {n} times");
+        m.delete(&a.lease_id).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let n2 = src.calls.load(std::sync::atomic::Ordering::Relaxed);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(
+            src.calls.load(std::sync::atomic::Ordering::Relaxed),
+            n2,
+            "no renewal after delete"
+        );
+        assert!(!root.path().join(a.lease_id.as_str()).exists());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_adds_and_a_slow_source() {
+        let root = tempfile::tempdir().unwrap();
+        let src = Arc::new(FakeSource {
+            delay: Duration::from_millis(200),
+            ..FakeSource::default()
+        });
+        let m = manager(root.path(), src, RenewPolicy::default());
+        m.recover().unwrap();
+        let t = std::time::Instant::now();
+        let mut set = tokio::task::JoinSet::new();
+        for i in 0..50 {
+            let m = m.clone();
+            set.spawn(async move {
+                m.add(vec![spec(&format!("G{i}"))], LeaseLogin::DomainJoined, None)
+                    .await
+            });
+        }
+        // Health does not wait for the slow source.
+        m.healthy().unwrap();
+        let mut n = 0;
+        while let Some(r) = set.join_next().await {
+            r.unwrap().unwrap();
+            n += 1;
+        }
+        assert_eq!(n, 50);
+        assert!(
+            t.elapsed() < Duration::from_secs(3),
+            "served concurrently: {:?}",
+            t.elapsed()
+        );
+        assert_eq!(m.lease_ids().len(), 50);
+    }
+
+    #[test]
+    fn renewal_schedule() {
+        let p = RenewPolicy::default();
+        for _ in 0..100 {
+            let d = p.delay(1000, 1000 + 36_000, 1000).as_secs_f64();
+            assert!((18_000.0..=27_000.0).contains(&d), "{d}");
+        }
+        assert_eq!(
+            p.delay(0, 100, 10_000),
+            Duration::from_secs(1),
+            "expired: at once"
+        );
+    }
+}

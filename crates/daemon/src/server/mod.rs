@@ -1,0 +1,260 @@
+//! The `credentials-fetcherd` daemon: a gRPC server on a Unix socket, wire-compatible with
+//! aws/credentials-fetcher and the ECS agent.
+//!
+//! * [`proto`]: the generated gRPC code (package `credentialsfetcher`).
+//! * [`lease`]: lease ids, directory layout, upstream's metadata file.
+//! * [`manager`]: the lease state machine and renewal timers.
+//! * [`source`]: the [`source::TicketSource`] and [`source::SecretSource`] traits.
+//! * [`config`]: flags, environment and /etc/ecs/ecs.config.
+//! * [`service`]: the RPC handlers.
+//!
+//! ```no_run
+//! # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+//! use credentials_fetcherd::server::{connect, proto::HealthCheckRequest};
+//! let mut client = connect("/var/credentials-fetcher/socket/credentials_fetcher.sock".as_ref()).await?;
+//! let status = client.health_check(HealthCheckRequest { service: "cf".into() }).await?.into_inner().status;
+//! assert_eq!(status, "OK");
+//! # Ok(()) }
+//! ```
+
+pub mod config;
+pub mod kerberos;
+pub mod lease;
+pub mod manager;
+pub mod proto;
+pub mod selftest;
+pub mod service;
+pub mod source;
+pub mod systemd;
+
+use config::Config;
+use lease::Layout;
+use manager::{LeaseLogin, Manager, ManagerConfig, RenewPolicy};
+use proto::credentials_fetcher_service_client::CredentialsFetcherServiceClient;
+use proto::credentials_fetcher_service_server::CredentialsFetcherServiceServer;
+use source::{
+    ErrorKind, FakeSource, FileSecretSource, LeaseError, Login, SecretSource, TicketSource,
+};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Daemon start-up failures.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// The socket could not be set up.
+    #[error("socket {path}: {cause}")]
+    Socket {
+        /// The socket path.
+        path: String,
+        /// The cause.
+        cause: String,
+    },
+    /// The krbdir could not be used.
+    #[error("{0}")]
+    Lease(#[from] LeaseError),
+    /// The gRPC server failed.
+    #[error("gRPC server: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+/// Connects a gRPC client to the daemon's Unix socket.
+pub async fn connect(
+    socket: &Path,
+) -> Result<CredentialsFetcherServiceClient<tonic::transport::Channel>, tonic::transport::Error> {
+    let path = socket.to_path_buf();
+    let channel = tonic::transport::Endpoint::from_static("http://localhost")
+        .connect_with_connector(tower::service_fn(move |_: tonic::transport::Uri| {
+            let path = path.clone();
+            async move {
+                Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(
+                    tokio::net::UnixStream::connect(path).await?,
+                ))
+            }
+        }))
+        .await?;
+    Ok(CredentialsFetcherServiceClient::new(channel))
+}
+
+/// The ticket source for `cfg`.
+pub fn ticket_source(cfg: &Config) -> Result<Arc<dyn TicketSource>, LeaseError> {
+    if cfg.test_fake_tickets {
+        tracing::warn!("CF_TEST_FAKE_TICKETS=1: issuing synthetic tickets (tests only)");
+        return Ok(Arc::new(FakeSource::default()));
+    }
+    {
+        let conf = krb5_proto::config::Krb5Conf::load_default()
+            .map_err(|e| LeaseError::new(ErrorKind::FailedPrecondition, "reading krb5.conf", e))?;
+        let client = krb5_proto::client::Client::new(conf).with_timeout(Duration::from_secs(5));
+        let fetch = msds_gmsa::FetchOptions {
+            dc: cfg.dc.clone(),
+            ..msds_gmsa::FetchOptions::default()
+        };
+        Ok(Arc::new(kerberos::KerberosSource::new(client, fetch)))
+    }
+}
+
+/// The manager for `cfg` with `source`.
+pub fn manager(cfg: &Config, source: Arc<dyn TicketSource>) -> Manager {
+    let secret: Option<Arc<dyn SecretSource>> = cfg
+        .domainless_secret_file
+        .clone()
+        .map(|path| Arc::new(FileSecretSource { path }) as Arc<dyn SecretSource>);
+    let mut renew = RenewPolicy::default();
+    if let Some(s) = cfg.test_renew_secs {
+        renew.fixed = Some(Duration::from_secs(s));
+        renew.retry_min = Duration::from_secs(1);
+        renew.retry_max = Duration::from_secs(s.max(1));
+    }
+    Manager::new(
+        ManagerConfig {
+            layout: Layout {
+                root: cfg.krbdir.clone(),
+            },
+            ccache_mode: cfg.ccache_mode,
+            ccache_gid: cfg.ccache_gid,
+            domain_joined: Login::DomainJoined {
+                keytab: cfg.keytab.clone(),
+                principal: cfg.machine_principal.clone(),
+            },
+            gmsa_dn: cfg.gmsa_dn.clone(),
+            gmsa_ou: cfg.gmsa_ou.clone(),
+            renew,
+        },
+        source,
+        secret,
+    )
+}
+
+/// Binds the socket: parent directory created, a stale socket replaced (a live one is an error),
+/// mode 0660, group `gid`.
+pub fn bind_socket(path: &Path, gid: Option<u32>) -> Result<tokio::net::UnixListener, ServerError> {
+    use std::os::unix::fs::{FileTypeExt as _, PermissionsExt as _};
+    let err = |cause: String| ServerError::Socket {
+        path: path.display().to_string(),
+        cause,
+    };
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| err(format!("creating its directory: {e}")))?;
+    }
+    if let Ok(m) = std::fs::symlink_metadata(path) {
+        if !m.file_type().is_socket() {
+            return Err(err("exists and is not a socket".into()));
+        }
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            return Err(err("another daemon is listening on it".into()));
+        }
+        std::fs::remove_file(path).map_err(|e| err(format!("removing the stale socket: {e}")))?;
+    }
+    let listener = tokio::net::UnixListener::bind(path).map_err(|e| err(e.to_string()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
+        .map_err(|e| err(format!("chmod: {e}")))?;
+    if let Some(gid) = gid {
+        std::os::unix::fs::chown(path, None, Some(gid))
+            .map_err(|e| err(format!("chgrp {gid}: {e}")))?;
+    }
+    Ok(listener)
+}
+
+/// Creates the start-up lease from `CF_CRED_SPEC_FILE` (domainless when a secret file is set).
+async fn startup_lease(cfg: &Config, manager: &Manager) -> Result<(), LeaseError> {
+    let Some((path, id)) = &cfg.cred_spec_file else {
+        return Ok(());
+    };
+    if let Some(id) = id
+        && manager.lease(id).is_some()
+    {
+        tracing::info!(lease = %id, "start-up lease already present");
+        return Ok(());
+    }
+    let step = format!("reading CF_CRED_SPEC_FILE {}", path.display());
+    let meta = tokio::fs::metadata(path)
+        .await
+        .map_err(|e| LeaseError::new(ErrorKind::FailedPrecondition, step.clone(), e))?;
+    if meta.len() > crate::credspec::MAX_CREDSPEC_LEN as u64 {
+        return Err(LeaseError::invalid(step, "the file is too large"));
+    }
+    let text = tokio::fs::read_to_string(path)
+        .await
+        .map_err(|e| LeaseError::new(ErrorKind::FailedPrecondition, step.clone(), e))?;
+    let login = match &cfg.domainless_secret_file {
+        Some(f) => {
+            let spec = crate::credspec::CredSpec::parse(text.as_bytes())
+                .map_err(|e| LeaseError::invalid(step.clone(), e))?;
+            let creds = FileSecretSource { path: f.clone() }
+                .credentials(&spec.domain)
+                .await?;
+            LeaseLogin::Domainless(creds)
+        }
+        None => LeaseLogin::DomainJoined,
+    };
+    let added = manager.add(vec![text], login, id.clone()).await?;
+    tracing::info!(lease = %added.lease_id, "start-up lease created from CF_CRED_SPEC_FILE");
+    Ok(())
+}
+
+/// Runs the daemon until SIGTERM or SIGINT.
+pub async fn serve(cfg: Config) -> Result<(), ServerError> {
+    let source = ticket_source(&cfg)?;
+    let manager = manager(&cfg, source);
+    let n = manager.recover()?;
+    tracing::info!(leases = n, krbdir = %cfg.krbdir.display(), "state recovered");
+    if cfg.aws_sm_secret_name.is_some() {
+        tracing::warn!(
+            "an AWS Secrets Manager secret name is configured; fetching it is not implemented yet"
+        );
+    }
+    let listener = bind_socket(&cfg.socket, cfg.socket_gid)?;
+    tracing::info!(socket = %cfg.socket.display(), "listening");
+    {
+        let (cfg, manager) = (cfg.clone(), manager.clone());
+        tokio::spawn(async move {
+            if let Err(e) = startup_lease(&cfg, &manager).await {
+                tracing::error!(error = %e, "the CF_CRED_SPEC_FILE lease was not created");
+            }
+        });
+    }
+    if let Err(e) = systemd::notify("READY=1") {
+        tracing::warn!(error = %e, "cannot notify systemd");
+    }
+    if let Some(every) = systemd::watchdog_interval() {
+        let m = manager.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                match m.healthy() {
+                    Ok(()) => {
+                        let _ = systemd::notify("WATCHDOG=1");
+                    }
+                    Err(e) => tracing::error!(error = %e, "unhealthy: not pinging the watchdog"),
+                }
+            }
+        });
+    }
+    let shutdown = async {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return std::future::pending().await,
+            };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        tracing::info!("stopping");
+        let _ = systemd::notify("STOPPING=1");
+    };
+    let result = tonic::transport::Server::builder()
+        .add_service(CredentialsFetcherServiceServer::new(service::Service::new(
+            manager.clone(),
+        )))
+        .serve_with_incoming_shutdown(
+            tokio_stream::wrappers::UnixListenerStream::new(listener),
+            shutdown,
+        )
+        .await;
+    manager.shutdown();
+    let _ = std::fs::remove_file(&cfg.socket);
+    result.map_err(ServerError::from)
+}
