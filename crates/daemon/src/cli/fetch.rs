@@ -8,7 +8,7 @@ use krb5_proto::Principal;
 use krb5_proto::as_exchange::{AsOptions, Secret};
 use krb5_proto::client::Client;
 use krb5_proto::keytab::{Keytab, KeytabEntry};
-use msds_gmsa::{FetchOptions, GmsaLookup};
+use msds_gmsa::{FetchOptions, GmsaLookup, TlsMode};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
@@ -38,6 +38,14 @@ pub struct ChainArgs {
     /// DNS server for SRV look-ups, IP:PORT (default: the system's resolvers).
     #[arg(long, value_name = "IP:PORT")]
     pub dns_server: Option<SocketAddr>,
+    /// Read the password over LDAPS (TLS, port 636 unless --dc names one) instead of LDAP with
+    /// the SASL sealing layer; the bind carries TLS channel bindings.
+    #[arg(long)]
+    pub ldaps: bool,
+    /// With --ldaps: the CA certificate(s), PEM, that issued the DC's certificate (default: the
+    /// system bundle /etc/ssl/certs/ca-certificates.crt).
+    #[arg(long, value_name = "FILE", requires = "ldaps")]
+    pub ca_file: Option<PathBuf>,
     #[command(flatten)]
     kdc: KdcArgs,
 }
@@ -117,6 +125,13 @@ fn prepare(a: &ChainArgs) -> Result<Prepared, String> {
         dc: a.dc.clone(),
         dns_server: a.dns_server,
         timeout: Duration::from_secs_f64(a.kdc.timeout),
+        tls: if a.ldaps {
+            TlsMode::Ldaps {
+                ca_file: a.ca_file.clone(),
+            }
+        } else {
+            TlsMode::Plain
+        },
         ..FetchOptions::default()
     };
     Ok(Prepared {

@@ -1,8 +1,10 @@
 //! An async LDAP connection to a domain controller (tokio): rootDSE, SASL/GSSAPI bind with a
-//! security layer, search, unbind.
+//! security layer or over TLS (LDAPS), search, unbind.
 //!
-//! After a successful bind every PDU in both directions travels sealed (or, with the
-//! integrity-only test knob, signed) in SASL frames. A search asking for
+//! On plain TCP, after a successful bind every PDU in both directions travels sealed (or, with
+//! the integrity-only test knob, signed) in SASL frames. Over LDAPS
+//! ([`Connection::connect_ldaps`]) TLS protects everything; the bind carries RFC 5929
+//! `tls-server-end-point` channel bindings and chooses no SASL layer. A search asking for
 //! `msDS-ManagedPassword` is refused before anything is sent unless the connection is
 //! confidential.
 //!
@@ -23,6 +25,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use krb5_proto::Credentials;
@@ -36,7 +39,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use zeroize::Zeroizing;
 
-use super::sasl::{FrameDecoder, GssapiSasl, SaslConfig, SaslLayer, SecurityLayer};
+use super::sasl::{FrameDecoder, GssapiSasl, SaslConfig, SaslLayer, SecurityLayer, TLS_GSS_FLAGS};
+use super::tls::{TlsClient, TlsInfo};
 use super::{LdapError, append_secret, encode_message, result_code_name, take_message};
 
 /// The attribute holding a gMSA's password blob.
@@ -45,14 +49,22 @@ pub const MANAGED_PASSWORD_ATTR: &str = "msDS-ManagedPassword";
 /// Most entries one search may return before the connection gives up.
 pub const MAX_SEARCH_ENTRIES: usize = 1000;
 
-/// Transport security below LDAP. Only plain TCP (port 389, protected by the SASL layer)
-/// exists so far; LDAPS is planned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+/// Transport security below LDAP.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum TlsMode {
-    /// Plain TCP; confidentiality comes from the SASL GSSAPI layer.
+    /// Plain TCP (port 389); confidentiality comes from the SASL GSSAPI sealing layer.
     #[default]
     Plain,
+    /// LDAPS: TLS from the first byte (port 636 by default). The DC's certificate must chain
+    /// to a CA in `ca_file` (PEM), or in the system bundle
+    /// ([`SYSTEM_CA_BUNDLE`](super::tls::SYSTEM_CA_BUNDLE)) when `None`, and name the DC host
+    /// connected to. The bind carries `tls-server-end-point` channel bindings and uses no
+    /// SASL layer.
+    Ldaps {
+        /// The CA certificate(s) to trust, PEM.
+        ca_file: Option<PathBuf>,
+    },
 }
 
 /// The protection of a connection's traffic.
@@ -65,12 +77,15 @@ pub enum Security {
     SaslIntegrity,
     /// SASL GSSAPI confidentiality layer: sealed.
     SaslConfidentiality,
+    /// TLS (LDAPS): encrypted, the server authenticated by its certificate; a SASL GSSAPI
+    /// bind adds no layer.
+    Tls,
 }
 
 impl Security {
     /// Whether traffic is encrypted (what the DC requires for `msDS-ManagedPassword`).
     pub fn is_confidential(self) -> bool {
-        matches!(self, Security::SaslConfidentiality)
+        matches!(self, Security::SaslConfidentiality | Security::Tls)
     }
 }
 
@@ -149,10 +164,48 @@ pub fn search_failure(dc: &str, res: &LdapResult) -> LdapError {
     }
 }
 
+/// The byte stream under LDAP.
+#[derive(Debug)]
+enum Transport {
+    Tcp(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+    /// Only while a TLS handshake owns the socket (never observed afterwards).
+    Taken,
+}
+
+impl Transport {
+    async fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Transport::Tcp(s) => s.read(buf).await,
+            Transport::Tls(s) => s.read(buf).await,
+            Transport::Taken => Err(std::io::ErrorKind::NotConnected.into()),
+        }
+    }
+
+    async fn write_all(&mut self, data: &[u8]) -> std::io::Result<()> {
+        match self {
+            Transport::Tcp(s) => s.write_all(data).await,
+            Transport::Tls(s) => {
+                s.write_all(data).await?;
+                s.flush().await
+            }
+            Transport::Taken => Err(std::io::ErrorKind::NotConnected.into()),
+        }
+    }
+
+    async fn shutdown(&mut self) -> std::io::Result<()> {
+        match self {
+            Transport::Tcp(s) => s.shutdown().await,
+            Transport::Tls(s) => s.shutdown().await,
+            Transport::Taken => Ok(()),
+        }
+    }
+}
+
 /// An LDAP connection to one DC.
 #[derive(Debug)]
 pub struct Connection {
-    stream: TcpStream,
+    stream: Transport,
     host: String,
     dc: String,
     timeout: Duration,
@@ -160,6 +213,8 @@ pub struct Connection {
     plain: Zeroizing<Vec<u8>>,
     frames: Option<FrameDecoder>,
     layer: Option<SecurityLayer>,
+    tls: Option<TlsInfo>,
+    channel_bindings_override: Option<Option<Vec<u8>>>,
     allow_unprotected_password_search: bool,
 }
 
@@ -221,7 +276,7 @@ impl Connection {
         .await?;
         let _ = stream.set_nodelay(true);
         Ok(Self {
-            stream,
+            stream: Transport::Tcp(stream),
             host: host.to_owned(),
             dc,
             timeout,
@@ -229,8 +284,68 @@ impl Connection {
             plain: Zeroizing::new(Vec::new()),
             frames: None,
             layer: None,
+            tls: None,
+            channel_bindings_override: None,
             allow_unprotected_password_search: false,
         })
+    }
+
+    /// Connects to `addr` and runs the TLS handshake (LDAPS), verifying the certificate for
+    /// `host` (the DC's DNS name, or an IP address literal the certificate lists). `timeout`
+    /// bounds the connect and the handshake each, and every later request/response.
+    pub async fn connect_ldaps(
+        host: &str,
+        addr: SocketAddr,
+        timeout: Duration,
+        tls: &TlsClient,
+    ) -> Result<Self, LdapError> {
+        Self::connect(host, addr, timeout)
+            .await?
+            .start_ldaps(tls)
+            .await
+    }
+
+    /// Runs the TLS handshake on a freshly opened plain connection (implicit TLS, as LDAPS
+    /// on port 636 expects: nothing may have been sent yet), verifying the certificate for
+    /// [`host`](Self::host).
+    pub async fn start_ldaps(mut self, tls: &TlsClient) -> Result<Self, LdapError> {
+        if self.tls.is_some() || self.next_id != 1 || !self.plain.is_empty() {
+            return Err(LdapError::Unexpected {
+                dc: self.dc.clone(),
+                expected: "TLS handshake",
+                got: "a connection that already carried LDAP traffic or TLS (LDAPS starts TLS \
+                      before any LDAP message)"
+                    .to_owned(),
+            });
+        }
+        let Transport::Tcp(tcp) = std::mem::replace(&mut self.stream, Transport::Taken) else {
+            return Err(LdapError::Unexpected {
+                dc: self.dc.clone(),
+                expected: "TLS handshake",
+                got: "a connection without its TCP stream".to_owned(),
+            });
+        };
+        let (host, dc) = (self.host.clone(), self.dc.clone());
+        let (stream, info) = timed(&dc, "TLS handshake", self.timeout, async {
+            tls.handshake(&host, &dc, tcp).await
+        })
+        .await?;
+        tracing::debug!(dc = %self.dc, protocol = %info.protocol, suite = %info.cipher_suite, "TLS established");
+        self.stream = Transport::Tls(Box::new(stream));
+        self.tls = Some(info);
+        Ok(self)
+    }
+
+    /// The TLS session's details (channel bindings, version, suite) on an LDAPS connection.
+    pub fn tls_info(&self) -> Option<&TlsInfo> {
+        self.tls.as_ref()
+    }
+
+    /// TEST ONLY: replaces the channel bindings a bind over TLS sends (`None`: none at all),
+    /// to observe whether the DC enforces them.
+    #[doc(hidden)]
+    pub fn danger_override_channel_bindings_for_tests(&mut self, cb: Option<Vec<u8>>) {
+        self.channel_bindings_override = Some(cb);
     }
 
     /// The DC's host name as given to [`connect`](Self::connect).
@@ -245,6 +360,9 @@ impl Connection {
 
     /// The protection of traffic on this connection.
     pub fn security(&self) -> Security {
+        if self.tls.is_some() {
+            return Security::Tls;
+        }
         match self.layer.as_ref().map(SecurityLayer::layer) {
             None => Security::None,
             Some(SaslLayer::Integrity) => Security::SaslIntegrity,
@@ -431,13 +549,28 @@ impl Connection {
         }
     }
 
-    /// SASL GSSAPI bind (RFC 4752) with `service_ticket` (for `ldap/<this DC's FQDN>`),
-    /// negotiating `cfg.layer`; on success the layer protects every later PDU.
+    /// SASL GSSAPI bind (RFC 4752) with `service_ticket` (for `ldap/<this DC's FQDN>`).
+    ///
+    /// On plain TCP it negotiates `cfg.layer`, which then protects every later PDU. Over TLS
+    /// `cfg.layer` is ignored: the bind sends the connection's `tls-server-end-point` channel
+    /// bindings with GSS flags MUTUAL | REPLAY | SEQUENCE and chooses no SASL layer (AD and
+    /// Samba refuse sign or seal over TLS).
     pub async fn bind_sasl_gssapi(
         &mut self,
         service_ticket: Credentials,
         cfg: SaslConfig,
     ) -> Result<(), LdapError> {
+        if let Some(info) = &self.tls {
+            let cb = match &self.channel_bindings_override {
+                Some(over) => over.clone(),
+                None => Some(info.channel_bindings.clone()),
+            };
+            let init = krb5_proto::gss::InitiatorConfig {
+                flags: TLS_GSS_FLAGS,
+                channel_bindings: cb,
+            };
+            return self.bind_over_tls(service_ticket, init, cfg).await;
+        }
         if self.layer.is_some() {
             return Err(LdapError::Unexpected {
                 dc: self.dc.clone(),
@@ -483,6 +616,68 @@ impl Connection {
         Ok(())
     }
 
+    async fn bind_over_tls(
+        &mut self,
+        service_ticket: Credentials,
+        init: krb5_proto::gss::InitiatorConfig,
+        cfg: SaslConfig,
+    ) -> Result<(), LdapError> {
+        self.bind_over_tls_steps(service_ticket, init, cfg)
+            .await
+            .map_err(|e| match e {
+                // 0x80090346 SEC_E_BAD_BINDINGS (Windows and Samba, "data 35b").
+                LdapError::BindRejected {
+                    dc,
+                    result_code,
+                    result_name,
+                    message,
+                } if message.contains("80090346") => LdapError::BindRejected {
+                    dc,
+                    result_code,
+                    result_name,
+                    message: format!(
+                        "{message} (SEC_E_BAD_BINDINGS: the DC requires TLS channel bindings \
+                         and ours do not match the certificate it presented; is a \
+                         TLS-intercepting proxy in the path?)"
+                    ),
+                },
+                other => other,
+            })
+    }
+
+    async fn bind_over_tls_steps(
+        &mut self,
+        service_ticket: Credentials,
+        init: krb5_proto::gss::InitiatorConfig,
+        cfg: SaslConfig,
+    ) -> Result<(), LdapError> {
+        let ctx = InitiatorContext::new(service_ticket, init);
+        let (waiting, token) = GssapiSasl::new(ctx, cfg).start(SystemTime::now(), &mut OsRng)?;
+        let (code, message, creds) = self.bind_step("SASL bind (AP-REQ)", token).await?;
+        let creds = match (code, creds) {
+            (14, Some(c)) if !c.is_empty() => c,
+            (14, _) => {
+                return Err(
+                    self.rejected(code, "no AP-REP in the saslBindInProgress response".into())
+                );
+            }
+            _ => return Err(self.rejected(code, message)),
+        };
+        let (offer_wait, empty) = waiting.step(&creds)?;
+        let (code, message, creds) = self.bind_step("SASL bind (layer offer)", empty).await?;
+        let creds = match (code, creds) {
+            (14, Some(c)) => c,
+            _ => return Err(self.rejected(code, message)),
+        };
+        let choice = offer_wait.step_without_layer(&creds, &mut OsRng)?;
+        let (code, message, _) = self.bind_step("SASL bind (layer choice)", choice).await?;
+        if code != 0 {
+            return Err(self.rejected(code, message));
+        }
+        tracing::debug!(dc = %self.dc, "SASL GSSAPI bind over TLS complete (channel bindings, no SASL layer)");
+        Ok(())
+    }
+
     /// Runs a search and returns its entries (continuation references are skipped).
     ///
     /// A request for `msDS-ManagedPassword` is refused with
@@ -503,7 +698,7 @@ impl Connection {
             return Err(LdapError::ConfidentialityRequired(format!(
                 "refusing to ask {} for {MANAGED_PASSWORD_ATTR} over a connection with security \
                  {:?}: the password would cross the network unencrypted; bind with the SASL \
-                 confidentiality layer",
+                 confidentiality layer or use LDAPS",
                 self.dc,
                 self.security()
             )));

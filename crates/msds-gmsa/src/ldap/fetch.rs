@@ -16,6 +16,8 @@ use super::LdapError;
 use super::conn::{MANAGED_PASSWORD_ATTR, TlsMode};
 use super::filter::{gmsa_any, gmsa_by_sam, gmsa_sam_account_name, to_string};
 use super::sasl::{SaslConfig, SaslLayer};
+use super::tls::{LDAPS_PORT, TlsClient};
+use crate::dc::DcAddr;
 use crate::{GmsaError, ManagedPasswordBlob, dc};
 
 /// Which gMSA to read.
@@ -49,17 +51,19 @@ impl GmsaLookup {
 /// Options for [`fetch_managed_password`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchOptions {
-    /// The DC as `host[:port]` (port 389 by default); `None` finds DCs through DNS SRV
-    /// records `_ldap._tcp.dc._msdcs.<domain>`.
+    /// The DC as `host[:port]` (port 389 by default, 636 with [`TlsMode::Ldaps`]; with LDAPS
+    /// an `ldaps://` prefix is accepted); `None` finds DCs through DNS SRV records
+    /// `_ldap._tcp.dc._msdcs.<domain>` (with LDAPS their hosts on port 636).
     pub dc: Option<String>,
     /// DNS server for the SRV and address lookups instead of the system's.
     pub dns_server: Option<SocketAddr>,
     /// Bound on connecting and on each LDAP request/response.
     pub timeout: Duration,
-    /// SASL layer. Keep [`SaslLayer::Confidentiality`] (the default): with integrity only the
-    /// search is refused before it is sent.
+    /// SASL layer on plain TCP. Keep [`SaslLayer::Confidentiality`] (the default): with
+    /// integrity only the search is refused before it is sent. Ignored over LDAPS (no SASL
+    /// layer there: TLS protects the connection).
     pub layer: SaslLayer,
-    /// Transport (plain TCP only for now).
+    /// Transport: plain TCP with the SASL sealing layer (default), or LDAPS.
     pub tls: TlsMode,
     /// TEST ONLY: send the password search even without confidentiality, to observe the DC's
     /// own refusal. Never set it outside tests.
@@ -173,16 +177,20 @@ impl FetchedPassword {
 /// of `user_tgt`.
 ///
 /// Steps: find the DC (`opts.dc`, else DNS SRV `_ldap._tcp.dc._msdcs.<domain>`, with
-/// failover), connect, read the rootDSE, get a service ticket for `ldap/<dc fqdn>@REALM`
-/// (REALM = the TGT client's realm) from `kdc`, SASL GSSAPI bind with the confidentiality
-/// layer, search for the gMSA (`(&(objectClass=msDS-GroupManagedServiceAccount)
+/// failover), connect (with [`TlsMode::Ldaps`]: on port 636 by default, TLS handshake
+/// verifying the certificate for the DC's name), read the rootDSE, get a service ticket for
+/// `ldap/<dc fqdn>@REALM` (REALM = the TGT client's realm) from `kdc`, SASL GSSAPI bind with
+/// the confidentiality layer (over LDAPS: with `tls-server-end-point` channel bindings and no
+/// layer), search for the gMSA (`(&(objectClass=msDS-GroupManagedServiceAccount)
 /// (sAMAccountName=NAME$))` in the subtree of the domain or OU, or base scope on a DN), parse
 /// the blob, unbind.
 ///
 /// Errors a person can act on: [`GmsaError::GmsaNotFound`], [`GmsaError::NotAllowedToRetrieve`]
 /// (the object was returned without the attribute), [`GmsaError::ConfidentialityRequired`],
 /// [`GmsaError::BindRejected`], [`GmsaError::DcUnreachable`] (every address tried),
-/// [`GmsaError::NoDcFound`], [`GmsaError::ServiceTicket`].
+/// [`GmsaError::NoDcFound`], [`GmsaError::ServiceTicket`]; over LDAPS
+/// [`LdapError::CertificateNotTrusted`] and [`LdapError::CertificateNameMismatch`] (inside
+/// [`GmsaError::LdapProtocol`]) name the DC and the CA file in use.
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -212,8 +220,32 @@ pub async fn fetch_managed_password(
     opts: &FetchOptions,
 ) -> Result<FetchedPassword, GmsaError> {
     validate(lookup)?;
-    let candidates = dc::locate(domain, opts.dc.as_deref(), opts.dns_server).await?;
-    let (mut conn, dc) = dc::connect_first(&candidates, opts.dns_server, opts.timeout).await?;
+    let (candidates, tls) = match &opts.tls {
+        TlsMode::Ldaps { ca_file } => {
+            // Fail on a bad CA file before any network traffic.
+            let tls = TlsClient::new(ca_file.as_deref())?;
+            (ldaps_candidates(domain, opts).await?, Some(tls))
+        }
+        _ => {
+            if let Some(dc) = opts.dc.as_deref()
+                && dc.trim().to_ascii_lowercase().starts_with("ldaps://")
+            {
+                return Err(GmsaError::InvalidDcAddress {
+                    input: dc.to_owned(),
+                    reason: "ldaps:// needs LDAPS: set TlsMode::Ldaps (gmsa --ldaps)".to_owned(),
+                });
+            }
+            (
+                dc::locate(domain, opts.dc.as_deref(), opts.dns_server).await?,
+                None,
+            )
+        }
+    };
+    let (conn, dc) = dc::connect_first(&candidates, opts.dns_server, opts.timeout).await?;
+    let mut conn = match &tls {
+        Some(tls) => conn.start_ldaps(tls).await?,
+        None => conn,
+    };
     let dc_name = dc.to_string();
 
     let root = conn.root_dse().await?;
@@ -317,6 +349,57 @@ pub async fn fetch_managed_password(
     result
 }
 
+/// The DCs to try over LDAPS: the given DC (an `ldaps://` prefix allowed; port 636 unless
+/// one is given) or the SRV-listed hosts, on port 636.
+async fn ldaps_candidates(domain: &str, opts: &FetchOptions) -> Result<Vec<DcAddr>, GmsaError> {
+    match opts.dc.as_deref() {
+        Some(input) => {
+            let trimmed = input.trim();
+            let rest = if trimmed
+                .get(..8)
+                .is_some_and(|p| p.eq_ignore_ascii_case("ldaps://"))
+            {
+                trimmed.get(8..).unwrap_or_default()
+            } else {
+                trimmed
+            };
+            let mut addr = DcAddr::parse(rest).map_err(|e| match e {
+                GmsaError::InvalidDcAddress { reason, .. } => GmsaError::InvalidDcAddress {
+                    input: input.to_owned(),
+                    reason,
+                },
+                other => other,
+            })?;
+            if !has_explicit_port(rest) {
+                addr.port = LDAPS_PORT;
+            }
+            Ok(vec![addr])
+        }
+        None => {
+            let mut found = dc::locate(domain, None, opts.dns_server).await?;
+            for a in &mut found {
+                a.port = LDAPS_PORT;
+            }
+            Ok(found)
+        }
+    }
+}
+
+/// Whether `host[:port]` (as [`DcAddr::parse`] reads it) names a port.
+fn has_explicit_port(s: &str) -> bool {
+    let s = s.trim();
+    let s = s.strip_prefix("ldap://").unwrap_or(s).trim_end_matches('/');
+    if s.parse::<std::net::IpAddr>().is_ok() {
+        return false;
+    }
+    match s.strip_prefix('[') {
+        Some(rest) => rest
+            .split_once(']')
+            .is_some_and(|(_, p)| p.starts_with(':')),
+        None => s.contains(':'),
+    }
+}
+
 /// Zeroes every `msDS-ManagedPassword` value left in search entries.
 fn wipe_passwords(entries: &mut [LdapSearchResultEntry]) {
     use zeroize::Zeroize;
@@ -415,6 +498,53 @@ mod tests {
         );
         assert!(text.contains("PrincipalsAllowedToRetrieveManagedPassword"));
         assert!(text.contains("msDS-GroupMSAMembership"));
+    }
+
+    #[test]
+    fn explicit_ports() {
+        for (s, explicit) in [
+            ("dc1.example.test", false),
+            ("dc1.example.test:636", true),
+            ("dc1.example.test:389", true),
+            ("ldap://dc1.example.test/", false),
+            ("127.0.0.2", false),
+            ("127.0.0.2:3269", true),
+            ("::1", false),
+            ("fe80::389", false),
+            ("[::1]", false),
+            ("[::1]:636", true),
+        ] {
+            assert_eq!(has_explicit_port(s), explicit, "{s}");
+        }
+    }
+
+    #[tokio::test]
+    async fn ldaps_defaults_to_port_636() {
+        let opts = |dc: &str| FetchOptions {
+            dc: Some(dc.to_owned()),
+            tls: TlsMode::Ldaps { ca_file: None },
+            ..FetchOptions::default()
+        };
+        for (input, want) in [
+            ("dc1.example.test", "dc1.example.test:636"),
+            ("ldaps://dc1.example.test/", "dc1.example.test:636"),
+            ("LDAPS://dc1.example.test:3269", "dc1.example.test:3269"),
+            ("127.0.0.2", "127.0.0.2:636"),
+            ("[::1]", "[::1]:636"),
+        ] {
+            let got = ldaps_candidates("example.test", &opts(input))
+                .await
+                .unwrap();
+            assert_eq!(got.len(), 1);
+            assert_eq!(got[0].to_string(), want, "{input}");
+        }
+        let err = ldaps_candidates("example.test", &opts("ldaps://"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, GmsaError::InvalidDcAddress { input, .. } if input == "ldaps://"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //!   [`krb5_proto::gss::InitiatorContext`], the negotiated security layer and the SASL buffer
 //!   framing (4-byte big-endian length ‖ Wrap token).
 //! * [`conn`]: an async connection on tokio: rootDSE, sealed SASL/GSSAPI bind, search, unbind.
+//! * [`tls`]: LDAPS (rustls with a pure-Rust crypto provider), trust anchors and the RFC 5929
+//!   `tls-server-end-point` channel bindings.
 //! * [`filter`]: RFC 4515 escaping and the gMSA search filter.
 //! * [`fetch`]: the high-level [`fetch_managed_password`](crate::fetch_managed_password).
 //!
@@ -14,6 +16,7 @@ pub mod conn;
 pub mod fetch;
 pub mod filter;
 pub mod sasl;
+pub mod tls;
 
 /// The LDAP message types used in this module's API (`LdapSearchRequest`,
 /// `LdapSearchResultEntry`, ...), re-exported.
@@ -179,6 +182,64 @@ pub enum LdapError {
     /// A request could not be encoded.
     #[error("could not encode an LDAP request: {0}")]
     Encode(String),
+    /// Over LDAPS the SASL GSSAPI exchange must choose no security layer, and the server did
+    /// not offer that.
+    #[error(
+        "over LDAPS the SASL GSSAPI bind must choose no security layer (TLS already protects \
+         the connection; AD and Samba refuse sign or seal over TLS), but the server offers only \
+         layers {offered:#04x} (1 none, 2 integrity, 4 confidentiality)"
+    )]
+    NoLayerNotOffered {
+        /// The offered bitmask.
+        offered: u8,
+    },
+    /// The TLS client could not be set up (CA file unreadable or without certificates, CPU
+    /// unsupported by the crypto provider).
+    #[error("LDAPS setup: {reason}")]
+    TlsSetup {
+        /// Why.
+        reason: String,
+    },
+    /// The DC's certificate does not chain to a trusted CA (or is expired, revoked, ...).
+    #[error(
+        "the TLS certificate of the DC {dc} is not trusted ({reason}) with trust anchors from \
+         {ca_source}: give the CA certificate that issued the DC's certificate (PEM) as the CA \
+         file (gmsa --ca-file)"
+    )]
+    CertificateNotTrusted {
+        /// The DC (`host (address)`).
+        dc: String,
+        /// The name verified.
+        host: String,
+        /// rustls' reason.
+        reason: String,
+        /// Where the trust anchors came from.
+        ca_source: String,
+    },
+    /// The DC's certificate is trusted but not issued for the name we connected by.
+    #[error(
+        "the TLS certificate of the DC {dc} is not valid for the name {host} ({reason}; trust \
+         anchors from {ca_source}): connect by a name the certificate lists in its \
+         subjectAltName"
+    )]
+    CertificateNameMismatch {
+        /// The DC (`host (address)`).
+        dc: String,
+        /// The name verified.
+        host: String,
+        /// rustls' reason, with the names the certificate holds.
+        reason: String,
+        /// Where the trust anchors came from.
+        ca_source: String,
+    },
+    /// The TLS handshake failed for another reason.
+    #[error("TLS handshake with {dc} failed: {reason}")]
+    TlsHandshake {
+        /// The DC.
+        dc: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// The length of the first LDAP message in `buf` (its BER tag, length and contents), once

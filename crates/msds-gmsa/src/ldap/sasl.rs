@@ -52,6 +52,9 @@ pub const LAYER_INTEGRITY: u8 = 0x02;
 /// Layer bit: confidentiality protection (sealing).
 pub const LAYER_CONFIDENTIALITY: u8 = 0x04;
 
+/// GSS flags for a SASL GSSAPI bind over TLS: MUTUAL | REPLAY | SEQUENCE (0x0E).
+pub const TLS_GSS_FLAGS: u32 = GSS_C_MUTUAL_FLAG | GSS_C_REPLAY_FLAG | GSS_C_SEQUENCE_FLAG;
+
 /// The largest buffer size expressible in the 3-byte field, and our cap on any SASL frame
 /// (16 MiB − 1).
 pub const MAX_FRAME_LEN: usize = 0x00FF_FFFF;
@@ -130,6 +133,17 @@ impl SaslConfig {
         InitiatorConfig {
             flags: self.layer.gss_flags(),
             channel_bindings: None,
+        }
+    }
+
+    /// The GSS initiator configuration for a bind over TLS (LDAPS): [`TLS_GSS_FLAGS`] (no CONF,
+    /// no INTEG: AD and Samba refuse a second protection layer over TLS) and the RFC 5929
+    /// `tls-server-end-point` channel-binding data (see
+    /// [`tls_server_end_point`](super::tls::tls_server_end_point)).
+    pub fn tls_initiator_config(channel_bindings: Vec<u8>) -> InitiatorConfig {
+        InitiatorConfig {
+            flags: TLS_GSS_FLAGS,
+            channel_bindings: Some(channel_bindings),
         }
     }
 
@@ -257,6 +271,30 @@ impl SaslAwaitingOffer {
             },
             token,
         ))
+    }
+}
+
+impl SaslAwaitingOffer {
+    /// Step 3 over TLS: unwraps and checks the offer, then returns our wrapped choice of no
+    /// security layer (0x01) with a maximum buffer size of 0 (RFC 4752 §3.1), the
+    /// credentials of the last BindRequest. After success LDAP PDUs travel unwrapped (TLS
+    /// protects them).
+    ///
+    /// Fails when the offer is not exactly 4 bytes or does not include "no layer".
+    pub fn step_without_layer(
+        mut self,
+        server_creds: &[u8],
+        rng: &mut dyn Rng,
+    ) -> Result<Vec<u8>, LdapError> {
+        let unwrapped = self.ctx.unwrap(server_creds)?;
+        let offer = LayerOffer::parse(&unwrapped.data)?;
+        if offer.layers & LAYER_NONE == 0 {
+            return Err(LdapError::NoLayerNotOffered {
+                offered: offer.layers,
+            });
+        }
+        let choice = [LAYER_NONE, 0, 0, 0];
+        Ok(self.ctx.wrap(&choice, false, rng)?)
     }
 }
 
@@ -583,6 +621,60 @@ mod tests {
         // An integrity-only token after sealing was negotiated is a downgrade.
         let tok = acc.wrap(b"downgrade", false, &mut rng).unwrap();
         assert_eq!(layer.unseal(&tok), Err(LdapError::UnsealedToken));
+    }
+
+    /// Over TLS: flags 0x0E, Bnd = MD5 of the RFC 4121 §4.1.1.2 structure around the
+    /// channel-binding data, and the choice "no layer" with a 0 maximum size.
+    #[test]
+    fn tls_bind_sends_channel_bindings_and_chooses_no_layer() {
+        let mut rng = TestRng::new(14);
+        let cb = b"tls-server-end-point:0123456789abcdef0123456789abcdef".to_vec();
+        let cfg = SaslConfig::default();
+        let ctx = InitiatorContext::new(
+            creds(&mut rng),
+            SaslConfig::tls_initiator_config(cb.clone()),
+        );
+        let (waiting, token) = GssapiSasl::new(ctx, cfg).start(now(), &mut rng).unwrap();
+
+        // The authenticator's 0x8003 checksum, read back by the acceptor.
+        let t = parse_context_token(&token).unwrap();
+        let req: ApReq = decode(t.body).unwrap();
+        let etp: EncTicketPart = decode(
+            &service_key()
+                .decrypt(2, &req.ticket.enc_part.cipher)
+                .unwrap(),
+        )
+        .unwrap();
+        let sk = Key::new(EncType::Aes256CtsHmacSha196, etp.key.value.as_bytes()).unwrap();
+        let auth: Authenticator =
+            decode(&sk.decrypt(11, &req.authenticator.cipher).unwrap()).unwrap();
+        let v = auth.cksum.unwrap().checksum.to_vec();
+        let mut structure = vec![0u8; 16];
+        structure.extend_from_slice(&(cb.len() as u32).to_le_bytes());
+        structure.extend_from_slice(&cb);
+        let md5 = krb5_proto::crypto::unkeyed_checksum(7, &structure).unwrap();
+        assert_eq!(&v[4..20], md5.as_slice(), "Bnd = MD5(bindings)");
+        assert_eq!(u32::from_le_bytes(v[20..24].try_into().unwrap()), 0x0e);
+
+        let (reply, mut acc, flags) = accept(&token, &mut rng);
+        assert_eq!(flags, TLS_GSS_FLAGS);
+        let (wait, _) = waiting.step(&reply).unwrap();
+        // Samba over TLS offers "no layer" only.
+        let off = offer(&mut acc, &[0x01, 0x00, 0x00, 0x00], &mut rng);
+        let choice = wait.step_without_layer(&off, &mut rng).unwrap();
+        let got = acc.unwrap(&choice).unwrap();
+        assert!(!got.confidential);
+        assert_eq!(got.data.as_slice(), &[0x01, 0, 0, 0]);
+    }
+
+    #[test]
+    fn tls_bind_refuses_offer_without_no_layer() {
+        let mut rng = TestRng::new(15);
+        let (wait, mut acc, _) = handshake(SaslConfig::default(), &mut rng);
+        let off = offer(&mut acc, &[0x06, 0x00, 0x10, 0x00], &mut rng);
+        let err = wait.step_without_layer(&off, &mut rng).unwrap_err();
+        assert_eq!(err, LdapError::NoLayerNotOffered { offered: 0x06 });
+        assert!(err.to_string().contains("LDAPS"), "{err}");
     }
 
     #[test]
