@@ -160,8 +160,14 @@ disable_system_services() {
         sleep 0.5
     done
     local left=""
+    local anc
     for pid in $(system_samba_pids); do
-        [[ "$ours" == *" $pid "* ]] || left+=" $pid"
+        # Ours if it or an ancestor is a recorded pid (samba re-forks its workers after start).
+        anc=$pid
+        while [[ -n "$anc" && "$anc" != 0 && "$anc" != 1 && "$ours" != *" $anc "* ]]; do
+            anc=$(sed 's/.*) //' "/proc/$anc/stat" 2>/dev/null | awk '{print $2}') || anc=""
+        done
+        [[ -n "$anc" && "$anc" != 0 && "$anc" != 1 ]] || left+=" $pid"
     done
     if [[ -n "$left" ]]; then
         ps -o pid,ppid,args -p "${left# }" >&2 || true
