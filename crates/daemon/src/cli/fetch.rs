@@ -143,9 +143,20 @@ fn prepare(a: &ChainArgs) -> Result<Prepared, String> {
     })
 }
 
+/// `--mode`: octal permission bits only (no setuid/setgid/sticky: a keytab or ccache never
+/// needs them, and larger numbers must not be silently truncated), readable by the owner.
+fn parse_mode(text: &str) -> Result<u32, String> {
+    match u32::from_str_radix(text, 8) {
+        Ok(m) if m <= 0o777 && m & 0o400 != 0 => Ok(m),
+        _ => Err(format!(
+            "--mode {text}: give octal permission bits from 400 to 777 that let the owner read \
+             the file, e.g. 600 (the default) or 640"
+        )),
+    }
+}
+
 pub async fn run_fetch(a: FetchArgs) -> Result<(), String> {
-    let mode = u32::from_str_radix(&a.mode, 8)
-        .map_err(|_| format!("--mode {}: not an octal file mode", a.mode))?;
+    let mode = parse_mode(&a.mode)?;
     let path = a.cache.path()?;
     let p = prepare(&a.chain)?;
     let user_tgt = p
@@ -405,6 +416,33 @@ pub async fn run_doctor(a: DoctorArgs) -> Result<(), String> {
                 t.elapsed(),
             );
             Err("the gMSA cannot log in with the password read: is the account enabled (userAccountControl)?".into())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_mode;
+
+    #[test]
+    fn mode_is_permission_bits_the_owner_can_read() {
+        for (text, want) in [
+            ("600", 0o600),
+            ("0640", 0o640),
+            ("400", 0o400),
+            ("777", 0o777),
+        ] {
+            assert_eq!(parse_mode(text), Ok(want), "{text}");
+        }
+        // Special bits, numbers beyond 12 bits (were silently truncated), owner-unreadable, junk.
+        for text in [
+            "7777", "4755", "1000000", "1600", "0", "200", "99", "", "rw", "-600",
+        ] {
+            let err = parse_mode(text).unwrap_err();
+            assert!(
+                err.contains("--mode") && err.contains("600"),
+                "{text}: {err}"
+            );
         }
     }
 }
