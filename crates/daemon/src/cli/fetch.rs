@@ -1,7 +1,7 @@
 //! `gmsa fetch` and `gmsa doctor`: the whole chain from a credspec to the gMSA's ccache.
 
 use super::kinit::read_password;
-use super::{CacheArgs, KdcArgs};
+use super::{CacheArgs, KdcArgs, parse_mode};
 use crate::convert;
 use crate::credspec::CredSpec;
 use krb5_proto::Principal;
@@ -141,18 +141,6 @@ fn prepare(a: &ChainArgs) -> Result<Prepared, String> {
         secret,
         fetch,
     })
-}
-
-/// `--mode`: octal permission bits only (no setuid/setgid/sticky: a keytab or ccache never
-/// needs them, and larger numbers must not be silently truncated), readable by the owner.
-fn parse_mode(text: &str) -> Result<u32, String> {
-    match u32::from_str_radix(text, 8) {
-        Ok(m) if m <= 0o777 && m & 0o400 != 0 => Ok(m),
-        _ => Err(format!(
-            "--mode {text}: give octal permission bits from 400 to 777 that let the owner read \
-             the file, e.g. 600 (the default) or 640"
-        )),
-    }
 }
 
 pub async fn run_fetch(a: FetchArgs) -> Result<(), String> {

@@ -90,8 +90,7 @@ pub async fn run(a: KinitArgs) -> Result<(), String> {
     } else {
         return Err("give --password-file or --keytab".into());
     };
-    let mode = u32::from_str_radix(&a.mode, 8)
-        .map_err(|_| format!("--mode {}: not an octal file mode", a.mode))?;
+    let mode = super::parse_mode(&a.mode)?;
     let opts = AsOptions {
         lifetime: Duration::from_secs(a.lifetime),
         renew_life: (a.renewable > 0).then(|| Duration::from_secs(a.renewable)),

@@ -118,3 +118,15 @@ pub fn main() -> ExitCode {
         }
     }
 }
+
+/// `--mode`: octal permission bits only (no setuid/setgid/sticky: a keytab or ccache never
+/// needs them, and larger numbers must not be silently truncated), readable by the owner.
+pub(crate) fn parse_mode(text: &str) -> Result<u32, String> {
+    match u32::from_str_radix(text, 8) {
+        Ok(m) if m <= 0o777 && m & 0o400 != 0 => Ok(m),
+        _ => Err(format!(
+            "--mode {text}: give octal permission bits from 400 to 777 that let the owner read \
+             the file, e.g. 600 (the default) or 640"
+        )),
+    }
+}
