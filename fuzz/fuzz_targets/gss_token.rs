@@ -46,6 +46,7 @@ fn awaiting() -> &'static AwaitingApRep {
             renew_till: None,
             time_offset: 0,
             pa_type: None,
+            client_kvno: None,
         };
         let now = UNIX_EPOCH + Duration::from_secs(1_750_000_100);
         InitiatorContext::new(creds, InitiatorConfig::default())
