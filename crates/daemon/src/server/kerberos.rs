@@ -192,6 +192,13 @@ impl KerberosSource {
                 &e,
             )
         })?;
+        tracing::info!(
+            gmsa = %fetched.sam_account_name,
+            dc = %fetched.dc,
+            "read msDS-ManagedPassword of {} from DC {}",
+            fetched.sam_account_name,
+            fetched.dc
+        );
         let reuse = fetched.blob.query_password_interval().min(MAX_PASSWORD_AGE);
         let out = (
             fetched.blob.clone(),

@@ -81,6 +81,12 @@ impl LeaseError {
         use msds_gmsa::GmsaError as G;
         let kind = match e {
             G::DcUnreachable { .. } | G::NoDcFound { .. } => ErrorKind::Unavailable,
+            // The DC was reached but went silent or dropped the connection: retrying may help.
+            G::LdapProtocol(
+                msds_gmsa::LdapError::Timeout { .. }
+                | msds_gmsa::LdapError::Io { .. }
+                | msds_gmsa::LdapError::Closed { .. },
+            ) => ErrorKind::Unavailable,
             G::NotAllowedToRetrieve { .. } | G::BindRejected { .. } => ErrorKind::PermissionDenied,
             G::Kerberos {
                 code: Some(6 | 12 | 18 | 23 | 24),
@@ -363,5 +369,62 @@ impl TicketSource for FakeSource {
                 }),
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use msds_gmsa::{GmsaError, LdapError};
+
+    #[test]
+    fn gmsa_errors_are_classified() {
+        let dc = || "dc1.example.test (127.0.0.2:389)".to_string();
+        let cases = [
+            (
+                GmsaError::LdapProtocol(LdapError::Timeout {
+                    dc: dc(),
+                    op: "search",
+                    timeout_ms: 10_000,
+                }),
+                ErrorKind::Unavailable,
+            ),
+            (
+                GmsaError::LdapProtocol(LdapError::Io {
+                    dc: dc(),
+                    op: "bind",
+                    kind: std::io::ErrorKind::ConnectionReset,
+                    message: "reset".into(),
+                }),
+                ErrorKind::Unavailable,
+            ),
+            (
+                GmsaError::LdapProtocol(LdapError::Closed {
+                    dc: dc(),
+                    op: "bind",
+                    notice: None,
+                }),
+                ErrorKind::Unavailable,
+            ),
+            (
+                GmsaError::DcUnreachable { tried: vec![] },
+                ErrorKind::Unavailable,
+            ),
+            (
+                GmsaError::BindRejected {
+                    dc: dc(),
+                    result_code: 49,
+                    message: "no".into(),
+                },
+                ErrorKind::PermissionDenied,
+            ),
+            (
+                GmsaError::InvalidLookup("empty".into()),
+                ErrorKind::FailedPrecondition,
+            ),
+        ];
+        for (e, kind) in cases {
+            assert_eq!(LeaseError::from_gmsa("reading", &e).kind, kind, "{e}");
+        }
     }
 }
