@@ -380,20 +380,12 @@ impl Ctx {
     }
 
     fn kdc_error(&self, err: &KrbError, during: String) -> Error {
-        let code = err.error_code;
-        Error::Kdc(Box::new(KdcError {
-            code,
-            name: error_code::error_name(code),
-            hint: error_code::error_hint(code),
-            e_text: err
-                .e_text
-                .as_ref()
-                .map(|t| t.to_string_lossy())
-                .filter(|t| !t.is_empty()),
-            client: self.client.to_string(),
-            server: self.server().to_string(),
+        Error::Kdc(Box::new(KdcError::from_krb_error(
+            err,
+            self.client.to_string(),
+            self.server().to_string(),
             during,
-        }))
+        )))
     }
 
     fn during(&self) -> String {

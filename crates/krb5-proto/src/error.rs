@@ -98,6 +98,31 @@ pub struct KdcError {
     pub during: String,
 }
 
+impl KdcError {
+    /// The error a KDC sent in reply to a request from `client` for `server`, during `during`.
+    pub fn from_krb_error(
+        err: &crate::asn1::KrbError,
+        client: String,
+        server: String,
+        during: String,
+    ) -> Self {
+        let code = err.error_code;
+        Self {
+            code,
+            name: crate::asn1::error_code::error_name(code),
+            hint: crate::asn1::error_code::error_hint(code),
+            e_text: err
+                .e_text
+                .as_ref()
+                .map(|t| t.to_string_lossy())
+                .filter(|t| !t.is_empty()),
+            client,
+            server,
+            during,
+        }
+    }
+}
+
 impl std::fmt::Display for KdcError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(

@@ -213,20 +213,12 @@ impl TgsPending {
                 return Ok(TgsStep::Send(next, again));
             }
             KdcReply::Error(err) => {
-                let code = err.error_code;
-                return Err(Error::Kdc(Box::new(KdcError {
-                    code,
-                    name: error_code::error_name(code),
-                    hint: error_code::error_hint(code),
-                    e_text: err
-                        .e_text
-                        .as_ref()
-                        .map(|t| t.to_string_lossy())
-                        .filter(|t| !t.is_empty()),
-                    client: self.tgt.client.to_string(),
-                    server: self.server.to_string(),
-                    during: "TGS exchange".into(),
-                })));
+                return Err(Error::Kdc(Box::new(KdcError::from_krb_error(
+                    &err,
+                    self.tgt.client.to_string(),
+                    self.server.to_string(),
+                    "TGS exchange".into(),
+                ))));
             }
         };
         let plain = self
