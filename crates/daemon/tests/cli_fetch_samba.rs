@@ -7,50 +7,18 @@ use krb5_proto::keytab::Keytab;
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 const GMSA: &str = "WebApp01$@EXAMPLE.TEST";
 
-struct Env {
-    json: serde_json::Value,
-    dir: PathBuf,
-}
+mod common;
+use common::{TestEnv as Env, fails_with_1 as fails, ok};
 
 fn env() -> Env {
-    let base = std::env::var("TESTENV_DIR").unwrap_or_else(|_| "/tmp/gmsa-testenv".into());
-    let dir = PathBuf::from(base).join("samba");
-    let path = dir.join("testenv.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "the Samba AD DC test environment is missing ({}: {e}); run `testenv/samba-dc.sh start`",
-            path.display()
-        )
-    });
-    Env {
-        json: serde_json::from_str(&text).expect("testenv.json is JSON"),
-        dir,
-    }
+    Env::samba_dc()
 }
 
 impl Env {
-    fn str(&self, pointer: &str) -> &str {
-        self.json
-            .pointer(pointer)
-            .and_then(|v| v.as_str())
-            .unwrap_or_else(|| panic!("{pointer} in samba testenv.json"))
-    }
-    fn conf(&self) -> &str {
-        self.str("/krb5_conf")
-    }
-    fn scratch(&self, name: &str) -> PathBuf {
-        let d = self
-            .dir
-            .join("tests")
-            .join(format!("fetch-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        d
-    }
     /// Writes the ECS credspec for `gmsa` in `example.test` into `dir`.
     fn credspec(&self, dir: &Path, gmsa: &str) -> PathBuf {
         let spec = serde_json::json!({
@@ -74,29 +42,6 @@ impl Env {
         std::fs::write(&path, serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
         path
     }
-    fn gmsa_with(&self, args: &[&str], krb5_conf: &str) -> Output {
-        let t = std::time::Instant::now();
-        let out = Command::new(env!("CARGO_BIN_EXE_gmsa"))
-            .args(args)
-            .env("KRB5_CONFIG", krb5_conf)
-            .env_remove("KRB5CCNAME")
-            .env_remove("KRB5_KTNAME")
-            .output()
-            .expect("run gmsa");
-        eprintln!("gmsa {}: {:?}", args.join(" "), t.elapsed());
-        out
-    }
-    fn gmsa(&self, args: &[&str]) -> Output {
-        self.gmsa_with(args, self.conf())
-    }
-    fn mit(&self, tool: &str, args: &[&str], cache: &Path) -> Output {
-        Command::new(tool)
-            .args(args)
-            .env("KRB5_CONFIG", self.conf())
-            .env("KRB5CCNAME", format!("FILE:{}", cache.display()))
-            .output()
-            .unwrap_or_else(|e| panic!("MIT {tool} is installed: {e}"))
-    }
     /// The reader's domainless login arguments.
     fn reader(&self) -> [&str; 4] {
         [
@@ -106,33 +51,6 @@ impl Env {
             self.str("/users/reader/password_file"),
         ]
     }
-}
-
-fn ok(out: &Output, what: &str) -> String {
-    assert!(
-        out.status.success(),
-        "{what} failed: status {:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Exit status 1 (not a crash, not clap's 2), no panic; returns stderr.
-fn fails(out: &Output, what: &str) -> String {
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{what} should fail with exit status 1\nstdout: {}\nstderr: {err}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    assert!(
-        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
-        "{what} panicked: {err}"
-    );
-    err
 }
 
 fn mode_of(p: &Path) -> u32 {
@@ -241,7 +159,7 @@ fn check_fetched(env: &Env, dir: &Path, cc: &Path, kt: &Path) {
 #[test]
 fn fetch_domainless_with_dc_then_mit_tools_and_samba_keys() {
     let env = env();
-    let dir = env.scratch("dc");
+    let dir = env.scratch("fetch-dc");
     let spec = env.credspec(&dir, "WebApp01");
     let cc = dir.join("cc");
     let kt = dir.join("gmsa.keytab");
@@ -314,7 +232,7 @@ fn fetch_domainless_with_dc_then_mit_tools_and_samba_keys() {
 #[test]
 fn fetch_finds_the_dc_by_dns_srv() {
     let env = env();
-    let dir = env.scratch("srv");
+    let dir = env.scratch("fetch-srv");
     let spec = env.credspec(&dir, "WebApp01");
     let cc = dir.join("cc");
     let kt = dir.join("gmsa.keytab");
@@ -354,7 +272,7 @@ fn fetch_finds_the_dc_by_dns_srv() {
 #[test]
 fn fetch_domain_joined_with_the_machine_keytab() {
     let env = env();
-    let dir = env.scratch("joined");
+    let dir = env.scratch("fetch-joined");
     let spec = env.credspec(&dir, "WebApp01");
     let machine_kt = env.str("/machine/keytab");
     for principal in [None, Some(env.str("/machine/sam"))] {
@@ -389,7 +307,7 @@ fn fetch_domain_joined_with_the_machine_keytab() {
 #[test]
 fn fetch_as_a_denied_user_says_who_may_not_read_what() {
     let env = env();
-    let dir = env.scratch("denied");
+    let dir = env.scratch("fetch-denied");
     let spec = env.credspec(&dir, "WebApp01");
     let cc = dir.join("cc");
     let err = fails(
@@ -426,7 +344,7 @@ fn fetch_as_a_denied_user_says_who_may_not_read_what() {
 #[test]
 fn fetch_errors_are_clear() {
     let env = env();
-    let dir = env.scratch("err");
+    let dir = env.scratch("fetch-err");
     let spec = env.credspec(&dir, "WebApp01");
     let cc = dir.join("cc");
     let dc = env.str("/dc_host");
@@ -528,7 +446,7 @@ fn fetch_errors_are_clear() {
 #[test]
 fn doctor_passes_for_the_reader_and_names_the_ldap_step_for_the_denied_user() {
     let env = env();
-    let dir = env.scratch("doctor");
+    let dir = env.scratch("fetch-doctor");
     let spec = env.credspec(&dir, "WebApp01");
     let mut args = vec!["doctor", "--credspec", spec.to_str().unwrap()];
     args.extend(env.reader());
@@ -628,7 +546,7 @@ fn doctor_passes_for_the_reader_and_names_the_ldap_step_for_the_denied_user() {
 fn shifted_blobs(env: &Env) -> PathBuf {
     static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = env.scratch("prev").join("shifted");
+        let dir = env.scratch("fetch-prev").join("shifted");
         let script = concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../../testenv/samba/previous-blob.sh"

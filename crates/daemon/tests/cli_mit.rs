@@ -1,36 +1,19 @@
 //! The `gmsa` binary against a real MIT krb5 1.20 KDC and MIT's own tools (klist, kvno, kinit).
 //! Fails (never skips) when the KDC from `testenv/mit-kdc.sh start` is not running.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 
-struct Env {
-    json: serde_json::Value,
-    dir: PathBuf,
-}
+mod common;
+use common::{TestEnv as Env, fails, ok};
 
 fn env() -> Env {
-    let base = std::env::var("TESTENV_DIR").unwrap_or_else(|_| "/tmp/gmsa-testenv".into());
-    let dir = PathBuf::from(base).join("mit");
-    let path = dir.join("testenv.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "the MIT KDC test environment is missing ({}: {e}); run `testenv/mit-kdc.sh start`",
-            path.display()
-        )
-    });
-    Env {
-        json: serde_json::from_str(&text).expect("testenv.json is JSON"),
-        dir,
-    }
+    Env::mit_kdc()
 }
 
 impl Env {
-    fn conf(&self) -> &str {
-        self.json["krb5_conf"].as_str().expect("krb5_conf")
-    }
     fn kdc(&self) -> &str {
-        self.json["kdc"].as_str().expect("kdc")
+        self.str("/kdc")
     }
     fn password_file(&self, short: &str) -> PathBuf {
         let list = self.json["principals"].as_array().expect("principals");
@@ -47,58 +30,12 @@ impl Env {
     fn keytab(&self, which: &str) -> PathBuf {
         PathBuf::from(self.json["keytabs"][which].as_str().expect("keytab"))
     }
-    fn scratch(&self, name: &str) -> PathBuf {
-        let d = self
-            .dir
-            .join("tests")
-            .join(format!("cli-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        d
-    }
-    fn gmsa(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_gmsa"))
-            .args(args)
-            .env("KRB5_CONFIG", self.conf())
-            .env_remove("KRB5CCNAME")
-            .output()
-            .expect("run gmsa")
-    }
-    fn mit(&self, tool: &str, args: &[&str], cache: &Path) -> Output {
-        Command::new(tool)
-            .args(args)
-            .env("KRB5_CONFIG", self.conf())
-            .env("KRB5CCNAME", format!("FILE:{}", cache.display()))
-            .output()
-            .unwrap_or_else(|e| panic!("MIT {tool} is installed: {e}"))
-    }
-}
-
-fn ok(out: &Output, what: &str) -> String {
-    assert!(
-        out.status.success(),
-        "{what} failed: status {:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn fails(out: &Output, what: &str) -> String {
-    assert!(!out.status.success(), "{what} should fail");
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
-        "{what} panicked: {err}"
-    );
-    err
 }
 
 #[test]
 fn kinit_by_password_then_mit_klist_and_kvno() {
     let env = env();
-    let dir = env.scratch("pw");
+    let dir = env.scratch("cli-pw");
     let cc = dir.join("cc");
     for short in [
         "aes256sha1",
@@ -142,7 +79,7 @@ fn kinit_by_password_then_mit_klist_and_kvno() {
 #[test]
 fn kinit_by_keytab_then_gmsa_kvno_and_klist_json() {
     let env = env();
-    let dir = env.scratch("kt");
+    let dir = env.scratch("cli-kt");
     let cc = dir.join("cc");
     let kt = env.keytab("keyuser");
     ok(
@@ -184,7 +121,7 @@ fn kinit_by_keytab_then_gmsa_kvno_and_klist_json() {
 #[test]
 fn gmsa_uses_a_tgt_that_mit_kinit_wrote() {
     let env = env();
-    let dir = env.scratch("mitcc");
+    let dir = env.scratch("cli-mitcc");
     let cc = dir.join("cc");
     let pw = std::fs::read(env.password_file("multi")).unwrap();
     let mut child = Command::new("kinit")
@@ -219,7 +156,7 @@ fn gmsa_uses_a_tgt_that_mit_kinit_wrote() {
 #[test]
 fn errors_are_clear_and_never_panics() {
     let env = env();
-    let dir = env.scratch("err");
+    let dir = env.scratch("cli-err");
     let cc = dir.join("cc");
     let bad = dir.join("bad-pw");
     std::fs::write(&bad, "wrong password\n").unwrap();

@@ -2,98 +2,25 @@
 //! (klist, kvno, kinit) on the caches it writes: tickets with a PAC, from AD, in our ccache.
 //! Fails (never skips) when the DC from `testenv/samba-dc.sh start` is not set up.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
-struct Env {
-    json: serde_json::Value,
-    dir: PathBuf,
-}
+mod common;
+use common::{TestEnv as Env, fails, ok};
 
 fn env() -> Env {
-    let base = std::env::var("TESTENV_DIR").unwrap_or_else(|_| "/tmp/gmsa-testenv".into());
-    let dir = PathBuf::from(base).join("samba");
-    let path = dir.join("testenv.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "the Samba AD DC test environment is missing ({}: {e}); run `testenv/samba-dc.sh start`",
-            path.display()
-        )
-    });
-    Env {
-        json: serde_json::from_str(&text).expect("testenv.json is JSON"),
-        dir,
-    }
+    Env::samba_dc()
 }
 
 impl Env {
-    fn str(&self, pointer: &str) -> &str {
-        self.json
-            .pointer(pointer)
-            .and_then(|v| v.as_str())
-            .unwrap_or_else(|| panic!("{pointer} in samba testenv.json"))
-    }
-    fn conf(&self) -> &str {
-        self.str("/krb5_conf")
-    }
     fn dc_ip(&self) -> &str {
         self.str("/dc_ip")
     }
-    fn scratch(&self, name: &str) -> PathBuf {
-        let d = self
-            .dir
-            .join("tests")
-            .join(format!("cli-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        d
-    }
-    fn gmsa(&self, args: &[&str]) -> Output {
-        let t = std::time::Instant::now();
-        let out = Command::new(env!("CARGO_BIN_EXE_gmsa"))
-            .args(args)
-            .env("KRB5_CONFIG", self.conf())
-            .env_remove("KRB5CCNAME")
-            .output()
-            .expect("run gmsa");
-        eprintln!("gmsa {}: {:?}", args.join(" "), t.elapsed());
-        out
-    }
-    fn mit(&self, tool: &str, args: &[&str], cache: &Path) -> Output {
-        Command::new(tool)
-            .args(args)
-            .env("KRB5_CONFIG", self.conf())
-            .env("KRB5CCNAME", format!("FILE:{}", cache.display()))
-            .output()
-            .unwrap_or_else(|e| panic!("MIT {tool} is installed: {e}"))
-    }
-}
-
-fn ok(out: &Output, what: &str) -> String {
-    assert!(
-        out.status.success(),
-        "{what} failed: status {:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn fails(out: &Output, what: &str) -> String {
-    assert!(!out.status.success(), "{what} should fail");
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
-        "{what} panicked: {err}"
-    );
-    err
 }
 
 #[test]
 fn kinit_by_password_then_mit_klist_and_kvno() {
     let env = env();
-    let dir = env.scratch("pw");
+    let dir = env.scratch("cli-pw");
     let cc = dir.join("cc");
     let pw = env.str("/users/reader/password_file");
     // With --kdc (UDP first: the PAC-laden AS-REP comes back over TCP after RESPONSE_TOO_BIG)
@@ -172,7 +99,7 @@ fn kinit_by_password_then_mit_klist_and_kvno() {
 #[test]
 fn kinit_by_gmsa_and_machine_keytabs_then_mit_kvno_verifies_with_the_keytab() {
     let env = env();
-    let dir = env.scratch("kt");
+    let dir = env.scratch("cli-kt");
     let cc = dir.join("cc");
     for (principal, keytab, own_spn) in [
         (
@@ -217,7 +144,7 @@ fn kinit_by_gmsa_and_machine_keytabs_then_mit_kvno_verifies_with_the_keytab() {
 #[test]
 fn gmsa_kvno_and_klist_on_samba_tickets() {
     let env = env();
-    let dir = env.scratch("kvno");
+    let dir = env.scratch("cli-kvno");
     let cc = dir.join("cc");
     ok(
         &env.gmsa(&[
@@ -268,7 +195,7 @@ fn gmsa_kvno_and_klist_on_samba_tickets() {
 #[test]
 fn gmsa_uses_a_samba_tgt_that_mit_kinit_wrote() {
     let env = env();
-    let dir = env.scratch("mitcc");
+    let dir = env.scratch("cli-mitcc");
     let cc = dir.join("cc");
     let pw = std::fs::read(env.str("/users/reader/password_file")).unwrap();
     let mut child = Command::new("kinit")
@@ -308,7 +235,7 @@ fn gmsa_uses_a_samba_tgt_that_mit_kinit_wrote() {
 #[test]
 fn errors_from_samba_are_clear() {
     let env = env();
-    let dir = env.scratch("err");
+    let dir = env.scratch("cli-err");
     let cc = dir.join("cc");
     let bad = dir.join("bad-pw");
     std::fs::write(&bad, "wrong password\n").unwrap();

@@ -3,71 +3,28 @@
 
 use credentials_fetcherd::server::connect;
 use credentials_fetcherd::server::proto::*;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-struct Daemon {
-    child: Child,
-    socket: PathBuf,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+mod common;
+use common::{Daemon, healthy};
 
 fn start(dir: &Path, extra: &[(&str, &str)]) -> Daemon {
     let socket = dir.join("sock/cf.sock");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_credentials-fetcherd"));
-    cmd.arg("--socket-group")
-        .arg("none")
-        .env("CF_KRB_DIR", dir.join("krbdir"))
-        .env(
-            "CREDENTIALS_FETCHER_HOST",
-            format!("unix://{}", socket.display()),
-        )
-        .env("CF_TEST_FAKE_TICKETS", "1")
+    let mut cmd = Daemon::command(&socket, &dir.join("krbdir"));
+    cmd.env("CF_TEST_FAKE_TICKETS", "1")
         .env("RUST_LOG", "info")
-        .env_remove("NOTIFY_SOCKET")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit());
     for (k, v) in extra {
         cmd.env(k, v);
     }
-    let child = cmd.spawn().expect("start the daemon");
-    let d = Daemon { child, socket };
-    let t = Instant::now();
-    while t.elapsed() < Duration::from_secs(20) {
-        if std::os::unix::net::UnixStream::connect(&d.socket).is_ok() {
-            return d;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("the daemon did not open {}", d.socket.display());
+    Daemon::spawn(cmd, &socket)
 }
 
 fn spec(name: &str) -> String {
-    serde_json::json!({
-        "CmsPlugins": ["ActiveDirectory"],
-        "DomainJoinConfig": {"DnsName": "example.test", "NetBiosName": "EXAMPLE", "MachineAccountName": name},
-        "ActiveDirectoryConfig": {"GroupManagedServiceAccounts": [{"Name": name, "Scope": "example.test"}]}
-    })
-    .to_string()
-}
-
-async fn healthy(socket: &Path) -> bool {
-    match connect(socket).await {
-        Ok(mut c) => c
-            .health_check(HealthCheckRequest {
-                service: "cf".into(),
-            })
-            .await
-            .is_ok_and(|r| r.into_inner().status == "OK"),
-        Err(_) => false,
-    }
+    common::credspec(name, "example.test", "EXAMPLE")
 }
 
 #[tokio::test]

@@ -1,0 +1,217 @@
+//! Shared by the daemon crate's integration tests: the real peers' descriptions (testenv.json
+//! written by `testenv/mit-kdc.sh start` and `testenv/samba-dc.sh start`), running `gmsa` and
+//! MIT's tools, starting `credentials-fetcherd` on a private socket, and output checks.
+//!
+//! A missing peer fails the test with the command that starts it: tests never skip.
+#![allow(dead_code)] // each test file uses a different part
+
+use credentials_fetcherd::server::connect;
+use credentials_fetcherd::server::proto::HealthCheckRequest;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output};
+use std::time::{Duration, Instant};
+
+/// One peer's testenv.json and its directory.
+pub struct TestEnv {
+    /// The parsed testenv.json.
+    pub json: serde_json::Value,
+    /// `$TESTENV_DIR/<peer>`.
+    pub dir: PathBuf,
+}
+
+impl TestEnv {
+    /// The Samba AD DC (`testenv/samba-dc.sh start`); `GMSA_TESTENV_JSON` may name another file.
+    pub fn samba_dc() -> Self {
+        Self::load("samba", "the Samba AD DC", "testenv/samba-dc.sh start")
+    }
+
+    /// The MIT KDC (`testenv/mit-kdc.sh start`).
+    pub fn mit_kdc() -> Self {
+        Self::load("mit", "the MIT KDC", "testenv/mit-kdc.sh start")
+    }
+
+    fn load(peer: &str, what: &str, start: &str) -> Self {
+        let base = std::env::var("TESTENV_DIR").unwrap_or_else(|_| "/tmp/gmsa-testenv".into());
+        let dir = PathBuf::from(base).join(peer);
+        let path = match std::env::var("GMSA_TESTENV_JSON") {
+            Ok(p) if peer == "samba" => PathBuf::from(p),
+            _ => dir.join("testenv.json"),
+        };
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "the test environment of {what} is missing ({}: {e}); run `{start}`",
+                path.display()
+            )
+        });
+        Self {
+            json: serde_json::from_str(&text).expect("testenv.json is JSON"),
+            dir,
+        }
+    }
+
+    /// The string at a JSON pointer, e.g. `/users/reader/principal`.
+    pub fn str(&self, pointer: &str) -> &str {
+        self.json
+            .pointer(pointer)
+            .and_then(|v| v.as_str())
+            .unwrap_or_else(|| panic!("{pointer} in {}/testenv.json", self.dir.display()))
+    }
+
+    /// The peer's krb5.conf.
+    pub fn conf(&self) -> &str {
+        self.str("/krb5_conf")
+    }
+
+    /// An empty directory for one test: `<dir>/tests/<name>-<pid>`.
+    pub fn scratch(&self, name: &str) -> PathBuf {
+        let d = self
+            .dir
+            .join("tests")
+            .join(format!("{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    /// Runs `gmsa` with `krb5_conf` and no inherited cache or keytab; logs its duration.
+    pub fn gmsa_with(&self, args: &[&str], krb5_conf: &str) -> Output {
+        let t = Instant::now();
+        let out = Command::new(env!("CARGO_BIN_EXE_gmsa"))
+            .args(args)
+            .env("KRB5_CONFIG", krb5_conf)
+            .env_remove("KRB5CCNAME")
+            .env_remove("KRB5_KTNAME")
+            .output()
+            .expect("run gmsa");
+        eprintln!("gmsa {}: {:?}", args.join(" "), t.elapsed());
+        out
+    }
+
+    /// Runs `gmsa` with the peer's krb5.conf.
+    pub fn gmsa(&self, args: &[&str]) -> Output {
+        self.gmsa_with(args, self.conf())
+    }
+
+    /// Runs one of MIT's tools (klist, kvno, kinit) on `cache` with the peer's krb5.conf.
+    pub fn mit(&self, tool: &str, args: &[&str], cache: &Path) -> Output {
+        Command::new(tool)
+            .args(args)
+            .env("KRB5_CONFIG", self.conf())
+            .env("KRB5CCNAME", format!("FILE:{}", cache.display()))
+            .output()
+            .unwrap_or_else(|e| panic!("MIT {tool} is installed: {e}"))
+    }
+}
+
+/// Asserts success; returns stdout.
+pub fn ok(out: &Output, what: &str) -> String {
+    assert!(
+        out.status.success(),
+        "{what} failed: status {:?}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Asserts failure without a panic; returns stderr.
+pub fn fails(out: &Output, what: &str) -> String {
+    assert!(!out.status.success(), "{what} should fail");
+    no_panic(out, what)
+}
+
+/// Asserts exit status 1 (an error we report, not a crash, not clap's 2) without a panic;
+/// returns stderr.
+pub fn fails_with_1(out: &Output, what: &str) -> String {
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{what} should fail with exit status 1\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    no_panic(out, what)
+}
+
+fn no_panic(out: &Output, what: &str) -> String {
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+        "{what} panicked: {err}"
+    );
+    err
+}
+
+/// A minimal ECS credspec for the gMSA `name` in `dns` (NetBIOS name `netbios`).
+pub fn credspec(name: &str, dns: &str, netbios: &str) -> String {
+    serde_json::json!({
+        "CmsPlugins": ["ActiveDirectory"],
+        "DomainJoinConfig": {"DnsName": dns, "NetBiosName": netbios, "MachineAccountName": name},
+        "ActiveDirectoryConfig": {"GroupManagedServiceAccounts": [{"Name": name, "Scope": dns}]}
+    })
+    .to_string()
+}
+
+/// A running `credentials-fetcherd`, killed and reaped on drop.
+pub struct Daemon {
+    /// The process.
+    pub child: Child,
+    /// Its socket.
+    pub socket: PathBuf,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Daemon {
+    /// A command for the daemon binary serving `socket` with leases under `krbdir`, with the
+    /// test-only and host settings of the caller's environment removed.
+    pub fn command(socket: &Path, krbdir: &Path) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_credentials-fetcherd"));
+        cmd.args(["--socket-group", "none"])
+            .env("CF_KRB_DIR", krbdir)
+            .env(
+                "CREDENTIALS_FETCHER_HOST",
+                format!("unix://{}", socket.display()),
+            )
+            .env_remove("CF_TEST_FAKE_TICKETS")
+            .env_remove("CF_TEST_RENEW_SECS")
+            .env_remove("DOMAIN_CONTROLLER_GMSA")
+            .env_remove("NOTIFY_SOCKET");
+        cmd
+    }
+
+    /// Spawns `cmd` and waits (at most 20 s) until `socket` accepts connections.
+    pub fn spawn(mut cmd: Command, socket: &Path) -> Self {
+        let d = Self {
+            child: cmd.spawn().expect("start the daemon"),
+            socket: socket.to_path_buf(),
+        };
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(20) {
+            if std::os::unix::net::UnixStream::connect(&d.socket).is_ok() {
+                return d;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("the daemon did not open {}", d.socket.display());
+    }
+}
+
+/// Whether HealthCheck over `socket` answers "OK".
+pub async fn healthy(socket: &Path) -> bool {
+    match connect(socket).await {
+        Ok(mut c) => c
+            .health_check(HealthCheckRequest {
+                service: "cf".into(),
+            })
+            .await
+            .is_ok_and(|r| r.into_inner().status == "OK"),
+        Err(_) => false,
+    }
+}
