@@ -3,7 +3,7 @@
 #
 # Runs unattended as root on a fresh Debian 12 machine with rustup (stable + nightly):
 #   1 install      apt packages (MIT krb5 via testenv/mit-kdc.sh, Samba AD DC via
-#                  testenv/samba-dc.sh), musl target, rustfmt/clippy, nightly toolchain, cargo-fuzz
+#                  testenv/samba-dc.sh, rpmbuild via packaging/rpm/build.sh), musl target, rustfmt/clippy, nightly toolchain, cargo-fuzz
 #   2 fmt          cargo fmt --all -- --check
 #   3 no-c         no C-building crate in the dependency graph
 #   4 peers        start the MIT KDC (realm MIT.TEST on 127.0.0.3:18888) and the Samba AD DC
@@ -11,7 +11,7 @@
 #                  and $TESTENV_DIR/samba/testenv.json
 #   5 clippy       cargo clippy --workspace --all-targets -- -D warnings
 #   6 test         cargo test --workspace (unit, integration, doc tests)
-#   7 musl         static musl build of gmsa and credentials-fetcherd
+#   7 musl         static musl build of gmsa and credentials-fetcherd, and the RPM built from it
 #   8 fuzz         build every fuzz target and run each for $FUZZ_SECONDS (default 20)
 #   9 stop peers   (also done on exit, whatever happens)
 # A peer that cannot be started is a failure, never a skip.
@@ -92,6 +92,7 @@ target_dir() {
 do_install() {
     run "$ROOT/testenv/mit-kdc.sh" install
     run "$ROOT/testenv/samba-dc.sh" install
+    run "$ROOT/packaging/rpm/build.sh" install
     run rustup component add rustfmt clippy
     run rustup target add "$MUSL"
     if ! rustup toolchain list | grep -q '^nightly'; then
@@ -164,6 +165,8 @@ do_musl() {
         echo "ERROR: $bin is not statically linked" >&2
         return 1
     done
+    # The RPM for Amazon Linux 2023 / Fedora, checked (file list, modes, no library requirement, binaries run).
+    run "$ROOT/packaging/rpm/build.sh" "$dir"
 }
 
 do_fuzz() {
