@@ -50,6 +50,7 @@ pub use ldap::LdapError;
 pub use ldap::conn::{Connection, RootDse, Security, TlsMode};
 pub use ldap::fetch::{FetchOptions, FetchedPassword, GmsaLookup, fetch_managed_password};
 pub use ldap::sasl::SaslLayer;
+pub use ldap::session::GmsaReader;
 pub use password::Utf16Password;
 pub use salt::{computer_account_salt, computer_account_salt_with_domain};
 pub use tgt::{GmsaTicket, gmsa_tgt, secret_for};
