@@ -147,7 +147,11 @@ async fn steps(c: &Ctx) -> Steps {
     else {
         panic!("no AS-REP")
     };
-    let spn = Principal::new(name_type::SRV_HST, ["ldap", c.dc_host.as_str()], "EXAMPLE.TEST");
+    let spn = Principal::new(
+        name_type::SRV_HST,
+        ["ldap", c.dc_host.as_str()],
+        "EXAMPLE.TEST",
+    );
     let (pending, req) = TgsExchange::new(tgt.clone(), spn, TgsOptions::default())
         .start(SystemTime::now(), &mut OsRng)
         .unwrap();
@@ -166,7 +170,10 @@ async fn steps(c: &Ctx) -> Steps {
     let t = Instant::now();
     let root = conn.root_dse().await.unwrap();
     out.insert(ROOTDSE, t.elapsed());
-    assert_eq!(root.default_naming_context.as_deref(), Some(c.base_dn.as_str()));
+    assert_eq!(
+        root.default_naming_context.as_deref(),
+        Some(c.base_dn.as_str())
+    );
     conn.bind_sasl_gssapi(ticket, SaslConfig::default())
         .await
         .unwrap();
@@ -195,8 +202,8 @@ async fn steps(c: &Ctx) -> Steps {
     let t = Instant::now();
     conn.unbind().await.unwrap();
     out.insert(UNBIND, t.elapsed());
-    let f = msds_gmsa::FetchedPassword::from_entry(&mut entries[0], "dc", "u", "WebApp01$")
-        .unwrap();
+    let f =
+        msds_gmsa::FetchedPassword::from_entry(&mut entries[0], "dc", "u", "WebApp01$").unwrap();
 
     let pw = f.blob.password_for_authentication().unwrap();
     let opts = AsOptions {
@@ -208,8 +215,8 @@ async fn steps(c: &Ctx) -> Steps {
         ..AsOptions::default()
     };
     let gmsa = Principal::new(name_type::PRINCIPAL, ["WebApp01$"], "EXAMPLE.TEST");
-    let (pending, req) = AsExchange::new(gmsa, msds_gmsa::secret_for(pw), opts)
-        .start(SystemTime::now(), &mut OsRng);
+    let (pending, req) =
+        AsExchange::new(gmsa, msds_gmsa::secret_for(pw), opts).start(SystemTime::now(), &mut OsRng);
     let t = Instant::now();
     let rep = c.kdc.send_tcp(&req.bytes).await.unwrap();
     out.insert(GMSA_AS, t.elapsed());
@@ -227,7 +234,8 @@ async fn in_process_chain(c: &Ctx, opts: &FetchOptions) {
     let lookup = GmsaLookup::SamAccountName("WebApp01$".into());
     let mut reader = GmsaReader::new(c.client.clone(), "example.test", opts.clone()).unwrap();
     let (tgt, pre) = tokio::join!(
-        c.client.as_exchange(
+        msds_gmsa::kdc::as_exchange(
+            &c.client,
             c.user.clone(),
             Secret::password(&c.password),
             AsOptions::default()
@@ -347,6 +355,26 @@ fn main() {
             None,
         );
     };
+    // BENCH_GMSA_BEFORE=/path/to/old/gmsa: the same command with an older build, for before/after.
+    let before_bin = std::env::var_os("BENCH_GMSA_BEFORE").map(PathBuf::from);
+    let before_cc = scratch.join("before-cc");
+    let gmsa_fetch_before = || {
+        if let Some(bin) = &before_bin {
+            run(
+                Command::new(bin)
+                    .args(["fetch", "--credspec", credspec.to_str().unwrap()])
+                    .args([
+                        "--user",
+                        "svc-fetcher@EXAMPLE.TEST",
+                        "--password-file",
+                        &pw_file,
+                    ])
+                    .args(["--dc", &dc_host, "-c", before_cc.to_str().unwrap()])
+                    .env("KRB5_CONFIG", &conf),
+                None,
+            );
+        }
+    };
     let process_start = || {
         run(Command::new(&gmsa).arg("--version"), None);
     };
@@ -365,7 +393,7 @@ fn main() {
         kdc: KdcClient::new("EXAMPLE.TEST", vec![kdc_addr]),
         client,
         user: Principal::parse("svc-fetcher@EXAMPLE.TEST", None).unwrap(),
-        password,
+        password: password.clone(),
         dc_host: dc_host.clone(),
         dc_addr,
         base_dn: s(&env["base_dn"]),
@@ -387,6 +415,7 @@ fn main() {
     // Warm up each path once, then measure.
     upstream_chain();
     gmsa_fetch();
+    gmsa_fetch_before();
     in_process();
     step_by_step();
     // ccache writes: with fsync (ccache::Ccache::write_atomic) and without (what `gmsa fetch` does).
@@ -396,8 +425,12 @@ fn main() {
         cc.write_atomic(&scratch.join("cc-fsync"), 0o600).unwrap();
     };
     let cc_nofsync = || {
-        credentials_fetcherd::cli::write_atomic_no_fsync(&scratch.join("cc-nofsync"), &cc_bytes, 0o600)
-            .unwrap();
+        credentials_fetcherd::cli::write_atomic_no_fsync(
+            &scratch.join("cc-nofsync"),
+            &cc_bytes,
+            0o600,
+        )
+        .unwrap();
     };
 
     cpu.borrow_mut().clear();
@@ -406,6 +439,7 @@ fn main() {
     let t0 = Instant::now();
     let up = sample(n, upstream_chain);
     let ours = sample(n, gmsa_fetch);
+    let before = sample(n, gmsa_fetch_before);
     let inproc = sample(n, in_process);
     let _ = sample(n, step_by_step);
     let start = sample(n, process_start);
@@ -435,7 +469,11 @@ fn main() {
         if in_floor {
             floor += m;
         }
-        println!("  {} {name:<52} {:>10}", if in_floor { "*" } else { " " }, ms(m));
+        println!(
+            "  {} {name:<52} {:>10}",
+            if in_floor { "*" } else { " " },
+            ms(m)
+        );
     }
     let (hits, hruns) = ctx.gmsa_hits_first.get();
     println!(
@@ -446,10 +484,7 @@ fn main() {
         ms(median(&wf)),
         ms(median(&wn))
     );
-    println!(
-        "  process start (`gmsa --version`): {}",
-        ms(median(&start))
-    );
+    println!("  process start (`gmsa --version`): {}", ms(median(&start)));
     println!("\nEnd to end:");
     println!(
         "  upstream chain (kinit + ldapsearch -Y GSSAPI + decoder + kinit): median {}  p90 {}",
@@ -461,6 +496,14 @@ fn main() {
         ms(g),
         ms(percentile(&ours, 90.0))
     );
+    if before_bin.is_some() {
+        println!(
+            "  `gmsa fetch` process, build before this change:                median {}  p90 {}  ({:.1}x)",
+            ms(median(&before)),
+            ms(percentile(&before, 90.0)),
+            u.as_secs_f64() / median(&before).as_secs_f64()
+        );
+    }
     println!(
         "  in-process chain (as `gmsa fetch` runs it):                     median {}  p90 {}",
         ms(i),
@@ -484,7 +527,11 @@ fn main() {
     );
     let target = u / 10;
     if ratio >= 10.0 {
-        println!("VERDICT: 10x target MET ({ratio:.1}x: {} vs {})", ms(g), ms(u));
+        println!(
+            "VERDICT: 10x target MET ({ratio:.1}x: {} vs {})",
+            ms(g),
+            ms(u)
+        );
     } else if floor > target {
         println!(
             "VERDICT: 10x target NOT REACHABLE on this DC: 10x needs <= {} per fetch, but the DC alone takes {} (floor) for the exchanges any correct client must make; `gmsa fetch` reaches {ratio:.1}x, the floor caps any client at {best:.1}x",

@@ -37,6 +37,7 @@
 mod blob;
 pub mod dc;
 mod error;
+pub mod kdc;
 mod keys;
 pub mod ldap;
 mod password;

@@ -75,7 +75,8 @@ async fn two_fetches_on_one_bound_session() {
     // The base DN derived from the DNS name was right: no rootDSE read on the wire.
     let ops: Vec<&str> = reader.round_trips().iter().map(|(op, _)| *op).collect();
     assert!(
-        ops.iter().all(|op| op.starts_with("SASL bind") || *op == "search"),
+        ops.iter()
+            .all(|op| op.starts_with("SASL bind") || *op == "search"),
         "{ops:?}"
     );
     let after_first = ops.len();

@@ -151,8 +151,13 @@ pub async fn run_fetch(a: FetchArgs) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     // Find and connect to the DC while the KDC logs the user in.
     let (user_tgt, connected) = tokio::join!(
-        p.client
-            .as_exchange(p.login.clone(), p.secret.clone(), AsOptions::default()),
+        // UDP for the first AS-REQ only: AD's AS-REP does not fit a datagram.
+        msds_gmsa::kdc::as_exchange(
+            &p.client,
+            p.login.clone(),
+            p.secret.clone(),
+            AsOptions::default()
+        ),
         reader.connect()
     );
     let user_tgt = user_tgt.map_err(|e| format!("logging in as {}: {e}", p.login))?;

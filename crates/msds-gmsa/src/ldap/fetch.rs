@@ -11,8 +11,8 @@ use zeroize::Zeroizing;
 use super::conn::{MANAGED_PASSWORD_ATTR, TlsMode};
 use super::filter::gmsa_sam_account_name;
 use super::sasl::SaslLayer;
-use super::tls::LDAPS_PORT;
 use super::session::GmsaReader;
+use super::tls::LDAPS_PORT;
 use crate::dc::DcAddr;
 use crate::{GmsaError, ManagedPasswordBlob, dc};
 
@@ -226,7 +226,10 @@ pub async fn fetch_managed_password(
 
 /// The DCs to try over LDAPS: the given DC (an `ldaps://` prefix allowed; port 636 unless
 /// one is given) or the SRV-listed hosts, on port 636.
-pub(crate) async fn ldaps_candidates(domain: &str, opts: &FetchOptions) -> Result<Vec<DcAddr>, GmsaError> {
+pub(crate) async fn ldaps_candidates(
+    domain: &str,
+    opts: &FetchOptions,
+) -> Result<Vec<DcAddr>, GmsaError> {
     match opts.dc.as_deref() {
         Some(input) => {
             let trimmed = input.trim();

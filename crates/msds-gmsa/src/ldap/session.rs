@@ -49,8 +49,8 @@ use super::fetch::{FetchOptions, FetchedPassword, GMSA_ATTRS, GmsaLookup, ldaps_
 use super::filter::{gmsa_any, gmsa_by_sam, gmsa_sam_account_name, to_string};
 use super::sasl::SaslConfig;
 use super::tls::TlsClient;
-use crate::dc::{self, DcAddr};
 use crate::GmsaError;
+use crate::dc::{self, DcAddr};
 
 /// A session is bound again (on a new connection) when its service ticket has less than
 /// this left: AD may drop connections whose ticket expired.
@@ -197,7 +197,7 @@ impl GmsaReader {
     ) -> Result<Credentials, GmsaError> {
         let realm = user_tgt.client.realm_str();
         let spn = Principal::new(name_type::SRV_HST, ["ldap", host], &realm);
-        kdc.tgs_exchange(user_tgt, spn.clone(), TgsOptions::default())
+        crate::kdc::tgs_exchange(kdc, user_tgt, spn.clone(), TgsOptions::default())
             .await
             .map_err(|e| GmsaError::ServiceTicket {
                 spn: spn.to_string(),
@@ -239,7 +239,17 @@ impl GmsaReader {
                     Some(t) if first.as_deref() == Some(dc.host.as_str()) => t?,
                     _ => Self::service_ticket(&self.kdc, user_tgt, &dc.host).await?,
                 };
-                return self.bind(Session { conn, dc, bound: None }, user_tgt, ticket).await;
+                return self
+                    .bind(
+                        Session {
+                            conn,
+                            dc,
+                            bound: None,
+                        },
+                        user_tgt,
+                        ticket,
+                    )
+                    .await;
             }
         };
         let ticket = Self::service_ticket(&self.kdc, user_tgt, &session.dc.host).await?;
