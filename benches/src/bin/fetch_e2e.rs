@@ -437,11 +437,25 @@ fn main() {
     step_runs.borrow_mut().clear();
     ctx.gmsa_hits_first.set((0, 0));
     let t0 = Instant::now();
-    let up = sample(n, upstream_chain);
-    let ours = sample(n, gmsa_fetch);
-    let before = sample(n, gmsa_fetch_before);
-    let inproc = sample(n, in_process);
-    let _ = sample(n, step_by_step);
+    // Interleaved, so that the load of a shared machine weighs on every variant alike.
+    let (mut up, mut ours, mut before, mut inproc) = (vec![], vec![], vec![], vec![]);
+    let timed = |f: &dyn Fn(), into: &mut Vec<Duration>| {
+        let t = Instant::now();
+        f();
+        into.push(t.elapsed());
+    };
+    for _ in 0..n {
+        timed(&upstream_chain, &mut up);
+        timed(&gmsa_fetch, &mut ours);
+        if before_bin.is_some() {
+            timed(&gmsa_fetch_before, &mut before);
+        }
+        timed(&in_process, &mut inproc);
+        step_by_step();
+    }
+    for v in [&mut up, &mut ours, &mut before, &mut inproc] {
+        v.sort();
+    }
     let start = sample(n, process_start);
     let wf = sample(n, cc_fsync);
     let wn = sample(n, cc_nofsync);
