@@ -37,6 +37,7 @@
 mod blob;
 pub mod dc;
 mod error;
+pub mod kdc;
 mod keys;
 pub mod ldap;
 mod password;
@@ -50,6 +51,7 @@ pub use ldap::LdapError;
 pub use ldap::conn::{Connection, RootDse, Security, TlsMode};
 pub use ldap::fetch::{FetchOptions, FetchedPassword, GmsaLookup, fetch_managed_password};
 pub use ldap::sasl::SaslLayer;
+pub use ldap::session::GmsaReader;
 pub use password::Utf16Password;
 pub use salt::{computer_account_salt, computer_account_salt_with_domain};
 pub use tgt::{GmsaTicket, gmsa_tgt, secret_for};

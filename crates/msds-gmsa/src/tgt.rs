@@ -71,10 +71,8 @@ pub async fn gmsa_tgt(
         });
     }
     let opts = &opts;
-    match kdc
-        .as_exchange(principal.clone(), secret_for(first), opts.clone())
-        .await
-    {
+    // With the pre-authentication hint the first request already gets the AS-REP: TCP.
+    match crate::kdc::as_exchange(kdc, principal.clone(), secret_for(first), opts.clone()).await {
         Ok(tgt) => Ok(GmsaTicket {
             tgt,
             password: first.clone(),
@@ -82,9 +80,8 @@ pub async fn gmsa_tgt(
         }),
         Err(krb5_proto::Error::Kdc(k)) if k.code == 24 && other.is_some() => {
             let other = other.expect("checked is_some above");
-            let tgt = kdc
-                .as_exchange(principal, secret_for(other), opts.clone())
-                .await?;
+            let tgt =
+                crate::kdc::as_exchange(kdc, principal, secret_for(other), opts.clone()).await?;
             Ok(GmsaTicket {
                 tgt,
                 password: other.clone(),

@@ -8,7 +8,7 @@ use krb5_proto::Principal;
 use krb5_proto::as_exchange::{AsOptions, Secret};
 use krb5_proto::client::Client;
 use krb5_proto::keytab::{Keytab, KeytabEntry};
-use msds_gmsa::{FetchOptions, GmsaLookup, TlsMode};
+use msds_gmsa::{FetchOptions, GmsaLookup, GmsaReader, TlsMode};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
@@ -147,16 +147,28 @@ pub async fn run_fetch(a: FetchArgs) -> Result<(), String> {
     let mode = parse_mode(&a.mode)?;
     let path = a.cache.path()?;
     let p = prepare(&a.chain)?;
-    let user_tgt = p
-        .client
-        .as_exchange(p.login.clone(), p.secret.clone(), AsOptions::default())
-        .await
-        .map_err(|e| format!("logging in as {}: {e}", p.login))?;
+    let mut reader = GmsaReader::new(p.client.clone(), &p.spec.domain, p.fetch.clone())
+        .map_err(|e| e.to_string())?;
+    // Find and connect to the DC while the KDC logs the user in.
+    let (user_tgt, connected) = tokio::join!(
+        // UDP for the first AS-REQ only: AD's AS-REP does not fit a datagram.
+        msds_gmsa::kdc::as_exchange(
+            &p.client,
+            p.login.clone(),
+            p.secret.clone(),
+            AsOptions::default()
+        ),
+        reader.connect()
+    );
+    let user_tgt = user_tgt.map_err(|e| format!("logging in as {}: {e}", p.login))?;
+    connected.map_err(|e| e.to_string())?;
     let lookup = GmsaLookup::SamAccountName(p.spec.sam_account_name());
-    let fetched =
-        msds_gmsa::fetch_managed_password(&p.client, &user_tgt, &p.spec.domain, &lookup, &p.fetch)
-            .await
-            .map_err(|e| e.to_string())?;
+    let fetched = reader
+        .fetch(&user_tgt, &lookup)
+        .await
+        .map_err(|e| e.to_string())?;
+    // The unbind is one write; no answer is awaited.
+    reader.close().await;
     let realm = p.spec.realm();
     let ticket = msds_gmsa::gmsa_tgt(
         &p.client,
@@ -172,9 +184,10 @@ pub async fn run_fetch(a: FetchArgs) -> Result<(), String> {
             fetched.sam_account_name
         )
     })?;
-    convert::new_cache(&ticket.tgt)
-        .write_atomic(&path, mode)
-        .map_err(|e| format!("cannot write the credential cache: {e}"))?;
+    // Atomic (a reader sees the old cache or the new one, never a mix) but not fsynced, as MIT
+    // kinit does: after a crash the ticket is fetched again, while an fsync costs milliseconds.
+    write_atomic_no_fsync(&path, &convert::new_cache(&ticket.tgt).to_bytes(), mode)
+        .map_err(|e| format!("cannot write the credential cache {}: {e}", path.display()))?;
     if let Some(kt_path) = &a.keytab_out {
         let keys = ticket
             .keys(&realm, &fetched.sam_account_name)
@@ -213,6 +226,60 @@ pub async fn run_fetch(a: FetchArgs) -> Result<(), String> {
         }
     );
     Ok(())
+}
+
+/// Replaces `path` with `bytes` atomically — a new file in the same directory created with
+/// `O_EXCL` and exactly `mode` (whatever the umask), written, then renamed over `path` — without
+/// fsync: a crash may lose the new file's contents (the next run writes it again) but never
+/// exposes a partly written one under `path`. On error the temporary file is removed.
+pub fn write_atomic_no_fsync(
+    path: &std::path::Path,
+    bytes: &[u8],
+    mode: u32,
+) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mode = mode & 0o7777;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    let name = path.file_name().ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the path does not name a file",
+        )
+    })?;
+    let mut attempt = 0u32;
+    let (tmp, mut file) = loop {
+        let mut tmp_name = std::ffi::OsString::from(".");
+        tmp_name.push(name);
+        tmp_name.push(format!(".tmp.{}.{attempt}", std::process::id()));
+        let tmp = dir.join(tmp_name);
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&tmp)
+        {
+            Ok(f) => break (tmp, f),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 100 => {
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    let written = file
+        .set_permissions(std::fs::Permissions::from_mode(mode))
+        .and_then(|()| file.write_all(bytes))
+        .and_then(|()| {
+            drop(file);
+            std::fs::rename(&tmp, path)
+        });
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 /// One diagnostic step's outcome.

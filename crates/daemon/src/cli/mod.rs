@@ -2,6 +2,7 @@
 
 mod blob;
 mod fetch;
+pub use fetch::write_atomic_no_fsync;
 mod kinit;
 mod klist;
 mod kvno;

@@ -216,7 +216,11 @@ pub struct Connection {
     tls: Option<TlsInfo>,
     channel_bindings_override: Option<Option<Vec<u8>>>,
     allow_unprotected_password_search: bool,
+    waits: Vec<(&'static str, Duration)>,
 }
+
+/// Most entries kept in [`Connection::round_trips`].
+pub const MAX_ROUND_TRIP_LOG: usize = 64;
 
 /// Runs `fut` under the connection's timeout.
 async fn timed<T>(
@@ -287,6 +291,7 @@ impl Connection {
             tls: None,
             channel_bindings_override: None,
             allow_unprotected_password_search: false,
+            waits: Vec::new(),
         })
     }
 
@@ -368,6 +373,15 @@ impl Connection {
             Some(SaslLayer::Integrity) => Security::SaslIntegrity,
             Some(SaslLayer::Confidentiality) => Security::SaslConfidentiality,
         }
+    }
+
+    /// How long each response took to arrive, in order: one entry per message received
+    /// (`(operation, time from the request written to the message decoded)`), the first
+    /// [`MAX_ROUND_TRIP_LOG`] only. For a search, the first entry is the DC's answer time and
+    /// later ones (more entries, the final result) are usually near zero. This is the DC's
+    /// processing plus the network round trip: what no client can go under.
+    pub fn round_trips(&self) -> &[(&'static str, Duration)] {
+        &self.waits
     }
 
     /// The negotiated SASL security layer (offered bitmask, buffer sizes), after a bind.
@@ -460,7 +474,11 @@ impl Connection {
     async fn recv(&mut self, op: &'static str, msgid: i32) -> Result<LdapMsg, LdapError> {
         let dc = self.dc.clone();
         let timeout = self.timeout;
+        let started = std::time::Instant::now();
         let msg = timed(&dc, op, timeout, self.recv_inner(op)).await?;
+        if self.waits.len() < MAX_ROUND_TRIP_LOG {
+            self.waits.push((op, started.elapsed()));
+        }
         if msg.msgid == msgid {
             return Ok(msg);
         }
@@ -736,6 +754,13 @@ impl Connection {
                 }
             }
         }
+    }
+
+    /// TEST ONLY: shuts the socket down (no unbind), so the next request fails as on a
+    /// connection the DC dropped.
+    #[doc(hidden)]
+    pub async fn danger_shutdown_for_tests(&mut self) {
+        let _ = self.stream.shutdown().await;
     }
 
     /// Sends an UnbindRequest and closes the connection.

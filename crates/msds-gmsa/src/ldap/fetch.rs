@@ -3,20 +3,16 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use krb5_proto::Credentials;
 use krb5_proto::client::Client;
-use krb5_proto::principal::name_type;
-use krb5_proto::tgs_exchange::TgsOptions;
-use krb5_proto::{Credentials, Principal};
-use ldap3_proto::proto::{
-    LdapDerefAliases, LdapSearchRequest, LdapSearchResultEntry, LdapSearchScope,
-};
+use ldap3_proto::proto::LdapSearchResultEntry;
 use zeroize::Zeroizing;
 
-use super::LdapError;
 use super::conn::{MANAGED_PASSWORD_ATTR, TlsMode};
-use super::filter::{gmsa_any, gmsa_by_sam, gmsa_sam_account_name, to_string};
-use super::sasl::{SaslConfig, SaslLayer};
-use super::tls::{LDAPS_PORT, TlsClient};
+use super::filter::gmsa_sam_account_name;
+use super::sasl::SaslLayer;
+use super::session::GmsaReader;
+use super::tls::LDAPS_PORT;
 use crate::dc::DcAddr;
 use crate::{GmsaError, ManagedPasswordBlob, dc};
 
@@ -38,7 +34,7 @@ pub enum GmsaLookup {
 }
 
 impl GmsaLookup {
-    fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             GmsaLookup::SamAccountName(s) | GmsaLookup::UnderOu { sam: s, .. } => {
                 gmsa_sam_account_name(s)
@@ -178,12 +174,14 @@ impl FetchedPassword {
 ///
 /// Steps: find the DC (`opts.dc`, else DNS SRV `_ldap._tcp.dc._msdcs.<domain>`, with
 /// failover), connect (with [`TlsMode::Ldaps`]: on port 636 by default, TLS handshake
-/// verifying the certificate for the DC's name), read the rootDSE, get a service ticket for
+/// verifying the certificate for the DC's name) while getting a service ticket for
 /// `ldap/<dc fqdn>@REALM` (REALM = the TGT client's realm) from `kdc`, SASL GSSAPI bind with
 /// the confidentiality layer (over LDAPS: with `tls-server-end-point` channel bindings and no
 /// layer), search for the gMSA (`(&(objectClass=msDS-GroupManagedServiceAccount)
-/// (sAMAccountName=NAME$))` in the subtree of the domain or OU, or base scope on a DN), parse
-/// the blob, unbind.
+/// (sAMAccountName=NAME$))` in the subtree of the domain — `DC=` labels of `domain`, or the
+/// rootDSE's `defaultNamingContext` if that finds nothing — or of the OU, or base scope on a
+/// DN), parse the blob, unbind. This is one [`GmsaReader::fetch`]; use a [`GmsaReader`] to read
+/// several gMSAs over one bound connection.
 ///
 /// Errors a person can act on: [`GmsaError::GmsaNotFound`], [`GmsaError::NotAllowedToRetrieve`]
 /// (the object was returned without the attribute), [`GmsaError::ConfidentialityRequired`],
@@ -220,138 +218,18 @@ pub async fn fetch_managed_password(
     opts: &FetchOptions,
 ) -> Result<FetchedPassword, GmsaError> {
     validate(lookup)?;
-    let (candidates, tls) = match &opts.tls {
-        TlsMode::Ldaps { ca_file } => {
-            // Fail on a bad CA file before any network traffic.
-            let tls = TlsClient::new(ca_file.as_deref())?;
-            (ldaps_candidates(domain, opts).await?, Some(tls))
-        }
-        _ => {
-            if let Some(dc) = opts.dc.as_deref()
-                && dc.trim().to_ascii_lowercase().starts_with("ldaps://")
-            {
-                return Err(GmsaError::InvalidDcAddress {
-                    input: dc.to_owned(),
-                    reason: "ldaps:// needs LDAPS: set TlsMode::Ldaps (gmsa --ldaps)".to_owned(),
-                });
-            }
-            (
-                dc::locate(domain, opts.dc.as_deref(), opts.dns_server).await?,
-                None,
-            )
-        }
-    };
-    let (conn, dc) = dc::connect_first(&candidates, opts.dns_server, opts.timeout).await?;
-    let mut conn = match &tls {
-        Some(tls) => conn.start_ldaps(tls).await?,
-        None => conn,
-    };
-    let dc_name = dc.to_string();
-
-    let root = conn.root_dse().await?;
-    if !root.supported_sasl_mechanisms.is_empty() && !root.supports_gssapi() {
-        return Err(LdapError::RootDse {
-            dc: dc_name,
-            what: format!(
-                "does not list GSSAPI among its SASL mechanisms ({})",
-                root.supported_sasl_mechanisms.join(", ")
-            ),
-        }
-        .into());
-    }
-
-    let realm = user_tgt.client.realm_str();
-    let spn = Principal::new(name_type::SRV_HST, ["ldap", dc.host.as_str()], &realm);
-    let ticket = kdc
-        .tgs_exchange(user_tgt, spn.clone(), TgsOptions::default())
-        .await
-        .map_err(|e| GmsaError::ServiceTicket {
-            spn: spn.to_string(),
-            reason: e.to_string(),
-        })?;
-    conn.bind_sasl_gssapi(
-        ticket,
-        SaslConfig {
-            layer: opts.layer,
-            ..SaslConfig::default()
-        },
-    )
-    .await?;
-    if opts.danger_send_unprotected_password_search_for_tests {
-        conn.danger_allow_unprotected_password_search_for_tests();
-    }
-
-    let (base, scope, filter) = match lookup {
-        GmsaLookup::SamAccountName(sam) => {
-            let base = root.default_naming_context.clone().ok_or_else(|| {
-                GmsaError::from(LdapError::RootDse {
-                    dc: dc_name.clone(),
-                    what: "has no defaultNamingContext: give the gMSA's DN or OU instead"
-                        .to_owned(),
-                })
-            })?;
-            (
-                base,
-                LdapSearchScope::Subtree,
-                gmsa_by_sam(&gmsa_sam_account_name(sam)),
-            )
-        }
-        GmsaLookup::UnderOu { ou_dn, sam } => (
-            ou_dn.clone(),
-            LdapSearchScope::Subtree,
-            gmsa_by_sam(&gmsa_sam_account_name(sam)),
-        ),
-        GmsaLookup::Dn(dn) => (dn.clone(), LdapSearchScope::Base, gmsa_any()),
-    };
-    tracing::debug!(dc = %dc_name, base = %base, filter = %to_string(&filter), "searching for the gMSA");
-    let name = lookup.describe();
-    let not_found = || GmsaError::GmsaNotFound {
-        name: name.clone(),
-        base_dn: base.clone(),
-    };
-    let req = LdapSearchRequest {
-        base: base.clone(),
-        scope,
-        aliases: LdapDerefAliases::Never,
-        sizelimit: 2,
-        timelimit: 0,
-        typesonly: false,
-        filter,
-        attrs: GMSA_ATTRS.iter().map(|s| (*s).to_owned()).collect(),
-    };
-    let mut entries = match conn.search(req).await {
-        Ok(e) => e,
-        // The DN or OU does not exist.
-        Err(LdapError::OperationFailed {
-            result_code: 32, ..
-        }) => return Err(not_found()),
-        Err(LdapError::OperationFailed { result_code: 4, .. }) => {
-            return Err(GmsaError::AmbiguousGmsa {
-                name,
-                base_dn: base,
-                count: 2,
-            });
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let _ = conn.unbind().await;
-    let count = entries.len();
-    let result = match entries.as_mut_slice() {
-        [] => Err(not_found()),
-        [one] => FetchedPassword::from_entry(one, &dc_name, &user_tgt.client.to_string(), &name),
-        _ => Err(GmsaError::AmbiguousGmsa {
-            name: name.clone(),
-            base_dn: base.clone(),
-            count,
-        }),
-    };
-    wipe_passwords(&mut entries);
+    let mut reader = GmsaReader::new(kdc.clone(), domain, opts.clone())?;
+    let result = reader.fetch(user_tgt, lookup).await;
+    reader.close().await;
     result
 }
 
 /// The DCs to try over LDAPS: the given DC (an `ldaps://` prefix allowed; port 636 unless
 /// one is given) or the SRV-listed hosts, on port 636.
-async fn ldaps_candidates(domain: &str, opts: &FetchOptions) -> Result<Vec<DcAddr>, GmsaError> {
+pub(crate) async fn ldaps_candidates(
+    domain: &str,
+    opts: &FetchOptions,
+) -> Result<Vec<DcAddr>, GmsaError> {
     match opts.dc.as_deref() {
         Some(input) => {
             let trimmed = input.trim();
@@ -401,7 +279,7 @@ fn has_explicit_port(s: &str) -> bool {
 }
 
 /// Zeroes every `msDS-ManagedPassword` value left in search entries.
-fn wipe_passwords(entries: &mut [LdapSearchResultEntry]) {
+pub(crate) fn wipe_passwords(entries: &mut [LdapSearchResultEntry]) {
     use zeroize::Zeroize;
     for e in entries {
         for a in &mut e.attributes {
@@ -414,7 +292,7 @@ fn wipe_passwords(entries: &mut [LdapSearchResultEntry]) {
     }
 }
 
-fn validate(lookup: &GmsaLookup) -> Result<(), GmsaError> {
+pub(crate) fn validate(lookup: &GmsaLookup) -> Result<(), GmsaError> {
     let bad = |s: &str| GmsaError::InvalidLookup(s.to_owned());
     match lookup {
         GmsaLookup::SamAccountName(s) | GmsaLookup::UnderOu { sam: s, .. }

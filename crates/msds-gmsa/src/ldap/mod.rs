@@ -8,6 +8,7 @@
 //!   `tls-server-end-point` channel bindings.
 //! * [`filter`]: RFC 4515 escaping and the gMSA search filter.
 //! * [`fetch`]: the high-level [`fetch_managed_password`](crate::fetch_managed_password).
+//! * [`session`]: [`GmsaReader`](crate::GmsaReader), one sealed session reused for many reads.
 //!
 //! Messages are encoded and decoded with `ldap3_proto`'s BER codec, capped at
 //! [`MAX_LDAP_MESSAGE`] bytes per message.
@@ -16,6 +17,7 @@ pub mod conn;
 pub mod fetch;
 pub mod filter;
 pub mod sasl;
+pub mod session;
 pub mod tls;
 
 /// The LDAP message types used in this module's API (`LdapSearchRequest`,

@@ -1,0 +1,566 @@
+//! A reusable sealed LDAP session that reads gMSA passwords: [`GmsaReader`].
+//!
+//! One reader holds at most one connection to one DC. The first [`GmsaReader::fetch`] finds
+//! the DC, connects, gets a service ticket for `ldap/<dc>` and binds with SASL GSSAPI and the
+//! confidentiality layer (or over LDAPS); later fetches reuse that sealed connection, so each
+//! costs one search round trip. When the connection has died (closed by the DC, notice of
+//! disconnection, reset, timeout) the reader reconnects, binds again and repeats the search
+//! once; it also binds again on a new connection before its service ticket expires, or when
+//! a different user's TGT is given.
+//!
+//! Round trips saved compared with a naive client: the TCP connect runs while the KDC answers
+//! the TGS request for `ldap/<dc>`, and the rootDSE is not read: the search base for a
+//! sAMAccountName is derived from the DNS domain (`example.test` → `DC=example,DC=test`). If
+//! that guess is wrong (noSuchObject, a referral, or no entry) the rootDSE's
+//! `defaultNamingContext` is read on the same connection and the search repeated there.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use krb5_proto::as_exchange::{AsOptions, Secret};
+//! use krb5_proto::client::Client;
+//! use krb5_proto::config::Krb5Conf;
+//! use krb5_proto::Principal;
+//! use msds_gmsa::{FetchOptions, GmsaLookup, GmsaReader};
+//!
+//! let kdc = Client::new(Krb5Conf::load_default()?);
+//! let me = Principal::parse("svc-fetcher@EXAMPLE.TEST", None)?;
+//! let tgt = kdc.as_exchange(me, Secret::password("secret"), AsOptions::default()).await?;
+//!
+//! let mut reader = GmsaReader::new(kdc, "example.test", FetchOptions::default())?;
+//! for name in ["WebApp01", "WebApp02"] {
+//!     let fetched = reader.fetch(&tgt, &GmsaLookup::SamAccountName(name.into())).await?;
+//!     println!("{} from {}", fetched.dn, fetched.dc);
+//! }
+//! reader.close().await;
+//! # Ok(()) }
+//! ```
+
+use std::time::{Duration, SystemTime};
+
+use krb5_proto::client::Client;
+use krb5_proto::principal::name_type;
+use krb5_proto::tgs_exchange::TgsOptions;
+use krb5_proto::{Credentials, Principal};
+use ldap3_proto::proto::{LdapDerefAliases, LdapSearchRequest, LdapSearchScope};
+
+use super::LdapError;
+use super::conn::{Connection, Security, TlsMode};
+use super::fetch::{FetchOptions, FetchedPassword, GMSA_ATTRS, GmsaLookup, ldaps_candidates};
+use super::filter::{gmsa_any, gmsa_by_sam, gmsa_sam_account_name, to_string};
+use super::sasl::SaslConfig;
+use super::tls::TlsClient;
+use crate::GmsaError;
+use crate::dc::{self, DcAddr};
+
+/// A session is bound again (on a new connection) when its service ticket has less than
+/// this left: AD may drop connections whose ticket expired.
+const TICKET_MARGIN: Duration = Duration::from_secs(60);
+
+/// One bound (or about to be bound) connection.
+#[derive(Debug)]
+struct Session {
+    conn: Connection,
+    dc: DcAddr,
+    /// The user it is bound as, and its service ticket's end (KDC-adjusted).
+    bound: Option<(Principal, Credentials)>,
+}
+
+/// Reads gMSA passwords over one sealed LDAP connection, bound once and reused; see the
+/// [module documentation](self).
+#[derive(Debug)]
+pub struct GmsaReader {
+    kdc: Client,
+    domain: String,
+    opts: FetchOptions,
+    tls: Option<TlsClient>,
+    candidates: Option<Vec<DcAddr>>,
+    session: Option<Session>,
+    /// The domain's naming context once known (from the rootDSE, or a search that found the
+    /// gMSA under the derived base).
+    base_dn: Option<String>,
+    /// Connections opened so far (1 + reconnects).
+    connects: u32,
+}
+
+/// Whether an error means the connection is unusable (so a new one may succeed).
+fn connection_lost(e: &LdapError) -> bool {
+    matches!(
+        e,
+        LdapError::Io { .. } | LdapError::Closed { .. } | LdapError::Timeout { .. }
+    )
+}
+
+/// `DC=a,DC=b` for the DNS domain `a.b`, when every label is plain (letters, digits, `-`,
+/// `_`); `None` otherwise (the rootDSE is read instead).
+///
+/// ```
+/// use msds_gmsa::ldap::session::base_dn_from_domain;
+/// assert_eq!(base_dn_from_domain("Corp.Example.TEST.").as_deref(), Some("DC=Corp,DC=Example,DC=TEST"));
+/// assert_eq!(base_dn_from_domain("a,b.test"), None);
+/// assert_eq!(base_dn_from_domain(""), None);
+/// ```
+pub fn base_dn_from_domain(domain: &str) -> Option<String> {
+    let d = domain.trim().trim_end_matches('.');
+    if d.is_empty() || d.len() > 253 {
+        return None;
+    }
+    let mut parts = Vec::new();
+    for label in d.split('.') {
+        if label.is_empty()
+            || label.len() > 63
+            || !label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return None;
+        }
+        parts.push(format!("DC={label}"));
+    }
+    Some(parts.join(","))
+}
+
+impl GmsaReader {
+    /// A reader for gMSAs of `domain` (its DNS name), getting service tickets from `kdc`.
+    /// Nothing is sent yet. Fails at once on options that can never work: an `ldaps://` DC
+    /// without [`TlsMode::Ldaps`], or an unreadable CA file.
+    pub fn new(kdc: Client, domain: &str, opts: FetchOptions) -> Result<Self, GmsaError> {
+        let tls = match &opts.tls {
+            TlsMode::Ldaps { ca_file } => Some(TlsClient::new(ca_file.as_deref())?),
+            _ => {
+                if let Some(dc) = opts.dc.as_deref()
+                    && dc.trim().to_ascii_lowercase().starts_with("ldaps://")
+                {
+                    return Err(GmsaError::InvalidDcAddress {
+                        input: dc.to_owned(),
+                        reason: "ldaps:// needs LDAPS: set TlsMode::Ldaps (gmsa --ldaps)"
+                            .to_owned(),
+                    });
+                }
+                None
+            }
+        };
+        Ok(Self {
+            kdc,
+            domain: domain.to_owned(),
+            opts,
+            tls,
+            candidates: None,
+            session: None,
+            base_dn: None,
+            connects: 0,
+        })
+    }
+
+    /// Finds the DC and opens the connection (with LDAPS: and runs the TLS handshake)
+    /// without binding, if no connection is open. Optional: [`fetch`](Self::fetch) does it
+    /// when needed. Call it while the user's TGT is being obtained to overlap the two.
+    pub async fn connect(&mut self) -> Result<(), GmsaError> {
+        if self.session.is_none() {
+            let (conn, dc) = self.open().await?;
+            self.session = Some(Session {
+                conn,
+                dc,
+                bound: None,
+            });
+        }
+        Ok(())
+    }
+
+    async fn candidates(&mut self) -> Result<Vec<DcAddr>, GmsaError> {
+        if let Some(c) = &self.candidates {
+            return Ok(c.clone());
+        }
+        let found = match &self.tls {
+            Some(_) => ldaps_candidates(&self.domain, &self.opts).await?,
+            None => dc::locate(&self.domain, self.opts.dc.as_deref(), self.opts.dns_server).await?,
+        };
+        self.candidates = Some(found.clone());
+        Ok(found)
+    }
+
+    async fn open(&mut self) -> Result<(Connection, DcAddr), GmsaError> {
+        let candidates = self.candidates().await?;
+        let (conn, dc) =
+            dc::connect_first(&candidates, self.opts.dns_server, self.opts.timeout).await?;
+        self.connects = self.connects.saturating_add(1);
+        let conn = match &self.tls {
+            Some(tls) => conn.start_ldaps(tls).await?,
+            None => conn,
+        };
+        Ok((conn, dc))
+    }
+
+    async fn service_ticket(
+        kdc: &Client,
+        user_tgt: &Credentials,
+        host: &str,
+    ) -> Result<Credentials, GmsaError> {
+        let realm = user_tgt.client.realm_str();
+        let spn = Principal::new(name_type::SRV_HST, ["ldap", host], &realm);
+        crate::kdc::tgs_exchange(kdc, user_tgt, spn.clone(), TgsOptions::default())
+            .await
+            .map_err(|e| GmsaError::ServiceTicket {
+                spn: spn.to_string(),
+                reason: e.to_string(),
+            })
+    }
+
+    /// Makes sure a session bound as `user_tgt`'s client is open; returns whether it was
+    /// bound just now.
+    async fn ensure_bound(&mut self, user_tgt: &Credentials) -> Result<bool, GmsaError> {
+        let usable = self.session.as_ref().is_some_and(|s| match &s.bound {
+            None => true,
+            Some((who, ticket)) => {
+                *who == user_tgt.client && ticket.is_valid_at(SystemTime::now(), TICKET_MARGIN)
+            }
+        });
+        if !usable && let Some(old) = self.session.take() {
+            let _ = old.conn.unbind().await;
+        }
+        if self.session.as_ref().is_some_and(|s| s.bound.is_some()) {
+            return Ok(false);
+        }
+        let mut session = match self.session.take() {
+            Some(s) => s,
+            None => {
+                // Connect while the KDC issues the ticket for the first candidate.
+                let candidates = self.candidates().await?;
+                let first = candidates.first().map(|c| c.host.clone());
+                let kdc = self.kdc.clone();
+                let ticket_fut = async {
+                    match &first {
+                        Some(h) => Some(Self::service_ticket(&kdc, user_tgt, h).await),
+                        None => None,
+                    }
+                };
+                let (opened, ticket) = tokio::join!(self.open(), ticket_fut);
+                let (conn, dc) = opened?;
+                let ticket = match ticket {
+                    Some(t) if first.as_deref() == Some(dc.host.as_str()) => t?,
+                    _ => Self::service_ticket(&self.kdc, user_tgt, &dc.host).await?,
+                };
+                return self
+                    .bind(
+                        Session {
+                            conn,
+                            dc,
+                            bound: None,
+                        },
+                        user_tgt,
+                        ticket,
+                    )
+                    .await;
+            }
+        };
+        let ticket = Self::service_ticket(&self.kdc, user_tgt, &session.dc.host).await?;
+        session.bound = None;
+        self.bind(session, user_tgt, ticket).await
+    }
+
+    async fn bind(
+        &mut self,
+        mut session: Session,
+        user_tgt: &Credentials,
+        ticket: Credentials,
+    ) -> Result<bool, GmsaError> {
+        let ticket_info = ticket.clone();
+        session
+            .conn
+            .bind_sasl_gssapi(
+                ticket,
+                SaslConfig {
+                    layer: self.opts.layer,
+                    ..SaslConfig::default()
+                },
+            )
+            .await?;
+        if self.opts.danger_send_unprotected_password_search_for_tests {
+            session
+                .conn
+                .danger_allow_unprotected_password_search_for_tests();
+        }
+        session.bound = Some((user_tgt.client.clone(), ticket_info));
+        self.session = Some(session);
+        Ok(true)
+    }
+
+    /// Reads one gMSA's `msDS-ManagedPassword`, authenticating as the owner of `user_tgt`.
+    ///
+    /// Binds first if needed (a new connection when none is open, when the open one is bound
+    /// as another user, or when its service ticket is about to expire). If the connection
+    /// turns out to be dead, the reader reconnects, binds and searches again, once.
+    ///
+    /// Errors are those of [`fetch_managed_password`](crate::fetch_managed_password).
+    pub async fn fetch(
+        &mut self,
+        user_tgt: &Credentials,
+        lookup: &GmsaLookup,
+    ) -> Result<FetchedPassword, GmsaError> {
+        super::fetch::validate(lookup)?;
+        let mut retried = false;
+        loop {
+            let fresh = match self.ensure_bound(user_tgt).await {
+                Ok(f) => f,
+                // A connection opened by `connect` may have died before the bind.
+                Err(GmsaError::LdapProtocol(e)) if connection_lost(&e) && !retried => {
+                    tracing::debug!(error = %e, "LDAP connection lost before the bind; reconnecting once");
+                    self.session = None;
+                    retried = true;
+                    continue;
+                }
+                Err(e) => {
+                    self.session = None;
+                    return Err(e);
+                }
+            };
+            match self.search(user_tgt, lookup).await {
+                Err(Lost(e)) if !fresh && !retried => {
+                    tracing::debug!(error = %e, "LDAP connection lost; reconnecting once");
+                    self.session = None;
+                    retried = true;
+                }
+                Err(Lost(e)) => {
+                    self.session = None;
+                    return Err(e.into());
+                }
+                Ok(r) => return r,
+            }
+        }
+    }
+
+    /// The search on the bound session. `Err(Lost)` means the connection died.
+    async fn search(
+        &mut self,
+        user_tgt: &Credentials,
+        lookup: &GmsaLookup,
+    ) -> Result<Result<FetchedPassword, GmsaError>, Lost> {
+        let derived = match lookup {
+            GmsaLookup::SamAccountName(_) if self.base_dn.is_none() => {
+                base_dn_from_domain(&self.domain)
+            }
+            _ => None,
+        };
+        let base = match (lookup, &self.base_dn, &derived) {
+            (GmsaLookup::SamAccountName(_), Some(b), _) => b.clone(),
+            (GmsaLookup::SamAccountName(_), None, Some(d)) => d.clone(),
+            (GmsaLookup::SamAccountName(_), None, None) => match self.read_base_dn().await? {
+                Ok(b) => b,
+                Err(e) => return Ok(Err(e)),
+            },
+            (GmsaLookup::UnderOu { ou_dn, .. }, _, _) => ou_dn.clone(),
+            (GmsaLookup::Dn(dn), _, _) => dn.clone(),
+        };
+        let first = self.search_under(user_tgt, lookup, &base).await?;
+        let Some(derived) = derived else {
+            return Ok(first);
+        };
+        // The base was guessed from the DNS name: a miss may mean the guess was wrong.
+        let missed = matches!(&first, Err(GmsaError::GmsaNotFound { .. }))
+            || matches!(
+                &first,
+                Err(GmsaError::LdapProtocol(LdapError::OperationFailed {
+                    result_code: 10,
+                    ..
+                }))
+            );
+        if !missed {
+            if first.is_ok() {
+                self.base_dn = Some(derived);
+            }
+            return Ok(first);
+        }
+        let real = match self.read_base_dn().await? {
+            Ok(b) => b,
+            Err(e) => return Ok(Err(e)),
+        };
+        if real.eq_ignore_ascii_case(&derived) {
+            return Ok(first);
+        }
+        tracing::debug!(derived = %derived, naming_context = %real, "the DNS-derived base DN was wrong; searching the rootDSE's");
+        self.search_under(user_tgt, lookup, &real).await
+    }
+
+    /// Reads `defaultNamingContext` from the rootDSE and remembers it.
+    async fn read_base_dn(&mut self) -> Result<Result<String, GmsaError>, Lost> {
+        let Some(s) = self.session.as_mut() else {
+            return Err(Lost(not_connected()));
+        };
+        let root = match s.conn.root_dse().await {
+            Ok(r) => r,
+            Err(e) if connection_lost(&e) => return Err(Lost(e)),
+            Err(e) => return Ok(Err(e.into())),
+        };
+        match root.default_naming_context {
+            Some(nc) => {
+                self.base_dn = Some(nc.clone());
+                Ok(Ok(nc))
+            }
+            None => Ok(Err(LdapError::RootDse {
+                dc: s.conn.dc().to_owned(),
+                what: "has no defaultNamingContext: give the gMSA's DN or OU instead".to_owned(),
+            }
+            .into())),
+        }
+    }
+
+    async fn search_under(
+        &mut self,
+        user_tgt: &Credentials,
+        lookup: &GmsaLookup,
+        base: &str,
+    ) -> Result<Result<FetchedPassword, GmsaError>, Lost> {
+        let Some(s) = self.session.as_mut() else {
+            return Err(Lost(not_connected()));
+        };
+        let (scope, filter) = match lookup {
+            GmsaLookup::SamAccountName(sam) | GmsaLookup::UnderOu { sam, .. } => (
+                LdapSearchScope::Subtree,
+                gmsa_by_sam(&gmsa_sam_account_name(sam)),
+            ),
+            GmsaLookup::Dn(_) => (LdapSearchScope::Base, gmsa_any()),
+        };
+        let dc_name = s.dc.to_string();
+        tracing::debug!(dc = %dc_name, base = %base, filter = %to_string(&filter), "searching for the gMSA");
+        let name = lookup.describe();
+        let not_found = || GmsaError::GmsaNotFound {
+            name: name.clone(),
+            base_dn: base.to_owned(),
+        };
+        let req = LdapSearchRequest {
+            base: base.to_owned(),
+            scope,
+            aliases: LdapDerefAliases::Never,
+            sizelimit: 2,
+            timelimit: 0,
+            typesonly: false,
+            filter,
+            attrs: GMSA_ATTRS.iter().map(|s| (*s).to_owned()).collect(),
+        };
+        let mut entries = match s.conn.search(req).await {
+            Ok(e) => e,
+            Err(e) if connection_lost(&e) => return Err(Lost(e)),
+            // The DN or OU does not exist.
+            Err(LdapError::OperationFailed {
+                result_code: 32, ..
+            }) => return Ok(Err(not_found())),
+            Err(LdapError::OperationFailed { result_code: 4, .. }) => {
+                return Ok(Err(GmsaError::AmbiguousGmsa {
+                    name,
+                    base_dn: base.to_owned(),
+                    count: 2,
+                }));
+            }
+            Err(e) => return Ok(Err(e.into())),
+        };
+        let count = entries.len();
+        let result = match entries.as_mut_slice() {
+            [] => Err(not_found()),
+            [one] => {
+                FetchedPassword::from_entry(one, &dc_name, &user_tgt.client.to_string(), &name)
+            }
+            _ => Err(GmsaError::AmbiguousGmsa {
+                name: name.clone(),
+                base_dn: base.to_owned(),
+                count,
+            }),
+        };
+        super::fetch::wipe_passwords(&mut entries);
+        Ok(result)
+    }
+
+    /// The DC of the open connection (`host:port`), if one is open.
+    pub fn dc(&self) -> Option<String> {
+        self.session.as_ref().map(|s| s.dc.to_string())
+    }
+
+    /// The protection of the open connection, if one is open.
+    pub fn security(&self) -> Option<Security> {
+        self.session.as_ref().map(|s| s.conn.security())
+    }
+
+    /// Whether a connection is open and bound.
+    pub fn is_bound(&self) -> bool {
+        self.session.as_ref().is_some_and(|s| s.bound.is_some())
+    }
+
+    /// How many connections this reader has opened (the first one plus every reconnect).
+    pub fn connections_opened(&self) -> u32 {
+        self.connects
+    }
+
+    /// The open connection's response times ([`Connection::round_trips`]), empty when none
+    /// is open.
+    pub fn round_trips(&self) -> &[(&'static str, Duration)] {
+        self.session
+            .as_ref()
+            .map(|s| s.conn.round_trips())
+            .unwrap_or_default()
+    }
+
+    /// TEST ONLY: shuts the open connection's socket down under the session, as a DC that
+    /// drops an idle connection would, so the next fetch must reconnect.
+    #[doc(hidden)]
+    pub async fn danger_break_connection_for_tests(&mut self) {
+        if let Some(s) = self.session.as_mut() {
+            s.conn.danger_shutdown_for_tests().await;
+        }
+    }
+
+    /// Sends an UnbindRequest and closes the connection, if one is open.
+    pub async fn close(mut self) {
+        if let Some(s) = self.session.take() {
+            let _ = s.conn.unbind().await;
+        }
+    }
+}
+
+/// The connection died during an operation.
+struct Lost(LdapError);
+
+fn not_connected() -> LdapError {
+    LdapError::Closed {
+        dc: String::new(),
+        op: "search",
+        notice: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derived_base_dns() {
+        for (domain, want) in [
+            ("example.test", Some("DC=example,DC=test")),
+            ("EXAMPLE.TEST.", Some("DC=EXAMPLE,DC=TEST")),
+            ("corp-1.ad_x.example", Some("DC=corp-1,DC=ad_x,DC=example")),
+            ("single", Some("DC=single")),
+            ("", None),
+            (".", None),
+            ("a..b", None),
+            ("a+b.test", None),
+            ("a\\,b.test", None),
+            ("a=b.test", None),
+        ] {
+            assert_eq!(base_dn_from_domain(domain).as_deref(), want, "{domain:?}");
+        }
+        assert_eq!(base_dn_from_domain(&"a".repeat(64)), None);
+    }
+
+    #[test]
+    fn lost_connections_are_classified() {
+        let io = LdapError::Io {
+            dc: "d".into(),
+            op: "search",
+            kind: std::io::ErrorKind::ConnectionReset,
+            message: "reset".into(),
+        };
+        assert!(connection_lost(&io));
+        assert!(connection_lost(&not_connected()));
+        assert!(!connection_lost(&LdapError::EmptyFrame));
+        assert!(!connection_lost(&LdapError::ConfidentialityRequired(
+            "x".into()
+        )));
+    }
+}
