@@ -3,112 +3,25 @@
 //! missing: start the DC first.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use krb5_proto::as_exchange::{AsOptions, Secret};
-use krb5_proto::client::Client;
-use krb5_proto::config::Krb5Conf;
-use krb5_proto::crypto::EncType;
-use krb5_proto::keytab::Keytab;
+use krb5_proto::Principal;
 use krb5_proto::principal::name_type;
 use krb5_proto::tgs_exchange::TgsOptions;
-use krb5_proto::transport::KdcAddr;
-use krb5_proto::{Credentials, Principal};
 use msds_gmsa::dc::DcAddr;
 use msds_gmsa::ldap::sasl::SaslConfig;
 use msds_gmsa::{
-    Connection, FetchOptions, FetchedPassword, GmsaError, GmsaKeys, GmsaLookup, SaslLayer,
-    Security, computer_account_salt, fetch_managed_password,
+    Connection, FetchOptions, GmsaError, GmsaLookup, SaslLayer, Security, fetch_managed_password,
 };
 
 const OU: &str = "CN=Managed Service Accounts,DC=example,DC=test";
 
-struct Env {
-    json: serde_json::Value,
-}
-
-fn env() -> Env {
-    let path = std::env::var("GMSA_TESTENV_JSON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            let base = std::env::var("TESTENV_DIR").unwrap_or_else(|_| "/tmp/gmsa-testenv".into());
-            PathBuf::from(base).join("samba/testenv.json")
-        });
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "the Samba AD DC test environment is missing ({}: {e}); run `testenv/samba-dc.sh start`",
-            path.display()
-        )
-    });
-    Env {
-        json: serde_json::from_str(&text).expect("testenv.json is valid JSON"),
-    }
-}
+mod common;
+use common::{Env, env};
 
 impl Env {
-    fn s(&self, ptr: &str) -> String {
-        self.json
-            .pointer(ptr)
-            .and_then(|v| v.as_str())
-            .unwrap_or_else(|| panic!("{ptr} in testenv.json"))
-            .to_owned()
-    }
-
-    fn kdc(&self) -> Client {
-        Client::new(Krb5Conf::default())
-            .with_kdcs(vec![KdcAddr::parse(&self.s("/kdc")).expect("kdc address")])
-            .with_timeout(Duration::from_secs(5))
-    }
-
-    async fn tgt(&self, kdc: &Client, who: &str) -> Credentials {
-        let principal = self.s(&format!("/users/{who}/principal"));
-        let pw = std::fs::read_to_string(self.s(&format!("/users/{who}/password_file")))
-            .expect("password file");
-        kdc.as_exchange(
-            Principal::parse(&principal, None).unwrap(),
-            Secret::password(pw.trim_end_matches('\n')),
-            AsOptions::default(),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("TGT for {principal}: {e}"))
-    }
-
-    fn opts(&self) -> FetchOptions {
-        FetchOptions {
-            dc: Some(self.s("/dc_host")),
-            timeout: Duration::from_secs(10),
-            ..FetchOptions::default()
-        }
-    }
-
     fn dns(&self) -> SocketAddr {
         self.s("/dns").parse().expect("dns address")
-    }
-}
-
-/// The derived keys equal the ones samba-tool exported for the gMSA.
-fn check_keys(env: &Env, fetched: &FetchedPassword) {
-    let keytab = Keytab::read(env.s("/gmsa/keytab").as_ref()).expect("gMSA keytab");
-    let principal = Principal::parse(&env.s("/gmsa/principal"), None).unwrap();
-    let reference = keytab.keys_for(&principal);
-    let salt = computer_account_salt("EXAMPLE.TEST", "WebApp01$");
-    assert_eq!(salt, env.s("/gmsa/salt").as_bytes());
-    let keys = GmsaKeys::derive(fetched.blob.current(), &salt).expect("derive");
-    for etype in [
-        EncType::Aes256CtsHmacSha196,
-        EncType::Aes128CtsHmacSha196,
-        EncType::Rc4Hmac,
-    ] {
-        let want = reference
-            .iter()
-            .find(|k| k.etype() == etype)
-            .unwrap_or_else(|| panic!("{} key in the keytab", etype.name()));
-        assert!(
-            keys.get(etype) == Some(want),
-            "{} key derived from the fetched blob differs from samba-tool's",
-            etype.name()
-        );
     }
 }
 
@@ -146,7 +59,7 @@ async fn fetch_by_sam_dn_and_ou_gives_the_keytab_keys() {
         assert!(!format!("{fetched:?}").contains(
             &String::from_utf8_lossy(&fetched.blob.current().to_utf8_munged()).to_string()
         ));
-        check_keys(&env, &fetched);
+        common::check_keys(&env, &fetched, "over sealed LDAP");
     }
 }
 
@@ -172,7 +85,7 @@ async fn dc_found_through_srv_records() {
     .expect("fetch through SRV discovery");
     eprintln!("fetch with SRV discovery: {:?}", t.elapsed());
     assert_eq!(fetched.dc, "dc1.example.test:389");
-    check_keys(&env, &fetched);
+    common::check_keys(&env, &fetched, "over sealed LDAP");
 
     let candidates = msds_gmsa::dc::locate("example.test", None, Some(env.dns()))
         .await

@@ -7,14 +7,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use krb5_proto::as_exchange::{AsOptions, Secret};
 use krb5_proto::client::Client;
-use krb5_proto::config::Krb5Conf;
-use krb5_proto::crypto::EncType;
-use krb5_proto::keytab::Keytab;
 use krb5_proto::principal::name_type;
 use krb5_proto::tgs_exchange::TgsOptions;
-use krb5_proto::transport::KdcAddr;
 use krb5_proto::{Credentials, Principal};
 use msds_gmsa::ldap::LdapError;
 use msds_gmsa::ldap::fetch::GMSA_ATTRS;
@@ -24,60 +19,14 @@ use msds_gmsa::ldap::ldap3_proto::proto::{
 use msds_gmsa::ldap::sasl::SaslConfig;
 use msds_gmsa::ldap::tls::{SYSTEM_CA_BUNDLE, TlsClient, tls_server_end_point};
 use msds_gmsa::{
-    Connection, FetchOptions, FetchedPassword, GmsaError, GmsaKeys, GmsaLookup, SaslLayer,
-    Security, TlsMode, computer_account_salt, fetch_managed_password,
+    Connection, FetchOptions, GmsaError, GmsaLookup, SaslLayer, Security, TlsMode,
+    fetch_managed_password,
 };
 
-struct Env {
-    json: serde_json::Value,
-}
-
-fn env() -> Env {
-    let path = std::env::var("GMSA_TESTENV_JSON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            let base = std::env::var("TESTENV_DIR").unwrap_or_else(|_| "/tmp/gmsa-testenv".into());
-            PathBuf::from(base).join("samba/testenv.json")
-        });
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "the Samba AD DC test environment is missing ({}: {e}); run `testenv/samba-dc.sh start`",
-            path.display()
-        )
-    });
-    Env {
-        json: serde_json::from_str(&text).expect("testenv.json is valid JSON"),
-    }
-}
+mod common;
+use common::{Env, env};
 
 impl Env {
-    fn s(&self, ptr: &str) -> String {
-        self.json
-            .pointer(ptr)
-            .and_then(|v| v.as_str())
-            .unwrap_or_else(|| panic!("{ptr} in testenv.json"))
-            .to_owned()
-    }
-
-    fn kdc(&self) -> Client {
-        Client::new(Krb5Conf::default())
-            .with_kdcs(vec![KdcAddr::parse(&self.s("/kdc")).expect("kdc address")])
-            .with_timeout(Duration::from_secs(5))
-    }
-
-    async fn tgt(&self, kdc: &Client, who: &str) -> Credentials {
-        let principal = self.s(&format!("/users/{who}/principal"));
-        let pw = std::fs::read_to_string(self.s(&format!("/users/{who}/password_file")))
-            .expect("password file");
-        kdc.as_exchange(
-            Principal::parse(&principal, None).unwrap(),
-            Secret::password(pw.trim_end_matches('\n')),
-            AsOptions::default(),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("TGT for {principal}: {e}"))
-    }
-
     fn ca(&self) -> PathBuf {
         PathBuf::from(self.s("/ca_cert"))
     }
@@ -102,31 +51,6 @@ impl Env {
         kdc.tgs_exchange(tgt, spn, TgsOptions::default())
             .await
             .unwrap_or_else(|e| panic!("ticket for ldap/{host}: {e}"))
-    }
-}
-
-/// The derived keys equal the ones samba-tool exported for the gMSA.
-fn check_keys(env: &Env, fetched: &FetchedPassword) {
-    let keytab = Keytab::read(env.s("/gmsa/keytab").as_ref()).expect("gMSA keytab");
-    let principal = Principal::parse(&env.s("/gmsa/principal"), None).unwrap();
-    let reference = keytab.keys_for(&principal);
-    let salt = computer_account_salt("EXAMPLE.TEST", "WebApp01$");
-    assert_eq!(salt, env.s("/gmsa/salt").as_bytes());
-    let keys = GmsaKeys::derive(fetched.blob.current(), &salt).expect("derive");
-    for etype in [
-        EncType::Aes256CtsHmacSha196,
-        EncType::Aes128CtsHmacSha196,
-        EncType::Rc4Hmac,
-    ] {
-        let want = reference
-            .iter()
-            .find(|k| k.etype() == etype)
-            .unwrap_or_else(|| panic!("{} key in the keytab", etype.name()));
-        assert!(
-            keys.get(etype) == Some(want),
-            "{} key derived from the blob fetched over LDAPS differs from samba-tool's",
-            etype.name()
-        );
     }
 }
 
@@ -170,7 +94,7 @@ async fn fetch_over_ldaps_with_the_testenv_ca_gives_the_keytab_keys() {
         eprintln!("fetch over LDAPS {lookup:?}: {:?}", t.elapsed());
         assert_eq!(fetched.dc, "dc1.example.test:636");
         assert_eq!(fetched.sam_account_name, "WebApp01$");
-        check_keys(&env, &fetched);
+        common::check_keys(&env, &fetched, "over LDAPS");
     }
 }
 
@@ -194,7 +118,7 @@ async fn ldaps_dc_found_through_srv_records_uses_port_636() {
     .await
     .expect("fetch over LDAPS through SRV discovery");
     assert_eq!(fetched.dc, "dc1.example.test:636");
-    check_keys(&env, &fetched);
+    common::check_keys(&env, &fetched, "over LDAPS");
 }
 
 #[tokio::test]
@@ -335,7 +259,7 @@ async fn connection_by_ip_verifies_the_dc_name() {
     .await
     .expect("fetch over LDAPS by IP address");
     assert_eq!(fetched.dc, "127.0.0.2:636");
-    check_keys(&env, &fetched);
+    common::check_keys(&env, &fetched, "over LDAPS");
 
     // A name the certificate does not list is refused, naming the DC and the CA file.
     let err = Connection::connect_ldaps(

@@ -2,68 +2,17 @@
 //! DC started by `testenv/samba-dc.sh start`. Fails (never skips) when the DC's testenv.json is
 //! missing.
 
-use std::path::PathBuf;
-use std::time::Duration;
+use msds_gmsa::{GmsaError, GmsaLookup, GmsaReader, Security};
 
-use krb5_proto::as_exchange::{AsOptions, Secret};
-use krb5_proto::client::Client;
-use krb5_proto::config::Krb5Conf;
-use krb5_proto::transport::KdcAddr;
-use krb5_proto::{Credentials, Principal};
-use msds_gmsa::{FetchOptions, GmsaError, GmsaLookup, GmsaReader, Security};
-
-fn env() -> serde_json::Value {
-    let base = std::env::var("TESTENV_DIR").unwrap_or_else(|_| "/tmp/gmsa-testenv".into());
-    let path = PathBuf::from(base).join("samba/testenv.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "the Samba AD DC test environment is missing ({}: {e}); run `testenv/samba-dc.sh start`",
-            path.display()
-        )
-    });
-    serde_json::from_str(&text).expect("testenv.json is valid JSON")
-}
-
-fn s(env: &serde_json::Value, ptr: &str) -> String {
-    env.pointer(ptr)
-        .and_then(|v| v.as_str())
-        .unwrap_or_else(|| panic!("{ptr} in testenv.json"))
-        .to_owned()
-}
-
-fn kdc(env: &serde_json::Value) -> Client {
-    Client::new(Krb5Conf::default())
-        .with_kdcs(vec![KdcAddr::parse(&s(env, "/kdc")).expect("kdc address")])
-        .with_timeout(Duration::from_secs(5))
-}
-
-async fn tgt(env: &serde_json::Value, kdc: &Client, who: &str) -> Credentials {
-    let principal = s(env, &format!("/users/{who}/principal"));
-    let pw = std::fs::read_to_string(s(env, &format!("/users/{who}/password_file")))
-        .expect("password file");
-    kdc.as_exchange(
-        Principal::parse(&principal, None).unwrap(),
-        Secret::password(pw.trim_end_matches('\n')),
-        AsOptions::default(),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("TGT for {principal}: {e}"))
-}
-
-fn opts(env: &serde_json::Value) -> FetchOptions {
-    FetchOptions {
-        dc: Some(s(env, "/dc_host")),
-        timeout: Duration::from_secs(10),
-        ..FetchOptions::default()
-    }
-}
+mod common;
+use common::env;
 
 #[tokio::test]
 async fn two_fetches_on_one_bound_session() {
     let env = env();
-    let kdc = kdc(&env);
-    let tgt = tgt(&env, &kdc, "reader").await;
-    let mut reader = GmsaReader::new(kdc, "example.test", opts(&env)).unwrap();
+    let kdc = env.kdc();
+    let tgt = env.tgt(&kdc, "reader").await;
+    let mut reader = GmsaReader::new(kdc, "example.test", env.opts()).unwrap();
     assert!(!reader.is_bound());
 
     let first = reader
@@ -82,7 +31,7 @@ async fn two_fetches_on_one_bound_session() {
     let after_first = ops.len();
 
     let second = reader
-        .fetch(&tgt, &GmsaLookup::Dn(s(&env, "/gmsa/dn")))
+        .fetch(&tgt, &GmsaLookup::Dn(env.s("/gmsa/dn")))
         .await
         .unwrap();
     assert_eq!(reader.connections_opened(), 1, "the session was reused");
@@ -119,9 +68,9 @@ async fn two_fetches_on_one_bound_session() {
 #[tokio::test]
 async fn a_dead_connection_is_replaced_and_bound_again() {
     let env = env();
-    let client = kdc(&env);
-    let user_tgt = tgt(&env, &client, "reader").await;
-    let mut reader = GmsaReader::new(client.clone(), "example.test", opts(&env)).unwrap();
+    let client = env.kdc();
+    let user_tgt = env.tgt(&client, "reader").await;
+    let mut reader = GmsaReader::new(client.clone(), "example.test", env.opts()).unwrap();
     let lookup = GmsaLookup::SamAccountName("WebApp01".into());
     reader.fetch(&user_tgt, &lookup).await.unwrap();
     reader.danger_break_connection_for_tests().await;
@@ -131,7 +80,7 @@ async fn a_dead_connection_is_replaced_and_bound_again() {
     assert!(reader.is_bound());
 
     // Another user's TGT: a new connection bound as that user (who may not read the password).
-    let denied = tgt(&env, &client, "denied").await;
+    let denied = env.tgt(&client, "denied").await;
     let err = reader.fetch(&denied, &lookup).await.unwrap_err();
     assert!(
         matches!(err, GmsaError::NotAllowedToRetrieve { .. }),
@@ -144,10 +93,10 @@ async fn a_dead_connection_is_replaced_and_bound_again() {
 #[tokio::test]
 async fn a_wrong_dns_domain_falls_back_to_the_rootdse() {
     let env = env();
-    let kdc = kdc(&env);
-    let tgt = tgt(&env, &kdc, "reader").await;
+    let kdc = env.kdc();
+    let tgt = env.tgt(&kdc, "reader").await;
     // `corp.example.test` gives DC=corp,DC=example,DC=test, which does not exist on this DC.
-    let mut reader = GmsaReader::new(kdc, "corp.example.test", opts(&env)).unwrap();
+    let mut reader = GmsaReader::new(kdc, "corp.example.test", env.opts()).unwrap();
     let got = reader
         .fetch(&tgt, &GmsaLookup::SamAccountName("WebApp01".into()))
         .await
