@@ -394,3 +394,88 @@ impl TicketSource for KerberosSource {
         Box::pin(self.ticket(req, replacing_end))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tgt(start: i64, end: i64) -> Credentials {
+        Credentials {
+            client: Principal::new(
+                krb5_proto::principal::name_type::PRINCIPAL,
+                ["WebApp01$"],
+                "EXAMPLE.TEST",
+            ),
+            server: Principal::krbtgt(b"EXAMPLE.TEST"),
+            session_key: krb5_proto::crypto::Key::new(
+                krb5_proto::crypto::EncType::Aes256CtsHmacSha196,
+                &[7u8; 32],
+            )
+            .unwrap(),
+            ticket: b"t".to_vec(),
+            flags: 0,
+            auth_time: start,
+            start_time: start,
+            end_time: end,
+            renew_till: None,
+            time_offset: 0,
+            pa_type: None,
+            client_kvno: None,
+        }
+    }
+
+    fn now() -> i64 {
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+    }
+
+    fn cached(start: i64, end: i64, age: Duration) -> CachedGmsaTgt {
+        CachedGmsaTgt {
+            tgt: tgt(start, end),
+            obtained: Instant::now().checked_sub(age).unwrap(),
+            generation: 1,
+        }
+    }
+
+    #[test]
+    fn sharing_window() {
+        let n = now();
+        // A 10-hour ticket: shared for 10 minutes (the cap), not after.
+        let ten_h = 36_000;
+        assert!(cached(n, n + ten_h, Duration::from_secs(1)).shareable(None));
+        assert!(cached(n, n + ten_h, Duration::from_secs(590)).shareable(None));
+        assert!(!cached(n, n + ten_h, Duration::from_secs(610)).shareable(None));
+        // A 1-hour ticket: a tenth of its life, 6 minutes.
+        assert!(cached(n, n + 3600, Duration::from_secs(300)).shareable(None));
+        assert!(!cached(n, n + 3600, Duration::from_secs(370)).shareable(None));
+        // Too close to its end (under the 5-minute margin): never.
+        assert!(!cached(n, n + 200, Duration::ZERO).shareable(None));
+    }
+
+    #[test]
+    fn a_renewal_only_takes_a_ticket_that_ends_later() {
+        let n = now();
+        let c = cached(n, n + 36_000, Duration::from_secs(1));
+        assert!(!c.shareable(Some(n + 36_000)), "the ticket it already has");
+        assert!(!c.shareable(Some(n + 40_000)));
+        assert!(c.shareable(Some(n + 36_000 - 18_000)), "an older ticket");
+    }
+
+    #[test]
+    fn failures_are_shared_with_waiters_only() {
+        let before = Instant::now();
+        std::thread::sleep(Duration::from_millis(2));
+        let f = Flight::<()> {
+            value: None,
+            failed: Some((Instant::now(), LeaseError::internal("x", "y"))),
+        };
+        assert!(f.failure_since(before).is_some(), "waiting when it failed");
+        std::thread::sleep(Duration::from_millis(2));
+        assert!(
+            f.failure_since(Instant::now()).is_none(),
+            "a later request tries again"
+        );
+    }
+}

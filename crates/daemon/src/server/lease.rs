@@ -487,4 +487,44 @@ mod tests {
         std::fs::write(metadata_path(root.path(), &id), b"{not json").unwrap();
         assert!(Metadata::read(root.path(), &id).is_err());
     }
+
+    #[test]
+    fn atomic_write_mode_and_no_leftovers() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("krb5cc");
+        for (mode, d) in [
+            (0o600, Durability::PageCache),
+            (0o640, Durability::Fsync),
+            (0o644, Durability::PageCache),
+        ] {
+            write_atomic(&p, b"ticket", mode, None, d).unwrap();
+            assert_eq!(std::fs::read(&p).unwrap(), b"ticket");
+            assert_eq!(
+                std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+                mode
+            );
+        }
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("krb5cc")]);
+        // A failed rename (the target is a directory) leaves no temporary file behind.
+        let sub = dir.path().join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        std::fs::create_dir(sub.join("krb5cc")).unwrap();
+        std::fs::write(sub.join("krb5cc").join("x"), b"").unwrap();
+        assert!(
+            write_atomic(
+                &sub.join("krb5cc"),
+                b"t",
+                0o600,
+                None,
+                Durability::PageCache
+            )
+            .is_err()
+        );
+        assert_eq!(std::fs::read_dir(&sub).unwrap().count(), 1);
+    }
 }
