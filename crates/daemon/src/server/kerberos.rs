@@ -214,11 +214,30 @@ impl KerberosSource {
         }
         let t = Instant::now();
         // No shared failure here: a request with a wrong password must not fail the others.
-        let tgt = self
+        let tgt = match self
             .client
             .as_exchange(principal.clone(), secret, AsOptions::default())
             .await
-            .map_err(|e| LeaseError::from_krb5(format!("logging in as {principal}"), &e))?;
+        {
+            Ok(t) => t,
+            Err(e) => {
+                // Logins that never succeeded leave no entry (unknown user names cost no memory).
+                if guard.value.is_none() {
+                    drop(guard);
+                    let mut m = match self.tgts.lock() {
+                        Ok(m) => m,
+                        Err(p) => p.into_inner(),
+                    };
+                    if m.get(&key).is_some_and(|s| Arc::ptr_eq(s, &slot)) {
+                        m.remove(&key);
+                    }
+                }
+                return Err(LeaseError::from_krb5(
+                    format!("logging in as {principal}"),
+                    &e,
+                ));
+            }
+        };
         tracing::debug!(principal = %principal, ms = ms(t), "login AS exchange");
         guard.value = Some(CachedTgt {
             tgt: tgt.clone(),
