@@ -205,6 +205,7 @@ impl KerberosSource {
         let (principal, secret, password) = self.login_secret(req).await?;
         let key = principal.to_string().to_ascii_lowercase();
         let slot = slot(&self.tgts, &key);
+        let waiting = Instant::now();
         let mut guard = slot.lock().await;
         if let Some(c) = guard.value.as_ref()
             && c.password == password
@@ -212,8 +213,12 @@ impl KerberosSource {
         {
             return Ok((key, c.tgt.clone()));
         }
+        // Only an unreachable KDC is shared with the waiters: a request with a wrong password
+        // must not fail the others.
+        if let Some(e) = guard.failure_since(waiting) {
+            return Err(e);
+        }
         let t = Instant::now();
-        // No shared failure here: a request with a wrong password must not fail the others.
         let tgt = match self
             .client
             .as_exchange(principal.clone(), secret, AsOptions::default())
@@ -221,6 +226,10 @@ impl KerberosSource {
         {
             Ok(t) => t,
             Err(e) => {
+                let e = LeaseError::from_krb5(format!("logging in as {principal}"), &e);
+                if e.kind == ErrorKind::Unavailable {
+                    guard.failed = Some((Instant::now(), e.clone()));
+                }
                 // Logins that never succeeded leave no entry (unknown user names cost no memory).
                 if guard.value.is_none() {
                     drop(guard);
@@ -232,10 +241,7 @@ impl KerberosSource {
                         m.remove(&key);
                     }
                 }
-                return Err(LeaseError::from_krb5(
-                    format!("logging in as {principal}"),
-                    &e,
-                ));
+                return Err(e);
             }
         };
         tracing::debug!(principal = %principal, ms = ms(t), "login AS exchange");
@@ -243,21 +249,23 @@ impl KerberosSource {
             tgt: tgt.clone(),
             password,
         });
+        guard.failed = None;
         Ok((key, tgt))
     }
 
     /// The gMSA's password blob for `key` (login + gMSA), read over LDAP when not cached or when
-    /// the cached one is read `stale` (the KDC refused it).
+    /// the cached one is read `stale` (the KDC refused it). A read that failed after `waiting`
+    /// (when the caller started waiting for this gMSA) is not repeated: its error is returned.
     async fn password(
         &self,
         req: &TicketRequest,
         key: &str,
         user_tgt: &Credentials,
         stale: Option<u64>,
+        waiting: Instant,
     ) -> Result<CachedPassword, LeaseError> {
         let spec = &req.credspec;
         let slot = slot(&self.passwords, key);
-        let waiting = Instant::now();
         let mut guard = slot.lock().await;
         if let Some(c) = guard.value.as_ref()
             && Instant::now() < c.until
@@ -341,7 +349,7 @@ impl KerberosSource {
         let mut guard = slot.lock().await;
         let mut stale = None;
         loop {
-            let pw = self.password(&req, &key, &user_tgt, stale).await?;
+            let pw = self.password(&req, &key, &user_tgt, stale, waiting).await?;
             if let Some(c) = guard.value.as_ref()
                 && c.generation == pw.generation
                 && c.shareable(replacing_end)
@@ -496,5 +504,55 @@ mod tests {
             f.failure_since(Instant::now()).is_none(),
             "a later request tries again"
         );
+    }
+
+    /// Ten requests of one login waiting on a KDC that never answers share one failure: they
+    /// end together instead of timing out one after another.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn waiters_share_an_unreachable_kdc() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((s, _)) = listener.accept().await {
+                held.push(s);
+            }
+        });
+        let client = Client::new(krb5_proto::config::Krb5Conf::empty())
+            .with_kdcs(vec![
+                krb5_proto::transport::KdcAddr::parse(&format!("tcp/127.0.0.1:{port}")).unwrap(),
+            ])
+            .with_timeout(Duration::from_millis(300));
+        let src = Arc::new(KerberosSource::new(client, FetchOptions::default()));
+        let spec = r#"{"CmsPlugins":["ActiveDirectory"],"DomainJoinConfig":{"DnsName":"example.test","NetBiosName":"EXAMPLE","MachineAccountName":"WebApp01"},"ActiveDirectoryConfig":{"GroupManagedServiceAccounts":[{"Name":"WebApp01","Scope":"example.test"}]}}"#;
+        let req = TicketRequest {
+            credspec: crate::credspec::CredSpec::parse(spec.as_bytes()).unwrap(),
+            login: Login::Domainless(
+                super::super::source::DomainlessCreds::new(
+                    "svc-fetcher",
+                    Zeroizing::new("pw".into()),
+                    "example.test",
+                )
+                .unwrap(),
+            ),
+            distinguished_name: None,
+            ou: None,
+        };
+        let t = Instant::now();
+        let e = src.get_ticket(req.clone()).await.unwrap_err();
+        let one = t.elapsed();
+        assert_eq!(e.kind, ErrorKind::Unavailable, "{e}");
+        let t = Instant::now();
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..10 {
+            let (src, req) = (src.clone(), req.clone());
+            set.spawn(async move { src.get_ticket(req).await });
+        }
+        while let Some(r) = set.join_next().await {
+            assert_eq!(r.unwrap().unwrap_err().kind, ErrorKind::Unavailable);
+        }
+        let ten = t.elapsed();
+        assert!(ten < one * 4, "one request {one:?}, ten at once {ten:?}");
+        assert_eq!(src.gmsa_logins(), 0);
     }
 }
