@@ -1,10 +1,20 @@
 //! The real [`TicketSource`]: log in (machine keytab or domainless user), read the gMSA password
 //! over sealed LDAP, log in as the gMSA.
 //!
-//! Caches: the user's or machine's TGT is reused while it has more than five minutes left; the
-//! decoded password blob is reused per gMSA until its `QueryPasswordInterval` runs out (at most
-//! one hour), so N leases of one gMSA cost one LDAP read. Concurrent requests for the same entry
-//! wait for the first one instead of repeating its work.
+//! Caches, all keyed by the login principal (so a login only ever gets what it has itself proven
+//! it may read) and, below it, by gMSA:
+//! - the user's or machine's TGT is reused while it has more than five minutes left; a domainless
+//!   request must bring the password that obtained it, else it logs in again (and fails if wrong);
+//! - the decoded password blob is reused until its `QueryPasswordInterval` runs out (at most one
+//!   hour), so N leases of one gMSA cost one LDAP read;
+//! - the gMSA's own TGT is shared by the leases created shortly after it was obtained (while it is
+//!   younger than a tenth of its life and at most [`GMSA_TGT_SHARE`], and only with the password
+//!   entry that produced it), so N leases cost one AS exchange. A renewal only takes a shared
+//!   ticket that ends later than the one it replaces; otherwise it logs in again.
+//!
+//! Concurrent requests for the same entry wait for the first one instead of repeating its work
+//! (single flight); those that were waiting when it failed get its error instead of trying again
+//! one after another against a DC or KDC that is down.
 
 use super::source::{
     BoxFuture, ErrorKind, LeaseError, Login, TicketOutcome, TicketRequest, TicketSource,
@@ -15,6 +25,7 @@ use krb5_proto::keytab::Keytab;
 use krb5_proto::{Credentials, Principal};
 use msds_gmsa::{FetchOptions, GmsaLookup, ManagedPasswordBlob};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 use zeroize::Zeroizing;
@@ -23,6 +34,9 @@ use zeroize::Zeroizing;
 const MAX_PASSWORD_AGE: Duration = Duration::from_secs(3600);
 /// A cached TGT must have at least this much life left.
 const TGT_MARGIN: Duration = Duration::from_secs(300);
+/// Longest a gMSA TGT is handed to new leases after it was obtained (also capped at a tenth of
+/// its life, so a shared ticket is always far from its renewal point at 50-75% of its life).
+pub const GMSA_TGT_SHARE: Duration = Duration::from_secs(600);
 
 struct CachedTgt {
     tgt: Credentials,
@@ -30,14 +44,60 @@ struct CachedTgt {
     password: Option<Zeroizing<String>>,
 }
 
+#[derive(Clone)]
 struct CachedPassword {
     blob: ManagedPasswordBlob,
     sam: String,
     dn: String,
     until: Instant,
+    /// Which read this is: a gMSA TGT is only shared with the password entry that produced it.
+    generation: u64,
 }
 
-type Slot<T> = Arc<tokio::sync::Mutex<Option<T>>>;
+struct CachedGmsaTgt {
+    tgt: Credentials,
+    obtained: Instant,
+    generation: u64,
+}
+
+impl CachedGmsaTgt {
+    /// Whether this ticket may be handed out now; `replacing_end`: the end time of the ticket a
+    /// renewal replaces (the shared one must end later).
+    fn shareable(&self, replacing_end: Option<i64>) -> bool {
+        let life = Duration::from_secs((self.tgt.end_time - self.tgt.start_time).max(0) as u64);
+        self.obtained.elapsed() < (life / 10).min(GMSA_TGT_SHARE)
+            && self.tgt.is_valid_at(SystemTime::now(), TGT_MARGIN)
+            && replacing_end.is_none_or(|end| self.tgt.end_time > end)
+    }
+}
+
+/// A cache entry with single-flight semantics: the value, and the last failure with its time so
+/// the requests that were already waiting share it.
+struct Flight<T> {
+    value: Option<T>,
+    failed: Option<(Instant, LeaseError)>,
+}
+
+impl<T> Default for Flight<T> {
+    fn default() -> Self {
+        Self {
+            value: None,
+            failed: None,
+        }
+    }
+}
+
+impl<T> Flight<T> {
+    /// The failure of a flight that ended after `waiting_since`.
+    fn failure_since(&self, waiting_since: Instant) -> Option<LeaseError> {
+        self.failed
+            .as_ref()
+            .filter(|(at, _)| *at > waiting_since)
+            .map(|(_, e)| e.clone())
+    }
+}
+
+type Slot<T> = Arc<tokio::sync::Mutex<Flight<T>>>;
 
 /// Kerberos + LDAP ticket source.
 pub struct KerberosSource {
@@ -45,6 +105,9 @@ pub struct KerberosSource {
     fetch: FetchOptions,
     tgts: Mutex<HashMap<String, Slot<CachedTgt>>>,
     passwords: Mutex<HashMap<String, Slot<CachedPassword>>>,
+    gmsa_tgts: Mutex<HashMap<String, Slot<CachedGmsaTgt>>>,
+    generation: AtomicU64,
+    gmsa_logins: AtomicU64,
 }
 
 fn slot<T>(map: &Mutex<HashMap<String, Slot<T>>>, key: &str) -> Slot<T> {
@@ -55,6 +118,10 @@ fn slot<T>(map: &Mutex<HashMap<String, Slot<T>>>, key: &str) -> Slot<T> {
     m.entry(key.to_string()).or_default().clone()
 }
 
+fn ms(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1000.0
+}
+
 impl KerberosSource {
     /// A source using `client` for the KDC and `fetch` for the DC.
     pub fn new(client: Client, fetch: FetchOptions) -> Self {
@@ -63,7 +130,15 @@ impl KerberosSource {
             fetch,
             tgts: Mutex::default(),
             passwords: Mutex::default(),
+            gmsa_tgts: Mutex::default(),
+            generation: AtomicU64::new(0),
+            gmsa_logins: AtomicU64::new(0),
         }
+    }
+
+    /// How many AS exchanges as a gMSA this source has made (successful or not).
+    pub fn gmsa_logins(&self) -> u64 {
+        self.gmsa_logins.load(Ordering::Relaxed)
     }
 
     /// The login principal and secret.
@@ -124,48 +199,83 @@ impl KerberosSource {
         }
     }
 
-    async fn user_tgt(&self, req: &TicketRequest) -> Result<Credentials, LeaseError> {
+    /// The login's TGT (cached while valid and, for a domainless user, while the password is
+    /// the one that got it) and the login's cache key.
+    async fn user_tgt(&self, req: &TicketRequest) -> Result<(String, Credentials), LeaseError> {
         let (principal, secret, password) = self.login_secret(req).await?;
-        let slot = slot(&self.tgts, &principal.to_string().to_ascii_lowercase());
+        let key = principal.to_string().to_ascii_lowercase();
+        let slot = slot(&self.tgts, &key);
+        let waiting = Instant::now();
         let mut guard = slot.lock().await;
-        if let Some(c) = guard.as_ref()
+        if let Some(c) = guard.value.as_ref()
             && c.password == password
             && c.tgt.is_valid_at(SystemTime::now(), TGT_MARGIN)
         {
-            return Ok(c.tgt.clone());
+            return Ok((key, c.tgt.clone()));
         }
-        let tgt = self
+        // Only an unreachable KDC is shared with the waiters: a request with a wrong password
+        // must not fail the others.
+        if let Some(e) = guard.failure_since(waiting) {
+            return Err(e);
+        }
+        let t = Instant::now();
+        let tgt = match self
             .client
             .as_exchange(principal.clone(), secret, AsOptions::default())
             .await
-            .map_err(|e| LeaseError::from_krb5(format!("logging in as {principal}"), &e))?;
-        *guard = Some(CachedTgt {
+        {
+            Ok(t) => t,
+            Err(e) => {
+                let e = LeaseError::from_krb5(format!("logging in as {principal}"), &e);
+                if e.kind == ErrorKind::Unavailable {
+                    guard.failed = Some((Instant::now(), e.clone()));
+                }
+                // Logins that never succeeded leave no entry (unknown user names cost no memory).
+                if guard.value.is_none() {
+                    drop(guard);
+                    let mut m = match self.tgts.lock() {
+                        Ok(m) => m,
+                        Err(p) => p.into_inner(),
+                    };
+                    if m.get(&key).is_some_and(|s| Arc::ptr_eq(s, &slot)) {
+                        m.remove(&key);
+                    }
+                }
+                return Err(e);
+            }
+        };
+        tracing::debug!(principal = %principal, ms = ms(t), "login AS exchange");
+        guard.value = Some(CachedTgt {
             tgt: tgt.clone(),
             password,
         });
-        Ok(tgt)
+        guard.failed = None;
+        Ok((key, tgt))
     }
 
+    /// The gMSA's password blob for `key` (login + gMSA), read over LDAP when not cached or when
+    /// the cached one is read `stale` (the KDC refused it). A read that failed after `waiting`
+    /// (when the caller started waiting for this gMSA) is not repeated: its error is returned.
     async fn password(
         &self,
         req: &TicketRequest,
-        fresh: bool,
-    ) -> Result<(ManagedPasswordBlob, String, String), LeaseError> {
+        key: &str,
+        user_tgt: &Credentials,
+        stale: Option<u64>,
+        waiting: Instant,
+    ) -> Result<CachedPassword, LeaseError> {
         let spec = &req.credspec;
-        let key = format!(
-            "{}\\{}",
-            spec.domain,
-            spec.sam_account_name().to_ascii_lowercase()
-        );
-        let slot = slot(&self.passwords, &key);
+        let slot = slot(&self.passwords, key);
         let mut guard = slot.lock().await;
-        if !fresh
-            && let Some(c) = guard.as_ref()
+        if let Some(c) = guard.value.as_ref()
             && Instant::now() < c.until
+            && Some(c.generation) != stale
         {
-            return Ok((c.blob.clone(), c.sam.clone(), c.dn.clone()));
+            return Ok(c.clone());
         }
-        let user_tgt = self.user_tgt(req).await?;
+        if let Some(e) = guard.failure_since(waiting) {
+            return Err(e);
+        }
         let lookup = match (&req.distinguished_name, &req.ou) {
             (Some(dn), _) if !dn.is_empty() => GmsaLookup::Dn(dn.clone()),
             (_, Some(ou)) if !ou.is_empty() => GmsaLookup::UnderOu {
@@ -174,9 +284,10 @@ impl KerberosSource {
             },
             _ => GmsaLookup::SamAccountName(spec.sam_account_name()),
         };
+        let t = Instant::now();
         let fetched = msds_gmsa::fetch_managed_password(
             &self.client,
-            &user_tgt,
+            user_tgt,
             &spec.domain,
             &lookup,
             &self.fetch,
@@ -191,50 +302,106 @@ impl KerberosSource {
                 ),
                 &e,
             )
-        })?;
+        });
+        let fetched = match fetched {
+            Ok(f) => f,
+            Err(e) => {
+                guard.failed = Some((Instant::now(), e.clone()));
+                return Err(e);
+            }
+        };
         tracing::info!(
             gmsa = %fetched.sam_account_name,
             dc = %fetched.dc,
+            ms = ms(t),
             "read msDS-ManagedPassword of {} from DC {}",
             fetched.sam_account_name,
             fetched.dc
         );
         let reuse = fetched.blob.query_password_interval().min(MAX_PASSWORD_AGE);
-        let out = (
-            fetched.blob.clone(),
-            fetched.sam_account_name.clone(),
-            fetched.dn.clone(),
-        );
-        *guard = Some(CachedPassword {
+        let entry = CachedPassword {
             blob: fetched.blob,
             sam: fetched.sam_account_name,
             dn: fetched.dn,
             until: Instant::now() + reuse,
-        });
-        Ok(out)
+            generation: self.generation.fetch_add(1, Ordering::Relaxed) + 1,
+        };
+        guard.value = Some(entry.clone());
+        guard.failed = None;
+        Ok(entry)
     }
 
-    async fn ticket(&self, req: TicketRequest) -> Result<TicketOutcome, LeaseError> {
+    /// The gMSA's TGT: a shared recent one, or a new AS exchange.
+    async fn ticket(
+        &self,
+        req: TicketRequest,
+        replacing_end: Option<i64>,
+    ) -> Result<TicketOutcome, LeaseError> {
         let realm = req.credspec.realm();
-        let mut fresh = false;
+        let (login, user_tgt) = self.user_tgt(&req).await?;
+        let key = format!(
+            "{login}|{}\\{}",
+            req.credspec.domain,
+            req.credspec.sam_account_name().to_ascii_lowercase()
+        );
+        let slot = slot(&self.gmsa_tgts, &key);
+        let waiting = Instant::now();
+        let mut guard = slot.lock().await;
+        let mut stale = None;
         loop {
-            let (blob, sam, dn) = self.password(&req, fresh).await?;
-            match msds_gmsa::gmsa_tgt(&self.client, &realm, &sam, &blob, &AsOptions::default())
-                .await
+            let pw = self.password(&req, &key, &user_tgt, stale, waiting).await?;
+            if let Some(c) = guard.value.as_ref()
+                && c.generation == pw.generation
+                && c.shareable(replacing_end)
+            {
+                return Ok(TicketOutcome {
+                    tgt: c.tgt.clone(),
+                    distinguished_name: pw.dn,
+                });
+            }
+            if let Some(e) = guard.failure_since(waiting) {
+                return Err(e);
+            }
+            let t = Instant::now();
+            self.gmsa_logins.fetch_add(1, Ordering::Relaxed);
+            match msds_gmsa::gmsa_tgt(
+                &self.client,
+                &realm,
+                &pw.sam,
+                &pw.blob,
+                &AsOptions::default(),
+            )
+            .await
             {
                 Ok(msds_gmsa::GmsaTicket { tgt, .. }) => {
+                    tracing::info!(
+                        gmsa = %pw.sam,
+                        ms = ms(t),
+                        end = tgt.end_time,
+                        renewal = replacing_end.is_some(),
+                        "logged in as the gMSA {}@{realm}",
+                        pw.sam
+                    );
+                    guard.value = Some(CachedGmsaTgt {
+                        tgt: tgt.clone(),
+                        obtained: Instant::now(),
+                        generation: pw.generation,
+                    });
+                    guard.failed = None;
                     return Ok(TicketOutcome {
                         tgt,
-                        distinguished_name: dn,
+                        distinguished_name: pw.dn,
                     });
                 }
                 // A cached password the KDC no longer accepts: read it again once.
-                Err(_) if !fresh => fresh = true,
+                Err(_) if stale.is_none() => stale = Some(pw.generation),
                 Err(e) => {
-                    return Err(LeaseError::from_gmsa(
-                        format!("logging in as the gMSA {sam}@{realm}"),
+                    let e = LeaseError::from_gmsa(
+                        format!("logging in as the gMSA {}@{realm}", pw.sam),
                         &e,
-                    ));
+                    );
+                    guard.failed = Some((Instant::now(), e.clone()));
+                    return Err(e);
                 }
             }
         }
@@ -243,6 +410,149 @@ impl KerberosSource {
 
 impl TicketSource for KerberosSource {
     fn get_ticket(&self, req: TicketRequest) -> BoxFuture<'_, Result<TicketOutcome, LeaseError>> {
-        Box::pin(self.ticket(req))
+        Box::pin(self.ticket(req, None))
+    }
+
+    fn renew_ticket(
+        &self,
+        req: TicketRequest,
+        replacing_end: Option<i64>,
+    ) -> BoxFuture<'_, Result<TicketOutcome, LeaseError>> {
+        Box::pin(self.ticket(req, replacing_end))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tgt(start: i64, end: i64) -> Credentials {
+        Credentials {
+            client: Principal::new(
+                krb5_proto::principal::name_type::PRINCIPAL,
+                ["WebApp01$"],
+                "EXAMPLE.TEST",
+            ),
+            server: Principal::krbtgt(b"EXAMPLE.TEST"),
+            session_key: krb5_proto::crypto::Key::new(
+                krb5_proto::crypto::EncType::Aes256CtsHmacSha196,
+                &[7u8; 32],
+            )
+            .unwrap(),
+            ticket: b"t".to_vec(),
+            flags: 0,
+            auth_time: start,
+            start_time: start,
+            end_time: end,
+            renew_till: None,
+            time_offset: 0,
+            pa_type: None,
+            client_kvno: None,
+        }
+    }
+
+    fn now() -> i64 {
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+    }
+
+    fn cached(start: i64, end: i64, age: Duration) -> CachedGmsaTgt {
+        CachedGmsaTgt {
+            tgt: tgt(start, end),
+            obtained: Instant::now().checked_sub(age).unwrap(),
+            generation: 1,
+        }
+    }
+
+    #[test]
+    fn sharing_window() {
+        let n = now();
+        // A 10-hour ticket: shared for 10 minutes (the cap), not after.
+        let ten_h = 36_000;
+        assert!(cached(n, n + ten_h, Duration::from_secs(1)).shareable(None));
+        assert!(cached(n, n + ten_h, Duration::from_secs(590)).shareable(None));
+        assert!(!cached(n, n + ten_h, Duration::from_secs(610)).shareable(None));
+        // A 1-hour ticket: a tenth of its life, 6 minutes.
+        assert!(cached(n, n + 3600, Duration::from_secs(300)).shareable(None));
+        assert!(!cached(n, n + 3600, Duration::from_secs(370)).shareable(None));
+        // Too close to its end (under the 5-minute margin): never.
+        assert!(!cached(n, n + 200, Duration::ZERO).shareable(None));
+    }
+
+    #[test]
+    fn a_renewal_only_takes_a_ticket_that_ends_later() {
+        let n = now();
+        let c = cached(n, n + 36_000, Duration::from_secs(1));
+        assert!(!c.shareable(Some(n + 36_000)), "the ticket it already has");
+        assert!(!c.shareable(Some(n + 40_000)));
+        assert!(c.shareable(Some(n + 36_000 - 18_000)), "an older ticket");
+    }
+
+    #[test]
+    fn failures_are_shared_with_waiters_only() {
+        let before = Instant::now();
+        std::thread::sleep(Duration::from_millis(2));
+        let f = Flight::<()> {
+            value: None,
+            failed: Some((Instant::now(), LeaseError::internal("x", "y"))),
+        };
+        assert!(f.failure_since(before).is_some(), "waiting when it failed");
+        std::thread::sleep(Duration::from_millis(2));
+        assert!(
+            f.failure_since(Instant::now()).is_none(),
+            "a later request tries again"
+        );
+    }
+
+    /// Ten requests of one login waiting on a KDC that never answers share one failure: they
+    /// end together instead of timing out one after another.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn waiters_share_an_unreachable_kdc() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((s, _)) = listener.accept().await {
+                held.push(s);
+            }
+        });
+        let client = Client::new(krb5_proto::config::Krb5Conf::empty())
+            .with_kdcs(vec![
+                krb5_proto::transport::KdcAddr::parse(&format!("tcp/127.0.0.1:{port}")).unwrap(),
+            ])
+            .with_timeout(Duration::from_millis(300));
+        let src = Arc::new(KerberosSource::new(client, FetchOptions::default()));
+        let spec = r#"{"CmsPlugins":["ActiveDirectory"],"DomainJoinConfig":{"DnsName":"example.test","NetBiosName":"EXAMPLE","MachineAccountName":"WebApp01"},"ActiveDirectoryConfig":{"GroupManagedServiceAccounts":[{"Name":"WebApp01","Scope":"example.test"}]}}"#;
+        let req = TicketRequest {
+            credspec: crate::credspec::CredSpec::parse(spec.as_bytes()).unwrap(),
+            login: Login::Domainless(
+                super::super::source::DomainlessCreds::new(
+                    "svc-fetcher",
+                    Zeroizing::new("pw".into()),
+                    "example.test",
+                )
+                .unwrap(),
+            ),
+            distinguished_name: None,
+            ou: None,
+        };
+        let t = Instant::now();
+        let e = src.get_ticket(req.clone()).await.unwrap_err();
+        let one = t.elapsed();
+        assert_eq!(e.kind, ErrorKind::Unavailable, "{e}");
+        let t = Instant::now();
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..10 {
+            let (src, req) = (src.clone(), req.clone());
+            set.spawn(async move { src.get_ticket(req).await });
+        }
+        while let Some(r) = set.join_next().await {
+            assert_eq!(r.unwrap().unwrap_err().kind, ErrorKind::Unavailable);
+        }
+        let ten = t.elapsed();
+        assert!(ten < one * 4, "one request {one:?}, ten at once {ten:?}");
+        assert_eq!(src.gmsa_logins(), 0);
     }
 }

@@ -225,8 +225,23 @@ impl Metadata {
     }
 
     /// Writes the metadata atomically (temporary file + rename in the lease directory), pretty
-    /// printed like upstream's writer, mode 0644.
+    /// printed like upstream's writer, mode 0644, fsynced (see [`Metadata::write_with`]).
     pub fn write(&self, root: &Path, id: &LeaseId) -> Result<(), LayoutError> {
+        self.write_with(root, id, Durability::Fsync)
+    }
+
+    /// [`Metadata::write`] with a choice of durability. The daemon writes it with
+    /// [`Durability::PageCache`]: a lease must outlive the daemon (SIGKILL, crash, upgrade) while
+    /// its containers run, and the page cache does that; a power loss also ends the containers
+    /// the lease served, and an fsync would cost every add a disk flush (5-25 ms on a busy disk).
+    /// After a power loss a lease whose metadata did not reach the disk is not recovered
+    /// (upstream does not fsync either).
+    pub fn write_with(
+        &self,
+        root: &Path,
+        id: &LeaseId,
+        durability: Durability,
+    ) -> Result<(), LayoutError> {
         let path = metadata_path(root, id);
         let dir = root.join(id.as_str());
         std::fs::create_dir_all(&dir).map_err(|source| LayoutError::Io {
@@ -234,34 +249,103 @@ impl Metadata {
             path: dir.clone(),
             source,
         })?;
-        let tmp = dir.join(format!(".{id}_metadata.json.tmp"));
-        let io = |op, source| LayoutError::Io {
-            op,
-            path: tmp.clone(),
-            source,
-        };
         let bytes = serde_json::to_vec_pretty(self).map_err(|e| LayoutError::BadMetadata {
             path: path.clone(),
             cause: e.to_string(),
         })?;
+        write_atomic(&path, &bytes, 0o644, None, durability)
+    }
+}
+
+/// Whether a file write waits for the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// `fsync` the file before the rename and the directory after it: survives a power loss.
+    Fsync,
+    /// Rename only: survives the daemon being killed (SIGKILL, crash), since the page cache
+    /// outlives the process, but not a power loss. For files that can be rebuilt.
+    PageCache,
+}
+
+static TEMP_COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Replaces `path` with `bytes` atomically: a new temporary file `.<name>.tmp.<pid>.<n>` in the
+/// same directory, created with `O_EXCL` and exactly `mode` (whatever the umask), given group
+/// `gid` before it becomes visible, written, fsynced if asked, renamed over `path` (then the
+/// directory fsynced if asked). A reader of `path` sees the old file or the new one, never a
+/// partial one. On error the temporary file is removed and `path` is left as it was.
+pub fn write_atomic(
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+    gid: Option<u32>,
+    durability: Durability,
+) -> Result<(), LayoutError> {
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    let mode = mode & 0o7777;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let pid = std::process::id();
+    let mut attempt = 0;
+    let (tmp, mut f) = loop {
+        let n = TEMP_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = dir.join(format!(".{name}.tmp.{pid}.{n}"));
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&tmp)
         {
-            use std::os::unix::fs::OpenOptionsExt as _;
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o644)
-                .open(&tmp)
-                .map_err(|e| io("creating", e))?;
-            f.write_all(&bytes).map_err(|e| io("writing", e))?;
+            Ok(f) => break (tmp, f),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 100 => {
+                attempt += 1;
+            }
+            Err(source) => {
+                return Err(LayoutError::Io {
+                    op: "creating",
+                    path: tmp,
+                    source,
+                });
+            }
+        }
+    };
+    let io = |op, source| LayoutError::Io {
+        op,
+        path: tmp.clone(),
+        source,
+    };
+    let done = (|| {
+        f.set_permissions(std::fs::Permissions::from_mode(mode))
+            .map_err(|e| io("setting the mode of", e))?;
+        if let Some(gid) = gid {
+            std::os::unix::fs::fchown(&f, None, Some(gid))
+                .map_err(|e| io("changing the group of", e))?;
+        }
+        f.write_all(bytes).map_err(|e| io("writing", e))?;
+        if durability == Durability::Fsync {
             f.sync_all().map_err(|e| io("syncing", e))?;
         }
-        std::fs::rename(&tmp, &path).map_err(|source| LayoutError::Io {
+        std::fs::rename(&tmp, path).map_err(|source| LayoutError::Io {
             op: "renaming to",
-            path,
+            path: path.to_path_buf(),
             source,
         })
+    })();
+    drop(f);
+    if let Err(e) = done {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
     }
+    if durability == Durability::Fsync {
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|source| LayoutError::Io {
+                op: "syncing",
+                path: dir.to_path_buf(),
+                source,
+            })?;
+    }
+    Ok(())
 }
 
 /// Lease ids found in the krbdir (directories named like lease ids holding a metadata file).
@@ -402,5 +486,45 @@ mod tests {
         }
         std::fs::write(metadata_path(root.path(), &id), b"{not json").unwrap();
         assert!(Metadata::read(root.path(), &id).is_err());
+    }
+
+    #[test]
+    fn atomic_write_mode_and_no_leftovers() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("krb5cc");
+        for (mode, d) in [
+            (0o600, Durability::PageCache),
+            (0o640, Durability::Fsync),
+            (0o644, Durability::PageCache),
+        ] {
+            write_atomic(&p, b"ticket", mode, None, d).unwrap();
+            assert_eq!(std::fs::read(&p).unwrap(), b"ticket");
+            assert_eq!(
+                std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+                mode
+            );
+        }
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("krb5cc")]);
+        // A failed rename (the target is a directory) leaves no temporary file behind.
+        let sub = dir.path().join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        std::fs::create_dir(sub.join("krb5cc")).unwrap();
+        std::fs::write(sub.join("krb5cc").join("x"), b"").unwrap();
+        assert!(
+            write_atomic(
+                &sub.join("krb5cc"),
+                b"t",
+                0o600,
+                None,
+                Durability::PageCache
+            )
+            .is_err()
+        );
+        assert_eq!(std::fs::read_dir(&sub).unwrap().count(), 1);
     }
 }

@@ -4,7 +4,9 @@
 //! `std::sync::Mutex` that is never held across an `.await`, so RPCs run concurrently and a slow
 //! DC only delays the requests that need it.
 
-use super::lease::{CCACHE_NAME, Layout, LeaseId, MAX_TICKETS_PER_LEASE, Metadata, TicketInfo};
+use super::lease::{
+    CCACHE_NAME, Durability, Layout, LeaseId, MAX_TICKETS_PER_LEASE, Metadata, TicketInfo,
+};
 use super::source::{
     DomainlessCreds, ErrorKind, LeaseError, Login, SecretSource, TicketRequest, TicketSource,
     user_key,
@@ -200,17 +202,12 @@ impl Manager {
         let mut n = 0;
         for id in ids {
             // Leftovers of an interrupted write.
-            let _ = std::fs::remove_file(
-                self.0
-                    .cfg
-                    .layout
-                    .lease_dir(&id)
-                    .join(format!(".{id}_metadata.json.tmp")),
-            );
+            remove_temp_files(&self.0.cfg.layout.lease_dir(&id));
             match Metadata::read(&root, &id) {
                 Ok(md) => {
                     let mut timers = Vec::new();
                     for t in &md.tickets {
+                        remove_temp_files(&t.dir());
                         let end = read_ccache_times(&t.dir().join(CCACHE_NAME));
                         let delay = match end {
                             Some((start, end)) if end > now_unix() => {
@@ -309,14 +306,12 @@ impl Manager {
         lease_id: Option<LeaseId>,
     ) -> Result<Added, LeaseError> {
         let specs = Self::parse_credspecs(&credspecs)?;
-        let layout = &self.0.cfg.layout;
         let id = match lease_id {
             Some(id) => id,
             None => {
                 LeaseId::generate().map_err(|e| LeaseError::internal("drawing a lease id", e))?
             }
         };
-        let lease_dir = layout.lease_dir(&id);
         if lock(&self.0.leases).contains_key(&id) {
             return Err(LeaseError::new(
                 ErrorKind::Internal,
@@ -324,19 +319,7 @@ impl Manager {
                 format!("lease {id} exists"),
             ));
         }
-        std::fs::create_dir(&lease_dir).map_err(|e| {
-            LeaseError::new(
-                if e.kind() == std::io::ErrorKind::AlreadyExists {
-                    ErrorKind::Internal
-                } else {
-                    ErrorKind::FailedPrecondition
-                },
-                format!("creating the lease directory {}", lease_dir.display()),
-                e,
-            )
-        })?;
-        let result = self.fill_lease(&id, &specs, &login).await;
-        match result {
+        match self.fill_lease(&id, &specs, &login).await {
             Ok((md, times)) => {
                 let dirs: Vec<PathBuf> = md.tickets.iter().map(TicketInfo::dir).collect();
                 let timers = md
@@ -365,14 +348,13 @@ impl Manager {
                 Ok(Added { lease_id: id, dirs })
             }
             Err(e) => {
-                let _ = tokio::fs::remove_dir_all(&lease_dir).await;
                 tracing::warn!(error = %e, "lease not created");
                 Err(e)
             }
         }
     }
 
-    /// Gets and writes every ticket, then the metadata.
+    /// Gets every ticket, then writes the lease (see [`write_lease`]) on a blocking thread.
     async fn fill_lease(
         &self,
         id: &LeaseId,
@@ -400,11 +382,12 @@ impl Manager {
         }
         let mut md = Metadata::default();
         let mut times = Vec::new();
+        let mut files = Vec::new();
         for ((spec, json), o) in specs.iter().zip(outcomes) {
             let o = o.ok_or_else(|| LeaseError::internal("getting a ticket", "missing result"))?;
             let dir = self.0.cfg.layout.ticket_dir(id, &spec.gmsa_name);
-            self.write_ccache(&dir, &o.tgt, true)?;
             times.push((o.tgt.start_time, o.tgt.end_time));
+            files.push((dir.clone(), ccache_bytes(&o.tgt)));
             md.tickets.push(TicketInfo {
                 krb_file_path: dir.join(CCACHE_NAME).display().to_string(),
                 service_account_name: spec.gmsa_name.clone(),
@@ -418,36 +401,27 @@ impl Manager {
                 credential_arn: spec.credential_arn.clone().unwrap_or_default(),
             });
         }
-        md.write(&self.0.cfg.layout.root, id)
-            .map_err(|e| LeaseError::internal("writing the lease metadata", e))?;
+        let (inner, id2) = (self.0.clone(), id.clone());
+        let md = tokio::task::spawn_blocking(move || write_lease(&inner.cfg, &id2, &files, md))
+            .await
+            .map_err(|e| LeaseError::internal("writing the lease", e))??;
         Ok((md, times))
     }
 
-    /// Writes `dir/krb5cc` atomically (temporary file + rename in `dir`), with the configured mode
-    /// and group; `create` makes the directory first.
-    fn write_ccache(
+    /// Writes `dir/krb5cc` on a blocking thread (see [`write_ccache`]).
+    async fn write_ccache_async(
         &self,
-        dir: &Path,
+        dir: PathBuf,
         tgt: &krb5_proto::Credentials,
-        create: bool,
     ) -> Result<(), LeaseError> {
-        let step = format!("writing {}/{CCACHE_NAME}", dir.display());
-        if create {
-            std::fs::create_dir(dir).map_err(|e| LeaseError::internal(step.clone(), e))?;
-            if let Some(gid) = self.0.cfg.ccache_gid {
-                std::os::unix::fs::chown(dir, None, Some(gid))
-                    .map_err(|e| LeaseError::internal(step.clone(), e))?;
-            }
-        }
-        let path = dir.join(CCACHE_NAME);
-        crate::convert::new_cache(tgt)
-            .write_atomic(&path, self.0.cfg.ccache_mode)
-            .map_err(|e| LeaseError::internal(step.clone(), e))?;
-        if let Some(gid) = self.0.cfg.ccache_gid {
-            std::os::unix::fs::chown(&path, None, Some(gid))
-                .map_err(|e| LeaseError::internal(step, e))?;
-        }
-        Ok(())
+        let (bytes, mode, gid) = (
+            ccache_bytes(tgt),
+            self.0.cfg.ccache_mode,
+            self.0.cfg.ccache_gid,
+        );
+        tokio::task::spawn_blocking(move || write_ccache(&dir, &bytes, mode, gid, false))
+            .await
+            .map_err(|e| LeaseError::internal("writing a ccache", e))?
     }
 
     /// Deletes a lease: stops its renewals and removes its directory. An unknown id is not an
@@ -569,7 +543,15 @@ impl Manager {
                 .or_else(|| self.0.cfg.gmsa_dn.clone()),
             ou: self.0.cfg.gmsa_ou.clone(),
         };
-        let o = self.0.source.get_ticket(req).await?;
+        let dir = t.dir();
+        // The ticket being replaced: a shared ticket is only good enough if it ends later.
+        let cc = dir.join(CCACHE_NAME);
+        let replacing_end = tokio::task::spawn_blocking(move || read_ccache_times(&cc))
+            .await
+            .ok()
+            .flatten()
+            .map(|(_, end)| end);
+        let o = self.0.source.renew_ticket(req, replacing_end).await?;
         if !lock(&self.0.leases).contains_key(id) {
             return Err(LeaseError::new(
                 ErrorKind::Internal,
@@ -577,8 +559,7 @@ impl Manager {
                 "the lease was deleted meanwhile",
             ));
         }
-        let dir = t.dir();
-        self.write_ccache(&dir, &o.tgt, false)?;
+        self.write_ccache_async(dir, &o.tgt).await?;
         tracing::info!(lease = %id, gmsa = %t.service_account_name, "ticket renewed");
         Ok((o.tgt.start_time, o.tgt.end_time))
     }
@@ -620,6 +601,106 @@ impl Manager {
         lock(&self.0.leases)
             .values_mut()
             .for_each(|e| e.timers.iter().for_each(AbortHandle::abort));
+    }
+}
+
+/// The ccache file for `tgt` (wiped on drop: it holds the session key).
+fn ccache_bytes(tgt: &krb5_proto::Credentials) -> Zeroizing<Vec<u8>> {
+    Zeroizing::new(crate::convert::new_cache(tgt).to_bytes())
+}
+
+/// Writes `dir/krb5cc` atomically (temporary file + rename in `dir`, so a bind mount of `dir`
+/// sees the old ticket or the new one), with mode `mode` and group `gid` set before the rename.
+/// `create` makes `dir` first (group `gid`); a renewal also re-creates a missing `dir` whose
+/// lease directory exists.
+///
+/// Not fsynced: the ccache can always be rebuilt (renewal rewrites it; after a crash or power
+/// loss, [`Manager::recover`] schedules an immediate renewal when it cannot be read), while the
+/// fsync would cost every add a disk flush. The page cache survives the daemon being killed.
+fn write_ccache(
+    dir: &Path,
+    bytes: &[u8],
+    mode: u32,
+    gid: Option<u32>,
+    create: bool,
+) -> Result<(), LeaseError> {
+    let step = || format!("writing {}/{CCACHE_NAME}", dir.display());
+    let mkdir = || -> std::io::Result<()> {
+        std::fs::create_dir(dir)?;
+        if let Some(gid) = gid {
+            std::os::unix::fs::chown(dir, None, Some(gid))?;
+        }
+        Ok(())
+    };
+    if create {
+        mkdir().map_err(|e| LeaseError::internal(step(), e))?;
+    } else if !dir.exists() && dir.parent().is_some_and(Path::is_dir) {
+        mkdir().map_err(|e| LeaseError::internal(step(), e))?;
+    }
+    super::lease::write_atomic(
+        &dir.join(CCACHE_NAME),
+        bytes,
+        mode,
+        gid,
+        Durability::PageCache,
+    )
+    .map_err(|e| LeaseError::internal(step(), e))
+}
+
+/// Creates a lease on disk: the lease directory, each ticket directory and ccache, then the
+/// metadata (the lease exists once its metadata does). Nothing is fsynced: see
+/// [`Metadata::write_with`] and [`write_ccache`]. On failure removes what it created; a lease
+/// directory that already exists is left alone (it is someone else's).
+fn write_lease(
+    cfg: &ManagerConfig,
+    id: &LeaseId,
+    files: &[(PathBuf, Zeroizing<Vec<u8>>)],
+    md: Metadata,
+) -> Result<Metadata, LeaseError> {
+    let lease_dir = cfg.layout.lease_dir(id);
+    std::fs::create_dir(&lease_dir).map_err(|e| {
+        LeaseError::new(
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                ErrorKind::Internal
+            } else {
+                ErrorKind::FailedPrecondition
+            },
+            format!("creating the lease directory {}", lease_dir.display()),
+            e,
+        )
+    })?;
+    let r = files
+        .iter()
+        .try_for_each(|(dir, bytes)| {
+            write_ccache(dir, bytes, cfg.ccache_mode, cfg.ccache_gid, true)
+        })
+        .and_then(|()| {
+            md.write_with(&cfg.layout.root, id, Durability::PageCache)
+                .map_err(|e| LeaseError::internal("writing the lease metadata", e))
+        });
+    match r {
+        Ok(()) => Ok(md),
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&lease_dir);
+            Err(e)
+        }
+    }
+}
+
+/// Removes `.<name>.tmp.*` files (left by a write the daemon was killed in) from `dir`.
+fn remove_temp_files(dir: &Path) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.')
+            && name.contains(".tmp")
+            && e.file_type().is_ok_and(|t| t.is_file())
+        {
+            let _ = std::fs::remove_file(e.path());
+        }
     }
 }
 

@@ -232,6 +232,18 @@ pub struct TicketOutcome {
 pub trait TicketSource: Send + Sync {
     /// Gets the gMSA's TGT.
     fn get_ticket(&self, req: TicketRequest) -> BoxFuture<'_, Result<TicketOutcome, LeaseError>>;
+
+    /// Gets the gMSA's TGT to replace a ticket ending at `replacing_end` (Unix seconds, `None`
+    /// when unknown): a source that shares recent tickets between leases must return one that
+    /// ends later than that (or a new one). By default, [`TicketSource::get_ticket`].
+    fn renew_ticket(
+        &self,
+        req: TicketRequest,
+        replacing_end: Option<i64>,
+    ) -> BoxFuture<'_, Result<TicketOutcome, LeaseError>> {
+        let _ = replacing_end;
+        self.get_ticket(req)
+    }
 }
 
 /// Supplies the domainless user's credentials (file, or AWS Secrets Manager in another issue).
