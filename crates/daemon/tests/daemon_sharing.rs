@@ -7,87 +7,44 @@
 
 use credentials_fetcherd::server::connect;
 use credentials_fetcherd::server::proto::*;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-struct Daemon {
-    child: Child,
-    socket: PathBuf,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+mod common;
+use common::Daemon;
 
 fn testenv() -> serde_json::Value {
-    let p = std::env::var("GMSA_TESTENV_JSON").unwrap_or_else(|_| {
-        let base = std::env::var("TESTENV_DIR").unwrap_or_else(|_| "/tmp/gmsa-testenv".into());
-        format!("{base}/samba/testenv.json")
-    });
-    let bytes = std::fs::read(&p).unwrap_or_else(|e| {
-        panic!("the Samba AD DC test environment is missing ({p}: {e}); run `testenv/samba-dc.sh start`")
-    });
-    serde_json::from_slice(&bytes).expect("testenv.json is JSON")
+    common::TestEnv::samba_dc().json
 }
 
 /// Starts the daemon on `dir` (krbdir and socket inside), its stderr appended to `log`.
 fn start(dir: &Path, env: &serde_json::Value, extra: &[(&str, &str)], log: &Path) -> Daemon {
     let socket = dir.join("cf.sock");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_credentials-fetcherd"));
-    cmd.args([
-        "--socket-group",
-        "none",
-        "--dc",
-        env["dc_host"].as_str().unwrap(),
-    ])
-    .env("CF_KRB_DIR", dir.join("krbdir"))
-    .env(
-        "CREDENTIALS_FETCHER_HOST",
-        format!("unix://{}", socket.display()),
-    )
-    .env("KRB5_CONFIG", env["krb5_conf"].as_str().unwrap())
-    .env_remove("CF_TEST_FAKE_TICKETS")
-    .env_remove("CF_TEST_RENEW_SECS")
-    .env_remove("DOMAIN_CONTROLLER_GMSA")
-    .env_remove("RUST_LOG")
-    .env_remove("NOTIFY_SOCKET")
-    .stdout(Stdio::null())
-    .stderr(Stdio::from(
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .unwrap(),
-    ));
+    let mut cmd = Daemon::command(&socket, &dir.join("krbdir"));
+    cmd.args(["--dc", env["dc_host"].as_str().unwrap()])
+        .env("KRB5_CONFIG", env["krb5_conf"].as_str().unwrap())
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log)
+                .unwrap(),
+        ));
     for (k, v) in extra {
         cmd.env(k, v);
     }
-    let d = Daemon {
-        child: cmd.spawn().unwrap(),
-        socket,
-    };
-    let t = Instant::now();
-    while t.elapsed() < Duration::from_secs(20) {
-        if std::os::unix::net::UnixStream::connect(&d.socket).is_ok() {
-            return d;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("daemon did not start");
+    Daemon::spawn(cmd, &socket)
 }
 
 fn spec(env: &serde_json::Value) -> String {
-    let name = env["gmsa"]["name"].as_str().unwrap();
-    serde_json::json!({
-        "CmsPlugins": ["ActiveDirectory"],
-        "DomainJoinConfig": {"DnsName": env["domain"], "NetBiosName": env["netbios_domain"], "MachineAccountName": name},
-        "ActiveDirectoryConfig": {"GroupManagedServiceAccounts": [{"Name": name, "Scope": env["domain"]}]}
-    })
-    .to_string()
+    common::credspec(
+        env["gmsa"]["name"].as_str().unwrap(),
+        env["domain"].as_str().unwrap(),
+        env["netbios_domain"].as_str().unwrap(),
+    )
 }
 
 /// A domainless request as `user` (a key of testenv.json's "users"), `password` overriding theirs.
