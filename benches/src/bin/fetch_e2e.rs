@@ -425,12 +425,10 @@ fn main() {
         cc.write_atomic(&scratch.join("cc-fsync"), 0o600).unwrap();
     };
     let cc_nofsync = || {
-        credentials_fetcherd::cli::write_atomic_no_fsync(
-            &scratch.join("cc-nofsync"),
-            &cc_bytes,
-            0o600,
-        )
-        .unwrap();
+        atomic_replace::Replace::new(0o600)
+            .durability(atomic_replace::Durability::PageCache)
+            .write(&scratch.join("cc-nofsync"), &cc_bytes)
+            .unwrap();
     };
 
     cpu.borrow_mut().clear();

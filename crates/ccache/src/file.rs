@@ -1,12 +1,11 @@
 //! Files: bounded reads, atomic replacement, and cache name resolution.
 
 use std::ffi::OsStr;
-use std::fs::{self, File, OpenOptions, Permissions};
-use std::io::{Read, Write};
+use std::fs::{self, File};
+use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use zeroize::Zeroizing;
 
@@ -43,82 +42,13 @@ pub(crate) fn read_bounded(path: &Path) -> Result<Zeroizing<Vec<u8>>, CcacheErro
     Ok(buf)
 }
 
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// Removes the temporary file unless disarmed.
-struct TempGuard<'a> {
-    path: &'a Path,
-    armed: bool,
-}
-
-impl Drop for TempGuard<'_> {
-    fn drop(&mut self) {
-        if self.armed {
-            let _ = fs::remove_file(self.path);
-        }
-    }
-}
-
-/// Replaces `path` with `bytes` atomically: a new temporary file in the same directory
-/// (created with `O_EXCL` and permissions `mode`, so it is never more open than asked),
-/// written, fsynced, renamed over `path`, then the directory fsynced. On error the temporary
-/// file is removed and `path` is left as it was.
+/// Replaces `path` with `bytes` atomically and durably (see [`atomic_replace`]: a new file in
+/// the same directory created with `O_EXCL` and exactly `mode`, fsynced, renamed over `path`,
+/// the directory fsynced). On error `path` is left as it was.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), CcacheError> {
-    let mode = mode & 0o7777;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let name = path.file_name().ok_or_else(|| {
-        CcacheError::io(
-            path,
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "the path does not name a file",
-            ),
-        )
-    })?;
-    let pid = std::process::id();
-    let (tmp, mut file) = {
-        let mut attempt = 0;
-        loop {
-            let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-            let mut tmp_name = std::ffi::OsString::from(".");
-            tmp_name.push(name);
-            tmp_name.push(format!(".tmp.{pid}.{n}"));
-            let tmp = dir.join(tmp_name);
-            match OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(mode)
-                .open(&tmp)
-            {
-                Ok(f) => break (tmp, f),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 100 => {
-                    attempt += 1;
-                }
-                Err(e) => return Err(CcacheError::io(tmp, e)),
-            }
-        }
-    };
-    let mut guard = TempGuard {
-        path: &tmp,
-        armed: true,
-    };
-    // The umask may have narrowed the creation mode; set exactly what was asked (this never
-    // widens beyond `mode`).
-    file.set_permissions(Permissions::from_mode(mode))
-        .map_err(|e| CcacheError::io(&tmp, e))?;
-    file.write_all(bytes)
-        .map_err(|e| CcacheError::io(&tmp, e))?;
-    file.sync_all().map_err(|e| CcacheError::io(&tmp, e))?;
-    drop(file);
-    fs::rename(&tmp, path).map_err(|e| CcacheError::io(path, e))?;
-    guard.armed = false;
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| CcacheError::io(dir, e))?;
-    Ok(())
+    atomic_replace::Replace::new(mode)
+        .write(path, bytes)
+        .map_err(|e| CcacheError::io(e.path, e.source))
 }
 
 /// Cache types MIT knows besides FILE, named in the error for a clear message.

@@ -33,12 +33,10 @@
 
 use std::ffi::OsStr;
 use std::fmt;
-use std::fs::{self, File, OpenOptions, Permissions};
-use std::io::{Read, Write};
+use std::fs::File;
+use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use zeroize::Zeroizing;
 
@@ -515,75 +513,11 @@ impl Keytab {
     }
 }
 
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// Removes the temporary file unless disarmed.
-struct TempGuard<'a> {
-    path: &'a Path,
-    armed: bool,
-}
-
-impl Drop for TempGuard<'_> {
-    fn drop(&mut self) {
-        if self.armed {
-            let _ = fs::remove_file(self.path);
-        }
-    }
-}
-
+/// Replaces `path` atomically and durably (see [`atomic_replace`]).
 fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), KeytabError> {
-    let mode = mode & 0o7777;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let name = path.file_name().ok_or_else(|| {
-        KeytabError::io(
-            path,
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "the path does not name a file",
-            ),
-        )
-    })?;
-    let pid = std::process::id();
-    let mut attempt = 0;
-    let (tmp, mut file) = loop {
-        let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let mut tmp_name = std::ffi::OsString::from(".");
-        tmp_name.push(name);
-        tmp_name.push(format!(".tmp.{pid}.{n}"));
-        let tmp = dir.join(tmp_name);
-        match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&tmp)
-        {
-            Ok(f) => break (tmp, f),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 100 => {
-                attempt += 1;
-            }
-            Err(e) => return Err(KeytabError::io(tmp, e)),
-        }
-    };
-    let mut guard = TempGuard {
-        path: &tmp,
-        armed: true,
-    };
-    // The umask may have narrowed the creation mode; set exactly what was asked.
-    file.set_permissions(Permissions::from_mode(mode))
-        .map_err(|e| KeytabError::io(&tmp, e))?;
-    file.write_all(bytes)
-        .map_err(|e| KeytabError::io(&tmp, e))?;
-    file.sync_all().map_err(|e| KeytabError::io(&tmp, e))?;
-    drop(file);
-    fs::rename(&tmp, path).map_err(|e| KeytabError::io(path, e))?;
-    guard.armed = false;
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| KeytabError::io(dir, e))?;
-    Ok(())
+    atomic_replace::Replace::new(mode)
+        .write(path, bytes)
+        .map_err(|e| KeytabError::io(e.path, e.source))
 }
 
 fn resolve_name(name: &OsStr) -> Result<PathBuf, KeytabError> {

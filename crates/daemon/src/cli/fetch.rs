@@ -186,7 +186,9 @@ pub async fn run_fetch(a: FetchArgs) -> Result<(), String> {
     })?;
     // Atomic (a reader sees the old cache or the new one, never a mix) but not fsynced, as MIT
     // kinit does: after a crash the ticket is fetched again, while an fsync costs milliseconds.
-    write_atomic_no_fsync(&path, &convert::new_cache(&ticket.tgt).to_bytes(), mode)
+    atomic_replace::Replace::new(mode)
+        .durability(atomic_replace::Durability::PageCache)
+        .write(&path, &convert::new_cache(&ticket.tgt).to_bytes())
         .map_err(|e| format!("cannot write the credential cache {}: {e}", path.display()))?;
     if let Some(kt_path) = &a.keytab_out {
         let keys = ticket
@@ -226,60 +228,6 @@ pub async fn run_fetch(a: FetchArgs) -> Result<(), String> {
         }
     );
     Ok(())
-}
-
-/// Replaces `path` with `bytes` atomically — a new file in the same directory created with
-/// `O_EXCL` and exactly `mode` (whatever the umask), written, then renamed over `path` — without
-/// fsync: a crash may lose the new file's contents (the next run writes it again) but never
-/// exposes a partly written one under `path`. On error the temporary file is removed.
-pub fn write_atomic_no_fsync(
-    path: &std::path::Path,
-    bytes: &[u8],
-    mode: u32,
-) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let mode = mode & 0o7777;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => std::path::Path::new("."),
-    };
-    let name = path.file_name().ok_or_else(|| {
-        std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "the path does not name a file",
-        )
-    })?;
-    let mut attempt = 0u32;
-    let (tmp, mut file) = loop {
-        let mut tmp_name = std::ffi::OsString::from(".");
-        tmp_name.push(name);
-        tmp_name.push(format!(".tmp.{}.{attempt}", std::process::id()));
-        let tmp = dir.join(tmp_name);
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&tmp)
-        {
-            Ok(f) => break (tmp, f),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 100 => {
-                attempt += 1;
-            }
-            Err(e) => return Err(e),
-        }
-    };
-    let written = file
-        .set_permissions(std::fs::Permissions::from_mode(mode))
-        .and_then(|()| file.write_all(bytes))
-        .and_then(|()| {
-            drop(file);
-            std::fs::rename(&tmp, path)
-        });
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written
 }
 
 /// One diagnostic step's outcome.

@@ -2,7 +2,6 @@
 
 mod blob;
 mod fetch;
-pub use fetch::write_atomic_no_fsync;
 mod kinit;
 mod klist;
 mod kvno;

@@ -21,7 +21,6 @@
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 /// The largest metadata file read (a lease holds at most [`MAX_TICKETS_PER_LEASE`] tickets).
@@ -257,17 +256,7 @@ impl Metadata {
     }
 }
 
-/// Whether a file write waits for the disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Durability {
-    /// `fsync` the file before the rename and the directory after it: survives a power loss.
-    Fsync,
-    /// Rename only: survives the daemon being killed (SIGKILL, crash), since the page cache
-    /// outlives the process, but not a power loss. For files that can be rebuilt.
-    PageCache,
-}
-
-static TEMP_COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+pub use atomic_replace::Durability;
 
 /// Replaces `path` with `bytes` atomically: a new temporary file `.<name>.tmp.<pid>.<n>` in the
 /// same directory, created with `O_EXCL` and exactly `mode` (whatever the umask), given group
@@ -281,71 +270,15 @@ pub fn write_atomic(
     gid: Option<u32>,
     durability: Durability,
 ) -> Result<(), LayoutError> {
-    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
-    let mode = mode & 0o7777;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let pid = std::process::id();
-    let mut attempt = 0;
-    let (tmp, mut f) = loop {
-        let n = TEMP_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let tmp = dir.join(format!(".{name}.tmp.{pid}.{n}"));
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&tmp)
-        {
-            Ok(f) => break (tmp, f),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 100 => {
-                attempt += 1;
-            }
-            Err(source) => {
-                return Err(LayoutError::Io {
-                    op: "creating",
-                    path: tmp,
-                    source,
-                });
-            }
-        }
-    };
-    let io = |op, source| LayoutError::Io {
-        op,
-        path: tmp.clone(),
-        source,
-    };
-    let done = (|| {
-        f.set_permissions(std::fs::Permissions::from_mode(mode))
-            .map_err(|e| io("setting the mode of", e))?;
-        if let Some(gid) = gid {
-            std::os::unix::fs::fchown(&f, None, Some(gid))
-                .map_err(|e| io("changing the group of", e))?;
-        }
-        f.write_all(bytes).map_err(|e| io("writing", e))?;
-        if durability == Durability::Fsync {
-            f.sync_all().map_err(|e| io("syncing", e))?;
-        }
-        std::fs::rename(&tmp, path).map_err(|source| LayoutError::Io {
-            op: "renaming to",
-            path: path.to_path_buf(),
-            source,
+    atomic_replace::Replace::new(mode)
+        .group(gid)
+        .durability(durability)
+        .write(path, bytes)
+        .map_err(|e| LayoutError::Io {
+            op: e.op,
+            path: e.path,
+            source: e.source,
         })
-    })();
-    drop(f);
-    if let Err(e) = done {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
-    if durability == Durability::Fsync {
-        std::fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|source| LayoutError::Io {
-                op: "syncing",
-                path: dir.to_path_buf(),
-                source,
-            })?;
-    }
-    Ok(())
 }
 
 /// Lease ids found in the krbdir (directories named like lease ids holding a metadata file).
