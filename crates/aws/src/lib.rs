@@ -28,6 +28,15 @@
 pub mod arn;
 pub mod http;
 
+/// The AWS SDK crates this one is built on, for callers that need other operations (the tests
+/// seed the emulator with them) with the same C-free configuration.
+pub mod sdk {
+    pub use aws_sdk_s3 as s3;
+    pub use aws_sdk_secretsmanager as secretsmanager;
+    pub use aws_sdk_ssm as ssm;
+    pub use aws_sdk_sts as sts;
+}
+
 use arn::{CredspecArn, SecretArn};
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_credential_types::Credentials;
@@ -490,6 +499,12 @@ impl AwsClients {
     pub fn from_sdk_config(config: SdkConfig) -> Self {
         let sts = aws_sdk_sts::Client::new(&config);
         Self { config, sts }
+    }
+
+    /// The same clients sending every call to `url` (an emulator, a VPC endpoint), like
+    /// `AWS_ENDPOINT_URL` does.
+    pub fn with_endpoint_url(self, url: &str) -> Self {
+        Self::from_sdk_config(self.config.to_builder().endpoint_url(url).build())
     }
 
     /// The SDK configuration in use.
