@@ -12,7 +12,9 @@
 #     a request signed with a wrong key is refused. Users: cf-reader (Allow *), cf-denied (no policy).
 #   * MOTO_OPEN_PORT (5056): no authentication. Its IMDS paths hand out moto's fixed instance
 #     credentials (AccessKeyId "test-key"), which moto's own IAM does not know; the instance-role
-#     tests therefore call the AWS APIs on this one.
+#     tests therefore call the AWS APIs on this one. moto's IMDSv2 token answer lacks the
+#     X-aws-ec2-metadata-token-ttl-seconds header that real IMDS sends and the AWS SDKs require:
+#     this server runs moto through a small wrapper that adds it (moto itself is unchanged).
 # Everything lives in WORK=${TESTENV_DIR:-/tmp/gmsa-testenv}/moto: testenv.json (mode 600: it holds
 # the emulator's access keys), moto.log / moto-open.log, the pid files.
 set -euo pipefail
@@ -28,7 +30,12 @@ log() { printf 'moto: %s\n' "$*" >&2; }
 die() { printf 'moto: ERROR: %s\n' "$*" >&2; exit 1; }
 
 find_python() {
-    local p
+    local p ms
+    # Prefer the interpreter moto_server was installed for.
+    if ms=$(command -v moto_server 2>/dev/null) && p=$(head -1 "$ms" | sed -n 's/^#!\(.*python[0-9.]*\)$/\1/p') && [[ -x $p ]]; then
+        echo "$p"
+        return 0
+    fi
     for p in python3 python; do
         command -v "$p" >/dev/null && { echo "$p"; return 0; }
     done
@@ -87,21 +94,48 @@ port_answers() {
     (exec 3<>"/dev/tcp/$HOST/$port") 2>/dev/null
 }
 
+# moto_server with the IMDSv2 token TTL header real IMDS sends (see the header of this file).
+write_imds_wrapper() {
+    cat >"$WORK/moto_server_imds_ttl.py" <<'PY'
+import sys
+from urllib.parse import urlparse
+from moto.instance_metadata import responses as r
+
+_orig = r.InstanceMetadataResponse.metadata_response
+
+def metadata_response(request, full_url, headers):
+    status, out_headers, body = _orig(request, full_url, headers)
+    if urlparse(full_url).path == "/latest/api/token":
+        ttl = request.headers.get("X-aws-ec2-metadata-token-ttl-seconds", "21600")
+        out_headers = dict(out_headers, **{"X-aws-ec2-metadata-token-ttl-seconds": ttl})
+    return status, out_headers, body
+
+r.InstanceMetadataResponse.metadata_response = staticmethod(metadata_response)
+from moto.instance_metadata import urls
+urls.url_paths = {k: metadata_response for k in urls.url_paths}
+from moto.server import main
+sys.exit(main())
+PY
+}
+
 start_one() {
     local port=$1 pidf=$2 logf=$3 auth=$4 i
     port_answers "$port" && die "$HOST:$port is already in use by a process we did not start"
     if [[ $auth == yes ]]; then
         INITIAL_NO_AUTH_ACTION_COUNT=0 setsid moto_server -H "$HOST" -p "$port" >"$logf" 2>&1 </dev/null &
     else
-        env -u INITIAL_NO_AUTH_ACTION_COUNT setsid moto_server -H "$HOST" -p "$port" >"$logf" 2>&1 </dev/null &
+        write_imds_wrapper
+        env -u INITIAL_NO_AUTH_ACTION_COUNT setsid "$(find_python)" "$WORK/moto_server_imds_ttl.py" \
+            -H "$HOST" -p "$port" >"$logf" 2>&1 </dev/null &
     fi
     echo $! >"$pidf"
     for ((i = 0; i < 150; i++)); do
         port_answers "$port" && return 0
-        our_pid "$pidf" >/dev/null || { tail -20 "$logf" >&2; die "moto_server on port $port exited; log $logf"; }
+        alive "$(<"$pidf")" || { tail -20 "$logf" >&2; cmd_stop; die "moto_server on port $port exited; log $logf"; }
         sleep 0.1
     done
     tail -20 "$logf" >&2
+    cmd_stop
     die "moto_server on port $port did not answer within 15 s; log $logf"
 }
 
@@ -177,9 +211,8 @@ PY
 }
 
 cmd_status() {
-    local pid
     for f in moto moto-open; do
-        pid=$(our_pid "$WORK/$f.pid") || die "$f is not running"
+        our_pid "$WORK/$f.pid" >/dev/null || die "$f is not running"
     done
     port_answers "$PORT" || die "$HOST:$PORT does not answer"
     port_answers "$OPEN_PORT" || die "$HOST:$OPEN_PORT does not answer"
@@ -192,5 +225,6 @@ case ${1:-} in
     start) cmd_start ;;
     stop) cmd_stop ;;
     status) cmd_status ;;
+    env) echo "export MOTO_TESTENV_JSON=$WORK/testenv.json" ;;
     *) echo "usage: $0 install|start|stop|status" >&2; exit 2 ;;
 esac

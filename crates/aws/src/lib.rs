@@ -291,12 +291,20 @@ where
                 .code()
                 .map(str::to_string)
                 .or_else(|| code_from_body(body))
-                .unwrap_or_else(|| format!("HTTP{status}"));
+                .unwrap_or_else(|| match status {
+                    // Answers to HEAD requests carry no body, hence no error code.
+                    403 => "Forbidden".into(),
+                    404 => "NotFound".into(),
+                    _ => format!("HTTP{status}"),
+                });
             let message = e
                 .message()
                 .map(str::to_string)
                 .or_else(|| message_from_body(body))
-                .unwrap_or_default();
+                .unwrap_or_else(|| match status {
+                    403 => "access denied, or the request's signature or credentials were refused (no error body)".into(),
+                    _ => "(no error body)".into(),
+                });
             AwsError::Service {
                 call,
                 resource,
