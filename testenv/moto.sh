@@ -78,7 +78,7 @@ stop_one() {
             alive "$pid" || break
             sleep 0.1
         done
-        alive "$pid" && kill -KILL "$pid" 2>/dev/null || true
+        if alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
         log "stopped moto_server (pid $pid)"
     fi
     rm -f -- "$f"

@@ -219,8 +219,8 @@ fn start(dir: &Path, env: &Env, extra: &[(&str, String)], log: &Path) -> Daemon 
         cmd.env_remove(k);
     }
     for (k, v) in extra {
-        if k.starts_with('-') {
-            cmd.env_remove(&k[1..]);
+        if let Some(name) = k.strip_prefix('-') {
+            cmd.env_remove(name);
         } else {
             cmd.env(k, v);
         }
