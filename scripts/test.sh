@@ -3,12 +3,13 @@
 #
 # Runs unattended as root on a fresh Debian 12 machine with rustup (stable + nightly):
 #   1 install      apt packages (MIT krb5 via testenv/mit-kdc.sh, Samba AD DC via
-#                  testenv/samba-dc.sh, rpmbuild via packaging/rpm/build.sh), musl target, rustfmt/clippy, nightly toolchain, cargo-fuzz
+#                  testenv/samba-dc.sh, rpmbuild via packaging/rpm/build.sh), moto[server] from PyPI
+#                  (testenv/moto.sh), musl target, rustfmt/clippy, nightly toolchain, cargo-fuzz
 #   2 fmt          cargo fmt --all -- --check
 #   3 no-c         no C-building crate in the dependency graph
-#   4 peers        start the MIT KDC (realm MIT.TEST on 127.0.0.3:18888) and the Samba AD DC
-#                  (realm EXAMPLE.TEST on 127.0.0.2); tests read $TESTENV_DIR/mit/testenv.json
-#                  and $TESTENV_DIR/samba/testenv.json
+#   4 peers        start the MIT KDC (realm MIT.TEST on 127.0.0.3:18888), the Samba AD DC
+#                  (realm EXAMPLE.TEST on 127.0.0.2) and moto (AWS API emulator, 127.0.0.1:5055/5056,
+#                  testenv/moto.sh); tests read $TESTENV_DIR/{mit,samba,moto}/testenv.json
 #   5 clippy       cargo clippy --workspace --all-targets -- -D warnings
 #   6 test         cargo test --workspace (unit, integration, doc tests)
 #   7 musl         static musl build of gmsa and credentials-fetcherd, and the RPM built from it
@@ -50,6 +51,7 @@ on_exit() {
     if ((PEERS_STARTED)); then
         "$ROOT/testenv/mit-kdc.sh" stop
         "$ROOT/testenv/samba-dc.sh" stop
+        "$ROOT/testenv/moto.sh" stop
     fi
     echo
     echo "==================== summary ===================="
@@ -93,6 +95,7 @@ do_install() {
     run "$ROOT/testenv/mit-kdc.sh" install
     run "$ROOT/testenv/samba-dc.sh" install
     run "$ROOT/packaging/rpm/build.sh" install
+    run "$ROOT/testenv/moto.sh" install
     run rustup component add rustfmt clippy
     run rustup target add "$MUSL"
     if ! rustup toolchain list | grep -q '^nightly'; then
@@ -137,6 +140,8 @@ do_peers() {
     run "$ROOT/testenv/samba-dc.sh" status
     [[ -s $TESTENV_DIR/samba/testenv.json ]] || { echo "ERROR: $TESTENV_DIR/samba/testenv.json missing" >&2; return 1; }
     echo "Samba AD DC: realm EXAMPLE.TEST on 127.0.0.2, $TESTENV_DIR/samba/testenv.json"
+    run "$ROOT/testenv/moto.sh" start
+    run "$ROOT/testenv/moto.sh" status
 }
 
 do_clippy() {
@@ -190,6 +195,7 @@ do_fuzz() {
 do_stop() {
     run "$ROOT/testenv/mit-kdc.sh" stop
     run "$ROOT/testenv/samba-dc.sh" stop
+    run "$ROOT/testenv/moto.sh" stop
     PEERS_STARTED=0
 }
 

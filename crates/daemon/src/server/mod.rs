@@ -7,6 +7,7 @@
 //! * [`source`]: the [`source::TicketSource`] and [`source::SecretSource`] traits.
 //! * [`config`]: flags, environment and /etc/ecs/ecs.config.
 //! * [`service`]: the RPC handlers.
+//! * [`aws`]: the domainless user from AWS Secrets Manager, ARN leases (S3/SSM credspecs).
 //!
 //! ```no_run
 //! # async fn f() -> Result<(), Box<dyn std::error::Error>> {
@@ -17,6 +18,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod aws;
 pub mod config;
 pub mod kerberos;
 pub mod lease;
@@ -95,12 +97,34 @@ pub fn ticket_source(cfg: &Config) -> Result<Arc<dyn TicketSource>, LeaseError> 
     }
 }
 
+/// Where the domainless user comes from: the AWS Secrets Manager secret
+/// (`CREDENTIALS_FETCHER_SECRET_NAME_FOR_DOMAINLESS_GMSA` / `--aws_sm_secret_name`), else the
+/// file `CF_DOMAINLESS_SECRET_FILE`, else nowhere.
+pub fn secret_source(cfg: &Config) -> Option<Arc<dyn SecretSource>> {
+    if let Some(name) = cfg
+        .aws_sm_secret_name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+    {
+        return Some(Arc::new(aws::AwsSecretSource::new(name)));
+    }
+    cfg.domainless_secret_file
+        .clone()
+        .map(|path| Arc::new(FileSecretSource { path }) as Arc<dyn SecretSource>)
+}
+
 /// The manager for `cfg` with `source`.
 pub fn manager(cfg: &Config, source: Arc<dyn TicketSource>) -> Manager {
-    let secret: Option<Arc<dyn SecretSource>> = cfg
-        .domainless_secret_file
-        .clone()
-        .map(|path| Arc::new(FileSecretSource { path }) as Arc<dyn SecretSource>);
+    manager_with_secret(cfg, source, secret_source(cfg))
+}
+
+/// The manager for `cfg` with `source` and the domainless `secret`.
+pub fn manager_with_secret(
+    cfg: &Config,
+    source: Arc<dyn TicketSource>,
+    secret: Option<Arc<dyn SecretSource>>,
+) -> Manager {
     let mut renew = RenewPolicy::default();
     if let Some(s) = cfg.test_renew_secs {
         renew.fixed = Some(Duration::from_secs(s));
@@ -157,8 +181,12 @@ pub fn bind_socket(path: &Path, gid: Option<u32>) -> Result<tokio::net::UnixList
     Ok(listener)
 }
 
-/// Creates the start-up lease from `CF_CRED_SPEC_FILE` (domainless when a secret file is set).
-async fn startup_lease(cfg: &Config, manager: &Manager) -> Result<(), LeaseError> {
+/// Creates the start-up lease from `CF_CRED_SPEC_FILE` (domainless when a secret is set).
+async fn startup_lease(
+    cfg: &Config,
+    manager: &Manager,
+    secret: Option<Arc<dyn SecretSource>>,
+) -> Result<(), LeaseError> {
     let Some((path, id)) = &cfg.cred_spec_file else {
         return Ok(());
     };
@@ -178,14 +206,11 @@ async fn startup_lease(cfg: &Config, manager: &Manager) -> Result<(), LeaseError
     let text = tokio::fs::read_to_string(path)
         .await
         .map_err(|e| LeaseError::new(ErrorKind::FailedPrecondition, step.clone(), e))?;
-    let login = match &cfg.domainless_secret_file {
-        Some(f) => {
+    let login = match &secret {
+        Some(s) => {
             let spec = crate::credspec::CredSpec::parse(text.as_bytes())
                 .map_err(|e| LeaseError::invalid(step.clone(), e))?;
-            let creds = FileSecretSource { path: f.clone() }
-                .credentials(&spec.domain)
-                .await?;
-            LeaseLogin::Domainless(creds)
+            LeaseLogin::Domainless(s.credentials(&spec.domain).await?)
         }
         None => LeaseLogin::DomainJoined,
     };
@@ -194,23 +219,53 @@ async fn startup_lease(cfg: &Config, manager: &Manager) -> Result<(), LeaseError
     Ok(())
 }
 
+/// Re-reads the secret every 10 minutes (`CF_TEST_RENEW_SECS` in tests) for each domain with
+/// domainless tickets, so renewals use a rotated password.
+fn spawn_secret_refresh(cfg: &Config, manager: &Manager, secret: Arc<dyn SecretSource>) {
+    let every = Duration::from_secs(cfg.test_renew_secs.unwrap_or(600).max(1));
+    let manager = manager.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            let mut domains: Vec<String> = manager
+                .lease_ids()
+                .iter()
+                .filter_map(|id| manager.lease(id))
+                .flat_map(|md| md.tickets)
+                .filter(|t| !t.domainless_user.is_empty() && t.credential_arn.is_empty())
+                .map(|t| t.domain_name)
+                .collect();
+            domains.sort();
+            domains.dedup();
+            for d in domains {
+                match secret.credentials(&d).await {
+                    Ok(c) => manager.remember_user(c),
+                    Err(e) => tracing::warn!(error = %e, "re-reading the domainless secret failed"),
+                }
+            }
+        }
+    });
+}
+
 /// Runs the daemon until SIGTERM or SIGINT.
 pub async fn serve(cfg: Config) -> Result<(), ServerError> {
     let source = ticket_source(&cfg)?;
-    let manager = manager(&cfg, source);
+    let secret = secret_source(&cfg);
+    let manager = manager_with_secret(&cfg, source, secret.clone());
     let n = manager.recover()?;
     tracing::info!(leases = n, krbdir = %cfg.krbdir.display(), "state recovered");
-    if cfg.aws_sm_secret_name.is_some() {
-        tracing::warn!(
-            "an AWS Secrets Manager secret name is configured; fetching it is not implemented yet"
-        );
+    // The AWS secret (upstream's "secret vault" mode) also serves AddKerberosLease.
+    let sm_secret = secret.clone().filter(|_| cfg.aws_sm_secret_name.is_some());
+    if let Some(s) = &sm_secret {
+        tracing::info!(secret = ?cfg.aws_sm_secret_name, "domainless user from AWS Secrets Manager");
+        spawn_secret_refresh(&cfg, &manager, s.clone());
     }
     let listener = bind_socket(&cfg.socket, cfg.socket_gid)?;
     tracing::info!(socket = %cfg.socket.display(), "listening");
     {
         let (cfg, manager) = (cfg.clone(), manager.clone());
         tokio::spawn(async move {
-            if let Err(e) = startup_lease(&cfg, &manager).await {
+            if let Err(e) = startup_lease(&cfg, &manager, secret).await {
                 tracing::error!(error = %e, "the CF_CRED_SPEC_FILE lease was not created");
             }
         });
@@ -246,9 +301,9 @@ pub async fn serve(cfg: Config) -> Result<(), ServerError> {
         let _ = systemd::notify("STOPPING=1");
     };
     let result = tonic::transport::Server::builder()
-        .add_service(CredentialsFetcherServiceServer::new(service::Service::new(
-            manager.clone(),
-        )))
+        .add_service(CredentialsFetcherServiceServer::new(
+            service::Service::with_secret_source(manager.clone(), sm_secret),
+        ))
         .serve_with_incoming_shutdown(
             tokio_stream::wrappers::UnixListenerStream::new(listener),
             shutdown,

@@ -4,7 +4,8 @@ use super::lease::LeaseId;
 use super::manager::{LeaseLogin, Manager};
 use super::proto::credentials_fetcher_service_server::CredentialsFetcherService;
 use super::proto::*;
-use super::source::{DomainlessCreds, ErrorKind, LeaseError};
+use super::source::{DomainlessCreds, ErrorKind, LeaseError, SecretSource};
+use std::sync::Arc;
 use tonic::{Request, Response, Status};
 use zeroize::Zeroizing;
 
@@ -12,12 +13,58 @@ use zeroize::Zeroizing;
 #[derive(Clone)]
 pub struct Service {
     manager: Manager,
+    secret: Option<Arc<dyn SecretSource>>,
 }
 
 impl Service {
     /// A service over `manager`.
     pub fn new(manager: Manager) -> Self {
-        Self { manager }
+        Self {
+            manager,
+            secret: None,
+        }
+    }
+
+    /// A service whose `AddKerberosLease` logs in domainless as the user from `secret` (upstream's
+    /// "secret vault" mode, e.g. an AWS Secrets Manager secret).
+    pub fn with_secret_source(manager: Manager, secret: Option<Arc<dyn SecretSource>>) -> Self {
+        Self { manager, secret }
+    }
+
+    /// `AddKerberosLease` as the secret's user; when the login is refused the secret is read
+    /// again (it may have been rotated) and, if it changed, the lease is tried once more.
+    async fn add_with_secret(
+        &self,
+        secret: &dyn SecretSource,
+        credspecs: Vec<String>,
+    ) -> Result<super::manager::Added, LeaseError> {
+        let specs = Manager::parse_credspecs(&credspecs)?;
+        let domain = specs
+            .first()
+            .map(|(s, _)| s.domain.clone())
+            .unwrap_or_default();
+        let creds = secret.credentials(&domain).await?;
+        match self
+            .manager
+            .add(
+                credspecs.clone(),
+                LeaseLogin::Domainless(creds.clone()),
+                None,
+            )
+            .await
+        {
+            Err(e) if e.kind == ErrorKind::PermissionDenied => {
+                let fresh = secret.credentials(&domain).await?;
+                if fresh == creds {
+                    return Err(e);
+                }
+                tracing::info!(user = %fresh.username, "the domainless secret changed; retrying with it");
+                self.manager
+                    .add(credspecs, LeaseLogin::Domainless(fresh), None)
+                    .await
+            }
+            r => r,
+        }
     }
 }
 
@@ -46,11 +93,18 @@ impl CredentialsFetcherService for Service {
     ) -> Result<Response<CreateKerberosLeaseResponse>, Status> {
         let r = request.into_inner();
         tracing::info!(credspecs = r.credspec_contents.len(), "AddKerberosLease");
-        let added = self
-            .manager
-            .add(r.credspec_contents, LeaseLogin::DomainJoined, None)
-            .await
-            .map_err(|e| status(&e))?;
+        let added = match &self.secret {
+            Some(secret) => {
+                self.add_with_secret(secret.as_ref(), r.credspec_contents)
+                    .await
+            }
+            None => {
+                self.manager
+                    .add(r.credspec_contents, LeaseLogin::DomainJoined, None)
+                    .await
+            }
+        }
+        .map_err(|e| status(&e))?;
         Ok(Response::new(CreateKerberosLeaseResponse {
             lease_id: added.lease_id.to_string(),
             created_kerberos_file_paths: paths(added.dirs),
@@ -125,19 +179,37 @@ impl CredentialsFetcherService for Service {
 
     async fn add_kerberos_arn_lease(
         &self,
-        _request: Request<KerberosArnLeaseRequest>,
+        request: Request<KerberosArnLeaseRequest>,
     ) -> Result<Response<CreateKerberosArnLeaseResponse>, Status> {
-        Err(Status::unimplemented(
-            "AddKerberosArnLease: credspecs stored in S3 are not supported by this daemon yet",
-        ))
+        let r = request.into_inner();
+        tracing::info!(arns = ?r.credspec_arns.iter().map(|a| a.chars().take(300).collect::<String>()).collect::<Vec<_>>(), region = %r.region, "AddKerberosArnLease");
+        let resp = super::aws::add_arn_lease(&self.manager, r)
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %e, "AddKerberosArnLease failed");
+                status(&e)
+            })?;
+        Ok(Response::new(resp))
     }
 
     async fn renew_kerberos_arn_lease(
         &self,
-        _request: Request<RenewKerberosArnLeaseRequest>,
+        request: Request<RenewKerberosArnLeaseRequest>,
     ) -> Result<Response<RenewKerberosArnLeaseResponse>, Status> {
-        Err(Status::unimplemented(
-            "RenewKerberosArnLease: credspecs stored in S3 are not supported by this daemon yet",
-        ))
+        let r = request.into_inner();
+        tracing::info!(region = %r.region, "RenewKerberosArnLease");
+        let status = match super::aws::renew_arn_leases(&self.manager, r).await {
+            Ok(n) => {
+                tracing::info!(tickets = n, "ARN leases renewed");
+                "successful"
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "RenewKerberosArnLease failed");
+                "failed"
+            }
+        };
+        Ok(Response::new(RenewKerberosArnLeaseResponse {
+            status: status.into(),
+        }))
     }
 }

@@ -1,0 +1,646 @@
+//! The daemon's AWS side against moto (`testenv/moto.sh start`) and the Samba AD DC
+//! (`testenv/samba-dc.sh start`): the domainless user from Secrets Manager (static credentials
+//! and the emulated EC2 instance role), ARN leases from S3 and SSM credspecs, and each AWS error
+//! reaching the gRPC caller with nothing left on disk. Fails (never skips) without either peer.
+
+use cf_aws::AwsClients;
+use cf_aws::sdk::{s3, secretsmanager, ssm};
+use credentials_fetcherd::server::connect;
+use credentials_fetcherd::server::proto::*;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tonic::Code;
+
+fn testenv_dir() -> String {
+    std::env::var("TESTENV_DIR").unwrap_or_else(|_| "/tmp/gmsa-testenv".into())
+}
+
+fn read_json(which: &str, how: &str) -> serde_json::Value {
+    let p = format!("{}/{which}/testenv.json", testenv_dir());
+    let bytes = std::fs::read(&p).unwrap_or_else(|e| {
+        panic!("the {which} test environment is missing ({p}: {e}); run `{how}`")
+    });
+    serde_json::from_slice(&bytes).expect("testenv.json is JSON")
+}
+
+/// The Samba DC and moto descriptions; either missing fails the test.
+struct Env {
+    samba: serde_json::Value,
+    moto: serde_json::Value,
+}
+
+impl Env {
+    fn load() -> Self {
+        Self {
+            samba: read_json("samba", "testenv/samba-dc.sh start"),
+            moto: read_json("moto", "testenv/moto.sh start"),
+        }
+    }
+    fn s(&self, v: &serde_json::Value) -> String {
+        v.as_str().expect("a string in testenv.json").to_string()
+    }
+    fn endpoint(&self) -> String {
+        self.s(&self.moto["endpoint"])
+    }
+    fn region(&self) -> String {
+        self.s(&self.moto["region"])
+    }
+    fn account(&self) -> String {
+        self.s(&self.moto["account_id"])
+    }
+    fn key(&self, who: &str) -> (String, String) {
+        (
+            self.s(&self.moto[who]["access_key_id"]),
+            self.s(&self.moto[who]["secret_access_key"]),
+        )
+    }
+    /// The Samba reader user's secret JSON.
+    fn user_secret(&self) -> String {
+        let pw = std::fs::read_to_string(self.s(&self.samba["users"]["reader"]["password_file"]))
+            .expect("svc-fetcher password file");
+        serde_json::json!({
+            "username": self.samba["users"]["reader"]["name"],
+            "password": pw,
+            "domainName": self.samba["domain"],
+        })
+        .to_string()
+    }
+    fn gmsa_principal(&self) -> String {
+        self.s(&self.samba["gmsa"]["principal"])
+    }
+    /// Seeding clients (reader credentials) for `endpoint`.
+    async fn admin(&self, endpoint: &str) -> AwsClients {
+        let (k, s) = self.key("reader");
+        AwsClients::with_static_credentials(&k, &s, None, &self.region())
+            .await
+            .unwrap()
+            .with_endpoint_url(endpoint)
+    }
+}
+
+fn spec(env: &Env, credential_arn: Option<&str>) -> String {
+    let s = &env.samba;
+    let name = s["gmsa"]["name"].as_str().unwrap();
+    let mut v = serde_json::json!({
+        "CmsPlugins": ["ActiveDirectory"],
+        "DomainJoinConfig": {"DnsName": s["domain"], "NetBiosName": s["netbios_domain"], "MachineAccountName": name},
+        "ActiveDirectoryConfig": {"GroupManagedServiceAccounts": [{"Name": name, "Scope": s["domain"]}]}
+    });
+    if let Some(arn) = credential_arn {
+        v["HostAccountConfig"] = serde_json::json!({
+            "PortableCcgVersion": "1",
+            "PluginGUID": "{859E1386-BDB4-49E8-85C7-3070B13920E1}",
+            "PluginInput": {"CredentialArn": arn}
+        });
+    }
+    v.to_string()
+}
+
+fn unique(prefix: &str) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos(),
+    );
+    format!("{prefix}-{:012x}", h.finish() & 0xffff_ffff_ffff)
+}
+
+async fn put_secret(aws: &AwsClients, name: &str, value: &str) -> String {
+    secretsmanager::Client::new(aws.sdk_config())
+        .create_secret()
+        .name(name)
+        .secret_string(value)
+        .send()
+        .await
+        .unwrap()
+        .arn
+        .unwrap()
+}
+
+async fn put_object(aws: &AwsClients, bucket: &str, key: &str, body: Vec<u8>) {
+    let c = s3::Client::from_conf(
+        s3::config::Builder::from(aws.sdk_config())
+            .force_path_style(true)
+            .build(),
+    );
+    let _ = c.create_bucket().bucket(bucket).send().await;
+    c.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(body.into())
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn put_parameter(aws: &AwsClients, name: &str, value: &str) {
+    ssm::Client::new(aws.sdk_config())
+        .put_parameter()
+        .name(name)
+        .value(value)
+        .r#type(ssm::types::ParameterType::String)
+        .send()
+        .await
+        .unwrap();
+}
+
+struct Daemon {
+    child: Child,
+    socket: PathBuf,
+    krbdir: PathBuf,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Daemon {
+    /// The lease directories under the krbdir.
+    fn leases(&self) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(&self.krbdir)
+            .map(|rd| {
+                rd.filter_map(Result::ok)
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+}
+
+/// Starts the daemon with a clean AWS environment (no host credentials, no profile files, no
+/// IMDS) plus `extra`.
+fn start(dir: &Path, env: &Env, extra: &[(&str, String)], log: &Path) -> Daemon {
+    let socket = dir.join("cf.sock");
+    let krbdir = dir.join("krbdir");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_credentials-fetcherd"));
+    cmd.args(["--socket-group", "none"]);
+    cmd.args(["--dc", env.samba["dc_host"].as_str().unwrap()]);
+    cmd.env("CF_KRB_DIR", &krbdir)
+        .env(
+            "CREDENTIALS_FETCHER_HOST",
+            format!("unix://{}", socket.display()),
+        )
+        .env("KRB5_CONFIG", env.samba["krb5_conf"].as_str().unwrap())
+        .env("RUST_LOG", "info")
+        .env("AWS_CONFIG_FILE", dir.join("no-aws-config"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            dir.join("no-aws-credentials"),
+        )
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    for k in [
+        "CF_TEST_FAKE_TICKETS",
+        "CF_TEST_RENEW_SECS",
+        "DOMAIN_CONTROLLER_GMSA",
+        "NOTIFY_SOCKET",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_ENDPOINT_URL",
+        "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "CREDENTIALS_FETCHER_SECRET_NAME_FOR_DOMAINLESS_GMSA",
+        "CF_DOMAINLESS_SECRET_FILE",
+    ] {
+        cmd.env_remove(k);
+    }
+    for (k, v) in extra {
+        if let Some(name) = k.strip_prefix('-') {
+            cmd.env_remove(name);
+        } else {
+            cmd.env(k, v);
+        }
+    }
+    cmd.stdout(Stdio::null())
+        .stderr(Stdio::from(std::fs::File::create(log).unwrap()));
+    let d = Daemon {
+        child: cmd.spawn().unwrap(),
+        socket,
+        krbdir,
+    };
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(20) {
+        if std::os::unix::net::UnixStream::connect(&d.socket).is_ok() {
+            return d;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!(
+        "daemon did not start: {}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+}
+
+fn klist(env: &Env, dir: &str) -> String {
+    let out = Command::new("klist")
+        .arg("-c")
+        .arg(format!("{dir}/krb5cc"))
+        .env("KRB5_CONFIG", env.samba["krb5_conf"].as_str().unwrap())
+        .output()
+        .expect("MIT klist");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn metadata(d: &Daemon, lease: &str) -> serde_json::Value {
+    let p = d.krbdir.join(lease).join(format!("{lease}_metadata.json"));
+    serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap()
+}
+
+/// A domainless lease through AddKerberosLease: the user comes from `secret` read with `aws_env`.
+async fn domainless_via_secret(env: &Env, d: &Daemon) {
+    let mut c = connect(&d.socket).await.unwrap();
+    let added = c
+        .add_kerberos_lease(CreateKerberosLeaseRequest {
+            credspec_contents: vec![spec(env, None)],
+        })
+        .await
+        .unwrap_or_else(|s| panic!("AddKerberosLease: {s:?}"))
+        .into_inner();
+    let path = &added.created_kerberos_file_paths[0];
+    assert!(
+        klist(env, path).contains(&env.gmsa_principal()),
+        "{}",
+        klist(env, path)
+    );
+    let md = metadata(d, &added.lease_id);
+    assert_eq!(
+        md["krb_ticket_info"][0]["domainless_user"],
+        env.samba["users"]["reader"]["name"]
+    );
+    c.delete_kerberos_lease(DeleteKerberosLeaseRequest {
+        lease_id: added.lease_id.clone(),
+    })
+    .await
+    .unwrap();
+    assert!(d.leases().is_empty(), "{:?}", d.leases());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_manager_user_with_static_credentials() {
+    let env = Env::load();
+    let aws = env.admin(&env.endpoint()).await;
+    let name = unique("cf-daemon-user");
+    put_secret(&aws, &name, &env.user_secret()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (k, s) = env.key("reader");
+    let d = start(
+        dir.path(),
+        &env,
+        &[
+            (
+                "CREDENTIALS_FETCHER_SECRET_NAME_FOR_DOMAINLESS_GMSA",
+                name.clone(),
+            ),
+            ("AWS_ACCESS_KEY_ID", k),
+            ("AWS_SECRET_ACCESS_KEY", s),
+            ("AWS_REGION", env.region()),
+            ("AWS_ENDPOINT_URL", env.endpoint()),
+        ],
+        &dir.path().join("daemon.log"),
+    );
+    domainless_via_secret(&env, &d).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_manager_user_with_instance_role_credentials() {
+    // moto's IMDS hands out credentials its own IAM does not know: this test uses the moto
+    // server without signature checks; the proof that IMDS was used is in its request log.
+    let env = Env::load();
+    let open = env.s(&env.moto["open_endpoint"]);
+    let aws = env.admin(&open).await;
+    let name = unique("cf-daemon-imds");
+    put_secret(&aws, &name, &env.user_secret()).await;
+    let log = env.s(&env.moto["open_log"]);
+    let before = std::fs::read_to_string(&log).unwrap_or_default().len();
+    let dir = tempfile::tempdir().unwrap();
+    let d = start(
+        dir.path(),
+        &env,
+        &[
+            (
+                "CREDENTIALS_FETCHER_SECRET_NAME_FOR_DOMAINLESS_GMSA",
+                name.clone(),
+            ),
+            ("AWS_ENDPOINT_URL", open.clone()),
+            ("-AWS_EC2_METADATA_DISABLED", String::new()),
+            ("AWS_EC2_METADATA_SERVICE_ENDPOINT", open.clone()),
+        ],
+        &dir.path().join("daemon.log"),
+    );
+    domainless_via_secret(&env, &d).await;
+    let moto_log = std::fs::read_to_string(&log).unwrap();
+    let new = moto_log.get(before..).unwrap_or_default();
+    assert!(
+        new.contains("PUT /latest/api/token"),
+        "no IMDSv2 token request:\n{new}"
+    );
+    assert!(
+        new.contains("GET /latest/meta-data/iam/security-credentials/default-role"),
+        "no instance-role credential request:\n{new}"
+    );
+    assert!(
+        new.contains("GET /latest/meta-data/placement/region"),
+        "the region did not come from IMDS:\n{new}"
+    );
+}
+
+fn arn_req(env: &Env, who: &str, arns: Vec<String>) -> KerberosArnLeaseRequest {
+    let (k, s) = env.key(who);
+    KerberosArnLeaseRequest {
+        credspec_arns: arns,
+        access_key_id: k,
+        secret_access_key: s,
+        session_token: String::new(),
+        region: env.region(),
+    }
+}
+
+fn renew_req(env: &Env, who: &str) -> RenewKerberosArnLeaseRequest {
+    let (k, s) = env.key(who);
+    RenewKerberosArnLeaseRequest {
+        access_key_id: k,
+        secret_access_key: s,
+        session_token: String::new(),
+        region: env.region(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arn_leases_from_s3_and_ssm_and_renewal() {
+    let env = Env::load();
+    let aws = env.admin(&env.endpoint()).await;
+    let secret_arn = put_secret(&aws, &unique("cf-daemon-arn-user"), &env.user_secret()).await;
+    let bucket = unique("cf-daemon-specs");
+    put_object(
+        &aws,
+        &bucket,
+        "specs/webapp01.json",
+        spec(&env, Some(&secret_arn)).into_bytes(),
+    )
+    .await;
+    let param = unique("cf-daemon-spec");
+    put_parameter(&aws, &param, &spec(&env, Some(&secret_arn))).await;
+    let s3_arn = format!("arn:aws:s3:::{bucket}/specs/webapp01.json#123/WebApp01");
+    let ssm_arn = format!(
+        "arn:aws:ssm:{}:{}:parameter/{param}#456/WebApp01",
+        env.region(),
+        env.account()
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let d = start(
+        dir.path(),
+        &env,
+        &[("AWS_ENDPOINT_URL", env.endpoint())],
+        &dir.path().join("daemon.log"),
+    );
+    let mut c = connect(&d.socket).await.unwrap();
+    let mut leases = Vec::new();
+    for arn in [&s3_arn, &ssm_arn] {
+        let r = c
+            .add_kerberos_arn_lease(arn_req(&env, "reader", vec![arn.clone()]))
+            .await
+            .unwrap_or_else(|s| panic!("AddKerberosArnLease {arn}: {s:?}"))
+            .into_inner();
+        assert_eq!(r.krb_ticket_response_map.len(), 1);
+        let m = &r.krb_ticket_response_map[0];
+        assert_eq!(&m.credspec_arns, arn);
+        assert_eq!(
+            Path::new(&m.created_kerberos_file_paths),
+            d.krbdir.join(&r.lease_id).join("WebApp01")
+        );
+        assert!(klist(&env, &m.created_kerberos_file_paths).contains(&env.gmsa_principal()));
+        let md = metadata(&d, &r.lease_id);
+        assert_eq!(
+            md["krb_ticket_info"][0]["credential_arn"],
+            secret_arn.as_str()
+        );
+        leases.push((r.lease_id.clone(), m.created_kerberos_file_paths.clone()));
+    }
+
+    // Renewal with the task credentials rewrites both ccaches.
+    let stamp = |p: &str| {
+        std::fs::metadata(format!("{p}/krb5cc"))
+            .unwrap()
+            .modified()
+            .unwrap()
+    };
+    let before: Vec<_> = leases.iter().map(|(_, p)| stamp(p)).collect();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let r = c
+        .renew_kerberos_arn_lease(renew_req(&env, "reader"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.status, "successful");
+    for ((_, p), b) in leases.iter().zip(before) {
+        assert!(stamp(p) > b, "{p} was not rewritten");
+        assert!(klist(&env, p).contains(&env.gmsa_principal()));
+    }
+    // Refused credentials: "failed", tickets untouched.
+    let mut bad = renew_req(&env, "reader");
+    bad.secret_access_key = "wrong-secret-key".into();
+    let r = c.renew_kerberos_arn_lease(bad).await.unwrap().into_inner();
+    assert_eq!(r.status, "failed");
+
+    for (id, _) in leases {
+        c.delete_kerberos_lease(DeleteKerberosLeaseRequest { lease_id: id })
+            .await
+            .unwrap();
+    }
+    assert!(d.leases().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_errors_reach_the_caller_and_leave_nothing() {
+    let env = Env::load();
+    let aws = env.admin(&env.endpoint()).await;
+    let good_secret = put_secret(&aws, &unique("cf-daemon-err-user"), &env.user_secret()).await;
+    let bad_secret = put_secret(
+        &aws,
+        &unique("cf-daemon-err-bad"),
+        "{\"username\": \"svc-fetcher\", password: hunter2",
+    )
+    .await;
+    let missing_secret = format!("{good_secret}-missing");
+    let bucket = unique("cf-daemon-err");
+    put_object(
+        &aws,
+        &bucket,
+        "good.json",
+        spec(&env, Some(&good_secret)).into_bytes(),
+    )
+    .await;
+    put_object(
+        &aws,
+        &bucket,
+        "malformed-secret.json",
+        spec(&env, Some(&bad_secret)).into_bytes(),
+    )
+    .await;
+    put_object(
+        &aws,
+        &bucket,
+        "missing-secret.json",
+        spec(&env, Some(&missing_secret)).into_bytes(),
+    )
+    .await;
+    put_object(
+        &aws,
+        &bucket,
+        "no-credential-arn.json",
+        spec(&env, None).into_bytes(),
+    )
+    .await;
+    let mut big = spec(&env, Some(&good_secret)).into_bytes();
+    big.resize(4001, b' ');
+    put_object(&aws, &bucket, "big.json", big).await;
+    let s3 = |key: &str| format!("arn:aws:s3:::{bucket}/{key}#123/WebApp01");
+
+    let dir = tempfile::tempdir().unwrap();
+    let d = start(
+        dir.path(),
+        &env,
+        &[
+            ("AWS_ENDPOINT_URL", env.endpoint()),
+            (
+                "CREDENTIALS_FETCHER_SECRET_NAME_FOR_DOMAINLESS_GMSA",
+                unique("cf-daemon-no-such-secret"),
+            ),
+            ("AWS_ACCESS_KEY_ID", env.key("reader").0),
+            ("AWS_SECRET_ACCESS_KEY", env.key("reader").1),
+            ("AWS_REGION", env.region()),
+        ],
+        &dir.path().join("daemon.log"),
+    );
+    let mut c = connect(&d.socket).await.unwrap();
+
+    // The configured secret does not exist.
+    let e = c
+        .add_kerberos_lease(CreateKerberosLeaseRequest {
+            credspec_contents: vec![spec(&env, None)],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::FailedPrecondition, "{e:?}");
+    for want in [
+        "GetSecretValue",
+        "ResourceNotFoundException",
+        "cf-daemon-no-such-secret",
+    ] {
+        assert!(e.message().contains(want), "{want}: {}", e.message());
+    }
+    assert!(d.leases().is_empty(), "{:?}", d.leases());
+
+    let wrong_key = {
+        let mut r = arn_req(&env, "reader", vec![s3("good.json")]);
+        r.secret_access_key = "wrong-secret-key".into();
+        r
+    };
+    let cases: Vec<(&str, KerberosArnLeaseRequest, Code, Vec<&str>)> = vec![
+        (
+            "bad signature",
+            wrong_key,
+            Code::PermissionDenied,
+            vec!["GetCallerIdentity", "SignatureDoesNotMatch"],
+        ),
+        (
+            "access denied",
+            arn_req(&env, "denied", vec![s3("good.json")]),
+            Code::PermissionDenied,
+            vec!["HeadObject", "Forbidden", "access denied", "good.json"],
+        ),
+        (
+            "secret missing",
+            arn_req(&env, "reader", vec![s3("missing-secret.json")]),
+            Code::FailedPrecondition,
+            vec!["GetSecretValue", "ResourceNotFoundException", "-missing"],
+        ),
+        (
+            "malformed secret",
+            arn_req(&env, "reader", vec![s3("malformed-secret.json")]),
+            Code::FailedPrecondition,
+            vec!["not valid JSON", "cf-daemon-err-bad"],
+        ),
+        (
+            "object too large",
+            arn_req(&env, "reader", vec![s3("big.json")]),
+            Code::InvalidArgument,
+            vec!["HeadObject", "4001 bytes", "4000", "big.json"],
+        ),
+        (
+            "object missing",
+            arn_req(&env, "reader", vec![s3("nope.json")]),
+            Code::FailedPrecondition,
+            vec!["HeadObject", "nope.json"],
+        ),
+        (
+            "no CredentialArn",
+            arn_req(&env, "reader", vec![s3("no-credential-arn.json")]),
+            Code::InvalidArgument,
+            vec!["CredentialArn"],
+        ),
+        (
+            "path escape",
+            arn_req(
+                &env,
+                "reader",
+                vec![format!("arn:aws:s3:::{bucket}/good.json#123/..")],
+            ),
+            Code::InvalidArgument,
+            vec!["invalid ARN"],
+        ),
+        (
+            "ssm parameter missing",
+            arn_req(
+                &env,
+                "reader",
+                vec![format!(
+                    "arn:aws:ssm:{}:{}:parameter/cf-no-such-param",
+                    env.region(),
+                    env.account()
+                )],
+            ),
+            Code::FailedPrecondition,
+            vec!["GetParameter", "ParameterNotFound", "cf-no-such-param"],
+        ),
+        (
+            "one good, one bad",
+            arn_req(&env, "reader", vec![s3("good.json"), s3("big.json")]),
+            Code::InvalidArgument,
+            vec!["big.json"],
+        ),
+    ];
+    for (what, req, code, wants) in cases {
+        let e = c.add_kerberos_arn_lease(req).await.unwrap_err();
+        assert_eq!(e.code(), code, "{what}: {e:?}");
+        for want in wants {
+            assert!(
+                e.message().contains(want),
+                "{what}: want {want:?} in {}",
+                e.message()
+            );
+        }
+        assert!(!e.message().contains("hunter2"), "{what}: {}", e.message());
+        assert!(d.leases().is_empty(), "{what}: {:?}", d.leases());
+    }
+}
