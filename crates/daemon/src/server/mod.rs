@@ -83,16 +83,7 @@ pub fn ticket_source(cfg: &Config) -> Result<Arc<dyn TicketSource>, LeaseError> 
         tracing::warn!("CF_TEST_FAKE_TICKETS=1: issuing synthetic tickets (tests only)");
         return Ok(Arc::new(FakeSource::default()));
     }
-    {
-        let conf = krb5_proto::config::Krb5Conf::load_default()
-            .map_err(|e| LeaseError::new(ErrorKind::FailedPrecondition, "reading krb5.conf", e))?;
-        let client = krb5_proto::client::Client::new(conf).with_timeout(Duration::from_secs(5));
-        let fetch = msds_gmsa::FetchOptions {
-            dc: cfg.dc.clone(),
-            ..msds_gmsa::FetchOptions::default()
-        };
-        Ok(Arc::new(kerberos::KerberosSource::new(client, fetch)))
-    }
+    Ok(Arc::new(kerberos::KerberosSource::for_config(cfg)?))
 }
 
 /// The manager for `cfg` with `source`.
@@ -196,7 +187,14 @@ async fn startup_lease(cfg: &Config, manager: &Manager) -> Result<(), LeaseError
 
 /// Runs the daemon until SIGTERM or SIGINT.
 pub async fn serve(cfg: Config) -> Result<(), ServerError> {
-    let source = ticket_source(&cfg)?;
+    let kerberos = match cfg.test_fake_tickets {
+        false => Some(Arc::new(kerberos::KerberosSource::for_config(&cfg)?)),
+        true => None,
+    };
+    let source: Arc<dyn TicketSource> = match &kerberos {
+        Some(k) => k.clone(),
+        None => ticket_source(&cfg)?,
+    };
     let manager = manager(&cfg, source);
     let n = manager.recover()?;
     tracing::info!(leases = n, krbdir = %cfg.krbdir.display(), "state recovered");
@@ -217,6 +215,9 @@ pub async fn serve(cfg: Config) -> Result<(), ServerError> {
     }
     if let Err(e) = systemd::notify("READY=1") {
         tracing::warn!(error = %e, "cannot notify systemd");
+    }
+    if let Some(k) = &kerberos {
+        k.spawn_prewarm(&cfg);
     }
     if let Some(every) = systemd::watchdog_interval() {
         let m = manager.clone();
