@@ -763,6 +763,50 @@ mod tests {
         );
     }
 
+    /// The idle-close watcher leaves a session that was used meanwhile, closes it once idle, then
+    /// ends (a later read starts a new one).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn idle_sessions_are_closed() {
+        let client = Client::new(krb5_proto::config::Krb5Conf::empty());
+        let reader = GmsaReader::new(client, "example.test", FetchOptions::default()).unwrap();
+        let cell: ReaderCell = Arc::new(tokio::sync::Mutex::new(ReaderSlot {
+            reader: Some(reader),
+            last_used: Instant::now(),
+            sweeping: true,
+        }));
+        let idle = Duration::from_millis(200);
+        let watcher = tokio::spawn(close_when_idle(Arc::downgrade(&cell), idle));
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        cell.lock().await.last_used = Instant::now();
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert!(cell.lock().await.reader.is_some(), "used 150 ms ago: kept");
+        tokio::time::timeout(Duration::from_secs(2), watcher)
+            .await
+            .expect("the watcher ends")
+            .unwrap();
+        let slot = cell.lock().await;
+        assert!(slot.reader.is_none() && !slot.sweeping);
+        assert!(slot.last_used.elapsed() >= idle);
+    }
+
+    /// A watcher of a dropped source ends without doing anything.
+    #[tokio::test]
+    async fn idle_watcher_of_a_dropped_source_ends() {
+        let cell: ReaderCell = Arc::new(tokio::sync::Mutex::new(ReaderSlot {
+            reader: None,
+            last_used: Instant::now(),
+            sweeping: true,
+        }));
+        let weak = Arc::downgrade(&cell);
+        drop(cell);
+        tokio::time::timeout(
+            Duration::from_secs(2),
+            close_when_idle(weak, Duration::from_millis(10)),
+        )
+        .await
+        .unwrap();
+    }
+
     /// Ten requests of one login waiting on a KDC that never answers share one failure: they
     /// end together instead of timing out one after another.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
