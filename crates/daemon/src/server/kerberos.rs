@@ -268,19 +268,19 @@ impl KerberosSource {
                     .map_err(|e| LeaseError::internal(step.clone(), e))?
                     .map_err(|e| LeaseError::new(ErrorKind::FailedPrecondition, step.clone(), e))?;
                 let all = kt.principals();
-                let realm = match realm {
+                // A configured principal without `@REALM` is in the credspec's realm, else in
+                // the keytab's first principal's.
+                let default_realm = match realm {
                     Some(r) => Some(r.to_owned()),
                     None => all.first().map(|p| p.realm_str()),
                 };
                 let p = match principal {
-                    Some(p) => Principal::parse(p, realm.as_deref())
+                    Some(p) => Principal::parse(p, default_realm.as_deref())
                         .map_err(|e| LeaseError::invalid(step.clone(), e))?,
                     None => all
                         .iter()
                         .find(|p| {
-                            realm
-                                .as_deref()
-                                .is_none_or(|r| p.realm_str().eq_ignore_ascii_case(r))
+                            realm.is_none_or(|r| p.realm_str().eq_ignore_ascii_case(r))
                                 && p.components.len() == 1
                         })
                         .or_else(|| all.first())
