@@ -15,18 +15,32 @@
 //! Concurrent requests for the same entry wait for the first one instead of repeating its work
 //! (single flight); those that were waiting when it failed get its error instead of trying again
 //! one after another against a DC or KDC that is down.
+//!
+//! The LDAP session is kept too: one [`GmsaReader`] per (login principal, domain), bound once,
+//! so a password read after the first costs one search round trip instead of a TCP connect, a
+//! TGS exchange for `ldap/<dc>` and a three-round-trip SASL bind. A session is locked only for
+//! the search (never across the AS exchange as the gMSA), closed after [`LDAP_IDLE_CLOSE`]
+//! without use, and reconnected by the reader when the DC has dropped it. A search cancelled
+//! half-way drops its connection (the next read opens a new one) instead of leaving a
+//! half-read answer on it. [`KerberosSource::spawn_prewarm`] logs in and binds at start-up
+//! when the login is known then (host keytab, domainless secret), so the first lease pays
+//! only the search and the gMSA's AS exchange.
 
+use super::config::Config;
 use super::source::{
-    BoxFuture, ErrorKind, LeaseError, Login, TicketOutcome, TicketRequest, TicketSource,
+    BoxFuture, ErrorKind, LeaseError, Login, SecretSource, TicketOutcome, TicketRequest,
+    TicketSource,
 };
 use krb5_proto::as_exchange::{AsOptions, Secret};
 use krb5_proto::client::Client;
 use krb5_proto::keytab::Keytab;
 use krb5_proto::{Credentials, Principal};
-use msds_gmsa::{FetchOptions, GmsaLookup, ManagedPasswordBlob};
+use msds_gmsa::{
+    FetchOptions, FetchedPassword, GmsaError, GmsaLookup, GmsaReader, ManagedPasswordBlob,
+};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant, SystemTime};
 use zeroize::Zeroizing;
 
@@ -37,6 +51,9 @@ const TGT_MARGIN: Duration = Duration::from_secs(300);
 /// Longest a gMSA TGT is handed to new leases after it was obtained (also capped at a tenth of
 /// its life, so a shared ticket is always far from its renewal point at 50-75% of its life).
 pub const GMSA_TGT_SHARE: Duration = Duration::from_secs(600);
+/// A kept LDAP session unused for this long is closed (a daemon without new leases holds no
+/// DC connection).
+pub const LDAP_IDLE_CLOSE: Duration = Duration::from_secs(300);
 
 struct CachedTgt {
     tgt: Credentials,
@@ -99,6 +116,45 @@ impl<T> Flight<T> {
 
 type Slot<T> = Arc<tokio::sync::Mutex<Flight<T>>>;
 
+/// One login's kept LDAP session to one domain.
+struct ReaderSlot {
+    /// `None` until the first read, after an idle close, or after a read was cancelled.
+    reader: Option<GmsaReader>,
+    last_used: Instant,
+    /// Whether an idle-close task is watching this slot.
+    sweeping: bool,
+}
+
+type ReaderCell = Arc<tokio::sync::Mutex<ReaderSlot>>;
+
+/// Closes the slot's session once it has been idle for `idle`; ends then (a later read starts
+/// a new watcher) or when the source is dropped.
+async fn close_when_idle(cell: Weak<tokio::sync::Mutex<ReaderSlot>>, idle: Duration) {
+    let mut wait = idle;
+    loop {
+        tokio::time::sleep(wait).await;
+        let Some(cell) = cell.upgrade() else {
+            return;
+        };
+        let mut slot = cell.lock().await;
+        let quiet = slot.last_used.elapsed();
+        if quiet < idle {
+            wait = idle - quiet;
+            continue;
+        }
+        slot.sweeping = false;
+        let reader = slot.reader.take();
+        drop(slot);
+        if let Some(r) = reader {
+            if let Some(dc) = r.dc() {
+                tracing::info!(dc = %dc, idle_s = quiet.as_secs(), "closing the idle LDAP session to DC {dc}");
+            }
+            r.close().await;
+        }
+        return;
+    }
+}
+
 /// Kerberos + LDAP ticket source.
 pub struct KerberosSource {
     client: Client,
@@ -108,6 +164,11 @@ pub struct KerberosSource {
     gmsa_tgts: Mutex<HashMap<String, Slot<CachedGmsaTgt>>>,
     generation: AtomicU64,
     gmsa_logins: AtomicU64,
+    /// Kept LDAP sessions, by `login|domain`.
+    readers: Mutex<HashMap<String, ReaderCell>>,
+    ldap_idle: Duration,
+    max_password_age: Duration,
+    ldap_connections: AtomicU64,
 }
 
 fn slot<T>(map: &Mutex<HashMap<String, Slot<T>>>, key: &str) -> Slot<T> {
@@ -133,7 +194,58 @@ impl KerberosSource {
             gmsa_tgts: Mutex::default(),
             generation: AtomicU64::new(0),
             gmsa_logins: AtomicU64::new(0),
+            readers: Mutex::default(),
+            ldap_idle: LDAP_IDLE_CLOSE,
+            max_password_age: MAX_PASSWORD_AGE,
+            ldap_connections: AtomicU64::new(0),
         }
+    }
+
+    /// The daemon's source for `cfg`: krb5.conf from `KRB5_CONFIG` (or the default), the DC
+    /// from `cfg`. Test hooks read from the environment: `CF_TEST_PASSWORD_CACHE_SECS` (reuse a
+    /// password blob at most this long; `0` reads it again for every lease) and
+    /// `CF_TEST_LDAP_IDLE_SECS` (close a kept LDAP session after this idle time).
+    pub fn for_config(cfg: &Config) -> Result<Self, LeaseError> {
+        let conf = krb5_proto::config::Krb5Conf::load_default()
+            .map_err(|e| LeaseError::new(ErrorKind::FailedPrecondition, "reading krb5.conf", e))?;
+        let client = Client::new(conf).with_timeout(Duration::from_secs(5));
+        let fetch = FetchOptions {
+            dc: cfg.dc.clone(),
+            ..FetchOptions::default()
+        };
+        let secs = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs)
+        };
+        let mut src = Self::new(client, fetch);
+        if let Some(d) = secs("CF_TEST_PASSWORD_CACHE_SECS") {
+            tracing::warn!(
+                secs = d.as_secs(),
+                "CF_TEST_PASSWORD_CACHE_SECS: password blobs reused at most this long (tests only)"
+            );
+            src.max_password_age = d;
+        }
+        if let Some(d) = secs("CF_TEST_LDAP_IDLE_SECS") {
+            tracing::warn!(
+                secs = d.as_secs(),
+                "CF_TEST_LDAP_IDLE_SECS: idle LDAP sessions closed after this long (tests only)"
+            );
+            src = src.with_ldap_idle(d);
+        }
+        Ok(src)
+    }
+
+    /// Closes kept LDAP sessions after `idle` without use instead of [`LDAP_IDLE_CLOSE`].
+    pub fn with_ldap_idle(mut self, idle: Duration) -> Self {
+        self.ldap_idle = idle.max(Duration::from_millis(10));
+        self
+    }
+
+    /// How many LDAP connections this source has opened (first connections and reconnects).
+    pub fn ldap_connections(&self) -> u64 {
+        self.ldap_connections.load(Ordering::Relaxed)
     }
 
     /// How many AS exchanges as a gMSA this source has made (successful or not).
@@ -141,13 +253,13 @@ impl KerberosSource {
         self.gmsa_logins.load(Ordering::Relaxed)
     }
 
-    /// The login principal and secret.
+    /// The login principal and secret. `realm`: the credspec's, which picks the keytab's
+    /// principal; `None` at start-up (the first one-component principal, else the first).
     async fn login_secret(
-        &self,
-        req: &TicketRequest,
+        login: &Login,
+        realm: Option<&str>,
     ) -> Result<(Principal, Secret, Option<Zeroizing<String>>), LeaseError> {
-        let realm = req.credspec.realm();
-        match &req.login {
+        match login {
             Login::DomainJoined { keytab, principal } => {
                 let step = format!("reading the host keytab {}", keytab.display());
                 let path = keytab.clone();
@@ -155,26 +267,31 @@ impl KerberosSource {
                     .await
                     .map_err(|e| LeaseError::internal(step.clone(), e))?
                     .map_err(|e| LeaseError::new(ErrorKind::FailedPrecondition, step.clone(), e))?;
+                let all = kt.principals();
+                // A configured principal without `@REALM` is in the credspec's realm, else in
+                // the keytab's first principal's.
+                let default_realm = match realm {
+                    Some(r) => Some(r.to_owned()),
+                    None => all.first().map(|p| p.realm_str()),
+                };
                 let p = match principal {
-                    Some(p) => Principal::parse(p, Some(&realm))
+                    Some(p) => Principal::parse(p, default_realm.as_deref())
                         .map_err(|e| LeaseError::invalid(step.clone(), e))?,
-                    None => {
-                        let all = kt.principals();
-                        all.iter()
-                            .find(|p| {
-                                p.realm_str().eq_ignore_ascii_case(&realm)
-                                    && p.components.len() == 1
-                            })
-                            .or_else(|| all.first())
-                            .cloned()
-                            .ok_or_else(|| {
-                                LeaseError::new(
-                                    ErrorKind::FailedPrecondition,
-                                    step.clone(),
-                                    "the keytab is empty",
-                                )
-                            })?
-                    }
+                    None => all
+                        .iter()
+                        .find(|p| {
+                            realm.is_none_or(|r| p.realm_str().eq_ignore_ascii_case(r))
+                                && p.components.len() == 1
+                        })
+                        .or_else(|| all.first())
+                        .cloned()
+                        .ok_or_else(|| {
+                            LeaseError::new(
+                                ErrorKind::FailedPrecondition,
+                                step.clone(),
+                                "the keytab is empty",
+                            )
+                        })?,
                 };
                 let keys = kt.keys_for(&p);
                 if keys.is_empty() {
@@ -202,7 +319,18 @@ impl KerberosSource {
     /// The login's TGT (cached while valid and, for a domainless user, while the password is
     /// the one that got it) and the login's cache key.
     async fn user_tgt(&self, req: &TicketRequest) -> Result<(String, Credentials), LeaseError> {
-        let (principal, secret, password) = self.login_secret(req).await?;
+        let (principal, secret, password) =
+            Self::login_secret(&req.login, Some(&req.credspec.realm())).await?;
+        self.login_tgt(principal, secret, password).await
+    }
+
+    /// [`Self::user_tgt`] for a known principal and secret.
+    async fn login_tgt(
+        &self,
+        principal: Principal,
+        secret: Secret,
+        password: Option<Zeroizing<String>>,
+    ) -> Result<(String, Credentials), LeaseError> {
         let key = principal.to_string().to_ascii_lowercase();
         let slot = slot(&self.tgts, &key);
         let waiting = Instant::now();
@@ -253,12 +381,137 @@ impl KerberosSource {
         Ok((key, tgt))
     }
 
+    /// Reads a gMSA's password on the kept session of (`login`, `domain`), opening and binding
+    /// it first when needed. The session is locked for this read only.
+    async fn read(
+        &self,
+        login: &str,
+        domain: &str,
+        user_tgt: &Credentials,
+        lookup: &GmsaLookup,
+    ) -> Result<FetchedPassword, GmsaError> {
+        let key = format!(
+            "{login}|{}",
+            domain.trim_end_matches('.').to_ascii_lowercase()
+        );
+        let cell = {
+            let mut m = match self.readers.lock() {
+                Ok(m) => m,
+                Err(p) => p.into_inner(),
+            };
+            m.entry(key)
+                .or_insert_with(|| {
+                    Arc::new(tokio::sync::Mutex::new(ReaderSlot {
+                        reader: None,
+                        last_used: Instant::now(),
+                        sweeping: false,
+                    }))
+                })
+                .clone()
+        };
+        let mut slot = cell.lock().await;
+        // Taken out for the read: if this future is dropped half-way, so is the connection.
+        let mut reader = match slot.reader.take() {
+            Some(r) => r,
+            None => GmsaReader::new(self.client.clone(), domain, self.fetch.clone())?,
+        };
+        let before = reader.connections_opened();
+        let result = reader.fetch(user_tgt, lookup).await;
+        let opened = reader.connections_opened().saturating_sub(before);
+        if opened > 0 {
+            let total = self
+                .ldap_connections
+                .fetch_add(u64::from(opened), Ordering::Relaxed)
+                + u64::from(opened);
+            let dc = reader.dc().unwrap_or_else(|| "(none)".into());
+            tracing::info!(
+                login = %login,
+                dc = %dc,
+                reconnect = before > 0,
+                connections = total,
+                bound = reader.is_bound(),
+                "LDAP session opened to DC {dc} as {login}"
+            );
+        }
+        slot.reader = Some(reader);
+        slot.last_used = Instant::now();
+        if !slot.sweeping {
+            slot.sweeping = true;
+            tokio::spawn(close_when_idle(Arc::downgrade(&cell), self.ldap_idle));
+        }
+        result
+    }
+
+    /// Logs in as `login` and opens and binds its LDAP session to its domain (the keytab
+    /// principal's realm, or the domainless user's domain), so that the first lease of this
+    /// login costs only the search and the gMSA's AS exchange. The bind is made by a base
+    /// search for a gMSA on the domain's root object, which finds none.
+    pub async fn prewarm(&self, login: &Login) -> Result<(), LeaseError> {
+        let t = Instant::now();
+        let (principal, secret, password) = Self::login_secret(login, None).await?;
+        let domain = match login {
+            Login::Domainless(c) => c.domain.clone(),
+            _ => principal.realm_str().to_ascii_lowercase(),
+        };
+        let (key, tgt) = self.login_tgt(principal, secret, password).await?;
+        let root = msds_gmsa::ldap::session::base_dn_from_domain(&domain).ok_or_else(|| {
+            LeaseError::invalid(
+                "pre-binding the LDAP session",
+                format!("no base DN for the domain {domain:?}"),
+            )
+        })?;
+        match self.read(&key, &domain, &tgt, &GmsaLookup::Dn(root)).await {
+            Ok(_) | Err(GmsaError::GmsaNotFound { .. }) => {
+                tracing::info!(login = %key, domain = %domain, ms = ms(t), "pre-logged in and bound the LDAP session");
+                Ok(())
+            }
+            Err(e) => Err(LeaseError::from_gmsa(
+                format!("pre-binding the LDAP session of {key} to {domain}"),
+                &e,
+            )),
+        }
+    }
+
+    /// In the background, [`prewarm`](Self::prewarm)s the logins known from `cfg`: the host
+    /// keytab when the file exists (with `cfg.machine_principal`) and the domainless user of
+    /// `secret` (the AWS Secrets Manager secret or the secret file) when one is configured. Failures are only logged (at warn): a lease retries.
+    pub fn spawn_prewarm(self: &Arc<Self>, cfg: &Config, secret: Option<Arc<dyn SecretSource>>) {
+        let this = self.clone();
+        let keytab = cfg.keytab.clone();
+        let principal = cfg.machine_principal.clone();
+        tokio::spawn(async move {
+            let mut logins = Vec::new();
+            if tokio::fs::metadata(&keytab)
+                .await
+                .is_ok_and(|m| m.is_file())
+            {
+                logins.push(Login::DomainJoined { keytab, principal });
+            }
+            if let Some(s) = secret {
+                // The secret must name its domain: no credspec is known yet.
+                match s.credentials("").await {
+                    Ok(c) => logins.push(Login::Domainless(c)),
+                    Err(e) => tracing::warn!(error = %e, "not pre-logging in the domainless user"),
+                }
+            }
+            for login in logins {
+                let this = this.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = this.prewarm(&login).await {
+                        tracing::warn!(login = ?login, error = %e, "pre-login at start-up failed (the first lease will log in)");
+                    }
+                });
+            }
+        });
+    }
+
     /// The gMSA's password blob for `key` (login + gMSA), read over LDAP when not cached or when
     /// the cached one is read `stale` (the KDC refused it). A read that failed after `waiting`
     /// (when the caller started waiting for this gMSA) is not repeated: its error is returned.
     async fn password(
         &self,
         req: &TicketRequest,
+        login: &str,
         key: &str,
         user_tgt: &Credentials,
         stale: Option<u64>,
@@ -285,24 +538,19 @@ impl KerberosSource {
             _ => GmsaLookup::SamAccountName(spec.sam_account_name()),
         };
         let t = Instant::now();
-        let fetched = msds_gmsa::fetch_managed_password(
-            &self.client,
-            user_tgt,
-            &spec.domain,
-            &lookup,
-            &self.fetch,
-        )
-        .await
-        .map_err(|e| {
-            LeaseError::from_gmsa(
-                format!(
-                    "reading msDS-ManagedPassword of {} in {} over LDAP",
-                    spec.sam_account_name(),
-                    spec.domain
-                ),
-                &e,
-            )
-        });
+        let fetched = self
+            .read(login, &spec.domain, user_tgt, &lookup)
+            .await
+            .map_err(|e| {
+                LeaseError::from_gmsa(
+                    format!(
+                        "reading msDS-ManagedPassword of {} in {} over LDAP",
+                        spec.sam_account_name(),
+                        spec.domain
+                    ),
+                    &e,
+                )
+            });
         let fetched = match fetched {
             Ok(f) => f,
             Err(e) => {
@@ -318,7 +566,10 @@ impl KerberosSource {
             fetched.sam_account_name,
             fetched.dc
         );
-        let reuse = fetched.blob.query_password_interval().min(MAX_PASSWORD_AGE);
+        let reuse = fetched
+            .blob
+            .query_password_interval()
+            .min(self.max_password_age);
         let entry = CachedPassword {
             blob: fetched.blob,
             sam: fetched.sam_account_name,
@@ -349,7 +600,9 @@ impl KerberosSource {
         let mut guard = slot.lock().await;
         let mut stale = None;
         loop {
-            let pw = self.password(&req, &key, &user_tgt, stale, waiting).await?;
+            let pw = self
+                .password(&req, &login, &key, &user_tgt, stale, waiting)
+                .await?;
             if let Some(c) = guard.value.as_ref()
                 && c.generation == pw.generation
                 && c.shareable(replacing_end)
@@ -504,6 +757,50 @@ mod tests {
             f.failure_since(Instant::now()).is_none(),
             "a later request tries again"
         );
+    }
+
+    /// The idle-close watcher leaves a session that was used meanwhile, closes it once idle, then
+    /// ends (a later read starts a new one).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn idle_sessions_are_closed() {
+        let client = Client::new(krb5_proto::config::Krb5Conf::empty());
+        let reader = GmsaReader::new(client, "example.test", FetchOptions::default()).unwrap();
+        let cell: ReaderCell = Arc::new(tokio::sync::Mutex::new(ReaderSlot {
+            reader: Some(reader),
+            last_used: Instant::now(),
+            sweeping: true,
+        }));
+        let idle = Duration::from_millis(200);
+        let watcher = tokio::spawn(close_when_idle(Arc::downgrade(&cell), idle));
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        cell.lock().await.last_used = Instant::now();
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert!(cell.lock().await.reader.is_some(), "used 150 ms ago: kept");
+        tokio::time::timeout(Duration::from_secs(2), watcher)
+            .await
+            .expect("the watcher ends")
+            .unwrap();
+        let slot = cell.lock().await;
+        assert!(slot.reader.is_none() && !slot.sweeping);
+        assert!(slot.last_used.elapsed() >= idle);
+    }
+
+    /// A watcher of a dropped source ends without doing anything.
+    #[tokio::test]
+    async fn idle_watcher_of_a_dropped_source_ends() {
+        let cell: ReaderCell = Arc::new(tokio::sync::Mutex::new(ReaderSlot {
+            reader: None,
+            last_used: Instant::now(),
+            sweeping: true,
+        }));
+        let weak = Arc::downgrade(&cell);
+        drop(cell);
+        tokio::time::timeout(
+            Duration::from_secs(2),
+            close_when_idle(weak, Duration::from_millis(10)),
+        )
+        .await
+        .unwrap();
     }
 
     /// Ten requests of one login waiting on a KDC that never answers share one failure: they

@@ -85,16 +85,7 @@ pub fn ticket_source(cfg: &Config) -> Result<Arc<dyn TicketSource>, LeaseError> 
         tracing::warn!("CF_TEST_FAKE_TICKETS=1: issuing synthetic tickets (tests only)");
         return Ok(Arc::new(FakeSource::default()));
     }
-    {
-        let conf = krb5_proto::config::Krb5Conf::load_default()
-            .map_err(|e| LeaseError::new(ErrorKind::FailedPrecondition, "reading krb5.conf", e))?;
-        let client = krb5_proto::client::Client::new(conf).with_timeout(Duration::from_secs(5));
-        let fetch = msds_gmsa::FetchOptions {
-            dc: cfg.dc.clone(),
-            ..msds_gmsa::FetchOptions::default()
-        };
-        Ok(Arc::new(kerberos::KerberosSource::new(client, fetch)))
-    }
+    Ok(Arc::new(kerberos::KerberosSource::for_config(cfg)?))
 }
 
 /// Where the domainless user comes from: the AWS Secrets Manager secret
@@ -249,7 +240,14 @@ fn spawn_secret_refresh(cfg: &Config, manager: &Manager, secret: Arc<dyn SecretS
 
 /// Runs the daemon until SIGTERM or SIGINT.
 pub async fn serve(cfg: Config) -> Result<(), ServerError> {
-    let source = ticket_source(&cfg)?;
+    let kerberos = match cfg.test_fake_tickets {
+        false => Some(Arc::new(kerberos::KerberosSource::for_config(&cfg)?)),
+        true => None,
+    };
+    let source: Arc<dyn TicketSource> = match &kerberos {
+        Some(k) => k.clone(),
+        None => ticket_source(&cfg)?,
+    };
     let secret = secret_source(&cfg);
     let manager = manager_with_secret(&cfg, source, secret.clone());
     let n = manager.recover()?;
@@ -263,7 +261,7 @@ pub async fn serve(cfg: Config) -> Result<(), ServerError> {
     let listener = bind_socket(&cfg.socket, cfg.socket_gid)?;
     tracing::info!(socket = %cfg.socket.display(), "listening");
     {
-        let (cfg, manager) = (cfg.clone(), manager.clone());
+        let (cfg, manager, secret) = (cfg.clone(), manager.clone(), secret.clone());
         tokio::spawn(async move {
             if let Err(e) = startup_lease(&cfg, &manager, secret).await {
                 tracing::error!(error = %e, "the CF_CRED_SPEC_FILE lease was not created");
@@ -272,6 +270,9 @@ pub async fn serve(cfg: Config) -> Result<(), ServerError> {
     }
     if let Err(e) = systemd::notify("READY=1") {
         tracing::warn!(error = %e, "cannot notify systemd");
+    }
+    if let Some(k) = &kerberos {
+        k.spawn_prewarm(&cfg, secret.clone());
     }
     if let Some(every) = systemd::watchdog_interval() {
         let m = manager.clone();
