@@ -7,9 +7,9 @@ use cf_aws::AwsClients;
 use cf_aws::sdk::{s3, secretsmanager, ssm};
 use credentials_fetcherd::server::connect;
 use credentials_fetcherd::server::proto::*;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 use tonic::Code;
 
 fn testenv_dir() -> String {
@@ -148,48 +148,17 @@ async fn put_parameter(aws: &AwsClients, name: &str, value: &str) {
         .unwrap();
 }
 
-struct Daemon {
-    child: Child,
-    socket: PathBuf,
-    krbdir: PathBuf,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Daemon {
-    /// The lease directories under the krbdir.
-    fn leases(&self) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(&self.krbdir)
-            .map(|rd| {
-                rd.filter_map(Result::ok)
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
-        v.sort();
-        v
-    }
-}
+mod common;
+use common::Daemon;
 
 /// Starts the daemon with a clean AWS environment (no host credentials, no profile files, no
 /// IMDS) plus `extra`.
 fn start(dir: &Path, env: &Env, extra: &[(&str, String)], log: &Path) -> Daemon {
     let socket = dir.join("cf.sock");
     let krbdir = dir.join("krbdir");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_credentials-fetcherd"));
-    cmd.args(["--socket-group", "none"]);
+    let mut cmd = Daemon::command(&socket, &krbdir);
     cmd.args(["--dc", env.samba["dc_host"].as_str().unwrap()]);
-    cmd.env("CF_KRB_DIR", &krbdir)
-        .env(
-            "CREDENTIALS_FETCHER_HOST",
-            format!("unix://{}", socket.display()),
-        )
-        .env("KRB5_CONFIG", env.samba["krb5_conf"].as_str().unwrap())
+    cmd.env("KRB5_CONFIG", env.samba["krb5_conf"].as_str().unwrap())
         .env("RUST_LOG", "info")
         .env("AWS_CONFIG_FILE", dir.join("no-aws-config"))
         .env(
@@ -227,22 +196,14 @@ fn start(dir: &Path, env: &Env, extra: &[(&str, String)], log: &Path) -> Daemon 
     }
     cmd.stdout(Stdio::null())
         .stderr(Stdio::from(std::fs::File::create(log).unwrap()));
-    let d = Daemon {
-        child: cmd.spawn().unwrap(),
-        socket,
-        krbdir,
-    };
-    let t = Instant::now();
-    while t.elapsed() < Duration::from_secs(20) {
-        if std::os::unix::net::UnixStream::connect(&d.socket).is_ok() {
-            return d;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!(
-        "daemon did not start: {}",
-        std::fs::read_to_string(log).unwrap_or_default()
-    );
+    let started =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Daemon::spawn(cmd, &socket)));
+    started.unwrap_or_else(|_| {
+        panic!(
+            "daemon did not start: {}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        )
+    })
 }
 
 fn klist(env: &Env, dir: &str) -> String {

@@ -159,6 +159,8 @@ pub struct Daemon {
     pub child: Child,
     /// Its socket.
     pub socket: PathBuf,
+    /// Its lease directory (`CF_KRB_DIR`).
+    pub krbdir: PathBuf,
 }
 
 impl Drop for Daemon {
@@ -186,11 +188,19 @@ impl Daemon {
         cmd
     }
 
-    /// Spawns `cmd` and waits (at most 20 s) until `socket` accepts connections.
+    /// Spawns `cmd` (from [`Daemon::command`]) and waits (at most 20 s) until `socket` accepts
+    /// connections.
     pub fn spawn(mut cmd: Command, socket: &Path) -> Self {
+        let krbdir = cmd
+            .get_envs()
+            .find(|(k, _)| *k == "CF_KRB_DIR")
+            .and_then(|(_, v)| v)
+            .map(PathBuf::from)
+            .expect("a command from Daemon::command sets CF_KRB_DIR");
         let d = Self {
             child: cmd.spawn().expect("start the daemon"),
             socket: socket.to_path_buf(),
+            krbdir,
         };
         let t = Instant::now();
         while t.elapsed() < Duration::from_secs(20) {
@@ -200,6 +210,21 @@ impl Daemon {
             std::thread::sleep(Duration::from_millis(20));
         }
         panic!("the daemon did not open {}", d.socket.display());
+    }
+}
+
+impl Daemon {
+    /// The names in the lease directory, sorted (empty when it does not exist).
+    pub fn leases(&self) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(&self.krbdir)
+            .map(|rd| {
+                rd.filter_map(Result::ok)
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
     }
 }
 
