@@ -66,6 +66,12 @@ impl Env {
         })
         .to_string()
     }
+    /// [`Env::user_secret`] with a `distinguishedName`.
+    fn user_secret_with_dn(&self, dn: &str) -> String {
+        let mut v: serde_json::Value = serde_json::from_str(&self.user_secret()).unwrap();
+        v["distinguishedName"] = dn.into();
+        v.to_string()
+    }
     fn gmsa_principal(&self) -> String {
         self.s(&self.samba["gmsa"]["principal"])
     }
@@ -358,8 +364,17 @@ async fn arn_leases_from_s3_and_ssm_and_renewal() {
         spec(&env, Some(&secret_arn)).into_bytes(),
     )
     .await;
+    // The SSM credspec's secret also gives the gMSA's DN (upstream's distinguishedName): the
+    // gMSA is read at that DN.
+    let dn = env.s(&env.samba["gmsa"]["dn"]);
+    let dn_secret = put_secret(
+        &aws,
+        &unique("cf-daemon-arn-user-dn"),
+        &env.user_secret_with_dn(&dn),
+    )
+    .await;
     let param = unique("cf-daemon-spec");
-    put_parameter(&aws, &param, &spec(&env, Some(&secret_arn))).await;
+    put_parameter(&aws, &param, &spec(&env, Some(&dn_secret))).await;
     let s3_arn = format!("arn:aws:s3:::{bucket}/specs/webapp01.json#123/WebApp01");
     let ssm_arn = format!(
         "arn:aws:ssm:{}:{}:parameter/{param}#456/WebApp01",
@@ -391,9 +406,20 @@ async fn arn_leases_from_s3_and_ssm_and_renewal() {
         );
         assert!(klist(&env, &m.created_kerberos_file_paths).contains(&env.gmsa_principal()));
         let md = metadata(&d, &r.lease_id);
+        let want_secret = if arn == &ssm_arn {
+            &dn_secret
+        } else {
+            &secret_arn
+        };
         assert_eq!(
             md["krb_ticket_info"][0]["credential_arn"],
-            secret_arn.as_str()
+            want_secret.as_str()
+        );
+        assert_eq!(
+            md["krb_ticket_info"][0]["distinguished_name"]
+                .as_str()
+                .map(str::to_ascii_lowercase),
+            Some(dn.to_ascii_lowercase())
         );
         leases.push((r.lease_id.clone(), m.created_kerberos_file_paths.clone()));
     }
@@ -472,6 +498,19 @@ async fn aws_errors_reach_the_caller_and_leave_nothing() {
         spec(&env, None).into_bytes(),
     )
     .await;
+    let wrong_dn_secret = put_secret(
+        &aws,
+        &unique("cf-daemon-err-dn"),
+        &env.user_secret_with_dn("CN=WebApp01,OU=Nowhere,DC=example,DC=test"),
+    )
+    .await;
+    put_object(
+        &aws,
+        &bucket,
+        "wrong-dn.json",
+        spec(&env, Some(&wrong_dn_secret)).into_bytes(),
+    )
+    .await;
     let mut big = spec(&env, Some(&good_secret)).into_bytes();
     big.resize(4001, b' ');
     put_object(&aws, &bucket, "big.json", big).await;
@@ -541,6 +580,12 @@ async fn aws_errors_reach_the_caller_and_leave_nothing() {
             arn_req(&env, "reader", vec![s3("malformed-secret.json")]),
             Code::FailedPrecondition,
             vec!["not valid JSON", "cf-daemon-err-bad"],
+        ),
+        (
+            "secret DN where the gMSA is not",
+            arn_req(&env, "reader", vec![s3("wrong-dn.json")]),
+            Code::FailedPrecondition,
+            vec!["OU=Nowhere"],
         ),
         (
             "object too large",

@@ -35,7 +35,10 @@ fn creds_from_secret(
     domain: &str,
 ) -> Result<DomainlessCreds, LeaseError> {
     let domain = secret.domain.as_deref().unwrap_or(domain).to_string();
-    DomainlessCreds::new(&secret.username, secret.password, &domain)
+    Ok(
+        DomainlessCreds::new(&secret.username, secret.password, &domain)?
+            .with_distinguished_name(secret.distinguished_name),
+    )
 }
 
 /// The domainless user from an AWS Secrets Manager secret

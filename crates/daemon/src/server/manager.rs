@@ -354,6 +354,20 @@ impl Manager {
         }
     }
 
+    /// Where to read `gmsa`: the DN from the domainless user's secret when it names that gMSA,
+    /// else `CF_GMSA_DISTINGUISHED_NAME`, else none (searched by name).
+    fn dn_for(&self, login: &LeaseLogin, gmsa: &str) -> Option<String> {
+        if let LeaseLogin::Domainless(c) = login {
+            if let Some(dn) = c.dn_for(gmsa) {
+                return Some(dn.to_string());
+            }
+            if let Some(dn) = &c.distinguished_name {
+                tracing::warn!(gmsa, dn = %dn, "the secret's distinguishedName names another account; searching by name");
+            }
+        }
+        self.0.cfg.gmsa_dn.clone()
+    }
+
     /// Gets every ticket, then writes the lease (see [`write_lease`]) on a blocking thread.
     async fn fill_lease(
         &self,
@@ -366,7 +380,7 @@ impl Manager {
             let req = TicketRequest {
                 credspec: spec.clone(),
                 login: self.login_for(login),
-                distinguished_name: self.0.cfg.gmsa_dn.clone(),
+                distinguished_name: self.dn_for(login, &spec.gmsa_name),
                 ou: self.0.cfg.gmsa_ou.clone(),
             };
             let source = self.0.source.clone();

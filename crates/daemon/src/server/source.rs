@@ -139,6 +139,9 @@ pub struct DomainlessCreds {
     pub password: Zeroizing<String>,
     /// The user's AD domain.
     pub domain: String,
+    /// The gMSA's distinguished name when the secret gives one (upstream's
+    /// `distinguishedName`): the gMSA it names is read at that DN instead of being searched for.
+    pub distinguished_name: Option<String>,
 }
 
 impl DomainlessCreds {
@@ -177,7 +180,30 @@ impl DomainlessCreds {
             username: username.to_string(),
             password,
             domain,
+            distinguished_name: None,
         })
+    }
+
+    /// The same credentials with the gMSA DN from the secret (blank: none).
+    pub fn with_distinguished_name(mut self, dn: Option<String>) -> Self {
+        self.distinguished_name = dn.map(|d| d.trim().to_string()).filter(|d| !d.is_empty());
+        self
+    }
+
+    /// The DN to read `gmsa` at: the secret's DN when its first RDN names that gMSA
+    /// (`CN=<name>`, case-insensitive, a trailing `$` ignored), else none — a DN naming another
+    /// account must not be read for this one.
+    pub fn dn_for(&self, gmsa: &str) -> Option<&str> {
+        let dn = self.distinguished_name.as_deref()?;
+        let first = dn.split(',').next()?.trim();
+        let (attr, value) = first.split_once('=')?;
+        let name = gmsa.trim_end_matches('$');
+        (attr.trim().eq_ignore_ascii_case("CN")
+            && value
+                .trim()
+                .trim_end_matches('$')
+                .eq_ignore_ascii_case(name))
+        .then_some(dn)
     }
 
     /// The key identifying this user across leases: `user@domain`, lower case.
@@ -202,6 +228,7 @@ impl fmt::Debug for DomainlessCreds {
             .field("username", &self.username)
             .field("password", &"<redacted>")
             .field("domain", &self.domain)
+            .field("distinguished_name", &self.distinguished_name)
             .finish()
     }
 }
@@ -270,6 +297,8 @@ impl SecretSource for FileSecretSource {
                 password: String,
                 #[serde(default, alias = "domainName", alias = "domain")]
                 domain_name: Option<String>,
+                #[serde(default, alias = "distinguishedName")]
+                distinguished_name: Option<String>,
             }
             let step = format!("reading the domainless secret {}", self.path.display());
             let bytes =
@@ -287,7 +316,10 @@ impl SecretSource for FileSecretSource {
             let raw: Raw = serde_json::from_slice(&bytes)
                 .map_err(|e| LeaseError::new(ErrorKind::FailedPrecondition, step.clone(), e))?;
             let domain = raw.domain_name.filter(|d| !d.is_empty()).unwrap_or(domain);
-            DomainlessCreds::new(&raw.username, Zeroizing::new(raw.password), &domain)
+            Ok(
+                DomainlessCreds::new(&raw.username, Zeroizing::new(raw.password), &domain)?
+                    .with_distinguished_name(raw.distinguished_name),
+            )
         })
     }
 }
@@ -388,6 +420,25 @@ impl TicketSource for FakeSource {
 mod tests {
     use super::*;
     use msds_gmsa::{GmsaError, LdapError};
+
+    #[test]
+    fn secret_dn_is_used_only_for_the_gmsa_it_names() {
+        let c = DomainlessCreds::new("svc", Zeroizing::new("pw".into()), "example.test")
+            .unwrap()
+            .with_distinguished_name(Some(
+                " CN=WebApp01,CN=Managed Service Accounts,DC=example,DC=test ".into(),
+            ));
+        let dn = "CN=WebApp01,CN=Managed Service Accounts,DC=example,DC=test";
+        assert_eq!(c.dn_for("WebApp01"), Some(dn));
+        assert_eq!(c.dn_for("webapp01$"), Some(dn));
+        assert_eq!(c.dn_for("WebApp02"), None);
+        let none = c.clone().with_distinguished_name(Some("  ".into()));
+        assert_eq!(none.distinguished_name, None);
+        assert_eq!(none.dn_for("WebApp01"), None);
+        let ou = c.with_distinguished_name(Some("OU=Apps,DC=example,DC=test".into()));
+        assert_eq!(ou.dn_for("Apps"), None);
+        assert!(!format!("{ou:?}").contains("pw"));
+    }
 
     #[test]
     fn gmsa_errors_are_classified() {
