@@ -8,7 +8,7 @@ use cf_aws::sdk::{s3, secretsmanager, ssm};
 use credentials_fetcherd::server::connect;
 use credentials_fetcherd::server::proto::*;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 use tonic::Code;
 
@@ -213,18 +213,7 @@ fn start(dir: &Path, env: &Env, extra: &[(&str, String)], log: &Path) -> Daemon 
 }
 
 fn klist(env: &Env, dir: &str) -> String {
-    let out = Command::new("klist")
-        .arg("-c")
-        .arg(format!("{dir}/krb5cc"))
-        .env("KRB5_CONFIG", env.samba["krb5_conf"].as_str().unwrap())
-        .output()
-        .expect("MIT klist");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    common::klist_lease(env.samba["krb5_conf"].as_str().unwrap(), dir)
 }
 
 fn metadata(d: &Daemon, lease: &str) -> serde_json::Value {

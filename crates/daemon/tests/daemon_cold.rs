@@ -103,17 +103,10 @@ async fn add(c: &mut Rpc, env: &serde_json::Value) -> (Duration, String) {
 }
 
 fn klist_ok(env: &serde_json::Value, dir: &str) {
-    let out = Command::new("klist")
-        .arg("-c")
-        .arg(format!("{dir}/krb5cc"))
-        .env("KRB5_CONFIG", env["krb5_conf"].as_str().unwrap())
-        .output()
-        .expect("MIT klist");
-    let s = String::from_utf8_lossy(&out.stdout);
+    let s = common::klist_lease(env["krb5_conf"].as_str().unwrap(), dir);
     assert!(
-        out.status.success() && s.contains(env["gmsa"]["principal"].as_str().unwrap()),
-        "klist: {s} {}",
-        String::from_utf8_lossy(&out.stderr)
+        s.contains(env["gmsa"]["principal"].as_str().unwrap()),
+        "{s}"
     );
 }
 

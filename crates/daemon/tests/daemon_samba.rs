@@ -4,7 +4,7 @@
 use credentials_fetcherd::server::connect;
 use credentials_fetcherd::server::proto::*;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 mod common;
@@ -61,18 +61,7 @@ fn spec(env: &serde_json::Value) -> String {
 }
 
 fn klist(env: &serde_json::Value, dir: &str) -> String {
-    let out = Command::new("klist")
-        .arg("-c")
-        .arg(format!("{dir}/krb5cc"))
-        .env("KRB5_CONFIG", env["krb5_conf"].as_str().unwrap())
-        .output()
-        .expect("MIT klist");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    common::klist_lease(env["krb5_conf"].as_str().unwrap(), dir)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,7 +8,7 @@
 use credentials_fetcherd::server::connect;
 use credentials_fetcherd::server::proto::*;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 mod common;
@@ -81,18 +81,7 @@ fn times(dir: &str) -> (u32, u32) {
 }
 
 fn klist_ok(env: &serde_json::Value, dir: &str) {
-    let out = Command::new("klist")
-        .arg("-c")
-        .arg(format!("{dir}/krb5cc"))
-        .env("KRB5_CONFIG", env["krb5_conf"].as_str().unwrap())
-        .output()
-        .expect("MIT klist");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let s = String::from_utf8_lossy(&out.stdout);
+    let s = common::klist_lease(env["krb5_conf"].as_str().unwrap(), dir);
     assert!(
         s.contains(env["gmsa"]["principal"].as_str().unwrap()),
         "{s}"

@@ -143,6 +143,23 @@ fn no_panic(out: &Output, what: &str) -> String {
     err
 }
 
+/// MIT `klist` of the `krb5cc` in the lease directory `dir` with `krb5_conf`; asserts success,
+/// returns its listing.
+pub fn klist_lease(krb5_conf: &str, dir: &str) -> String {
+    let out = Command::new("klist")
+        .arg("-c")
+        .arg(format!("{dir}/krb5cc"))
+        .env("KRB5_CONFIG", krb5_conf)
+        .output()
+        .expect("MIT klist");
+    assert!(
+        out.status.success(),
+        "klist of {dir}/krb5cc: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// A minimal ECS credspec for the gMSA `name` in `dns` (NetBIOS name `netbios`).
 pub fn credspec(name: &str, dns: &str, netbios: &str) -> String {
     serde_json::json!({
