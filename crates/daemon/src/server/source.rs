@@ -291,35 +291,18 @@ impl SecretSource for FileSecretSource {
     fn credentials(&self, domain: &str) -> BoxFuture<'_, Result<DomainlessCreds, LeaseError>> {
         let domain = domain.to_string();
         Box::pin(async move {
-            #[derive(serde::Deserialize)]
-            struct Raw {
-                username: String,
-                password: String,
-                #[serde(default, alias = "domainName", alias = "domain")]
-                domain_name: Option<String>,
-                #[serde(default, alias = "distinguishedName")]
-                distinguished_name: Option<String>,
-            }
             let step = format!("reading the domainless secret {}", self.path.display());
             let bytes =
                 Zeroizing::new(tokio::fs::read(&self.path).await.map_err(|e| {
                     LeaseError::new(ErrorKind::FailedPrecondition, step.clone(), e)
                 })?);
-            if bytes.len() > 64 * 1024 {
-                return Err(LeaseError::new(
-                    ErrorKind::FailedPrecondition,
-                    step,
-                    "larger than 64 KiB",
-                ));
-            }
-            // serde_json's error messages quote no input, so the password cannot leak through them.
-            let raw: Raw = serde_json::from_slice(&bytes)
+            let text = std::str::from_utf8(&bytes)
                 .map_err(|e| LeaseError::new(ErrorKind::FailedPrecondition, step.clone(), e))?;
-            let domain = raw.domain_name.filter(|d| !d.is_empty()).unwrap_or(domain);
-            Ok(
-                DomainlessCreds::new(&raw.username, Zeroizing::new(raw.password), &domain)?
-                    .with_distinguished_name(raw.distinguished_name),
-            )
+            // The same JSON as the Secrets Manager secret, parsed by the same code (its 64 KiB
+            // bound, key names and error messages that never quote the content).
+            let secret = cf_aws::DomainlessSecret::parse(&self.path.display().to_string(), text)
+                .map_err(|e| super::aws::lease_error(step, &e))?;
+            super::aws::creds_from_secret(secret, &domain)
         })
     }
 }
