@@ -73,6 +73,56 @@ pub enum Error {
         /// The last reason to continue.
         last: String,
     },
+    /// A KDC reply (AS-REP or TGS-REP) decrypted with the right key but fails one of the checks
+    /// MIT krb5 makes before it trusts a reply (`verify_as_reply()`, `krb5int_process_tgs_reply()`):
+    /// MIT reports these as `KRB5_KDCREP_MODIFIED`.
+    #[error(
+        "KRB5_KDCREP_MODIFIED in {during}: {check} check failed: {detail} (the reply does not answer \
+         our request: it was altered or replayed on the way, or the KDC is not the one asked; \
+         nothing from it was used)"
+    )]
+    ReplyModified {
+        /// The exchange, "AS exchange" or "TGS exchange".
+        during: &'static str,
+        /// Which check failed.
+        check: ReplyCheck,
+        /// What was asked and what came back.
+        detail: String,
+    },
+    /// The reply's enctype (the enc-part's, or the new session key's) is not one the request
+    /// offered (MIT: `KRB5_CONFIG_ETYPE_NOSUPP`), e.g. a downgrade to RC4 by a machine in the middle.
+    #[error(
+        "KRB5_CONFIG_ETYPE_NOSUPP in {during}: the reply's {what} uses enctype {etype}, which the \
+         request did not offer (offered: {offered:?}); a forged or downgraded reply is refused"
+    )]
+    ReplyEnctypeNotOffered {
+        /// The exchange.
+        during: &'static str,
+        /// "encrypted part" or "session key".
+        what: &'static str,
+        /// The enctype the reply used.
+        etype: i32,
+        /// The enctypes the request offered.
+        offered: Vec<i32>,
+    },
+    /// The reply's ticket start time is further from the KDC's time than the allowed clock skew
+    /// (MIT: `KRB5_KDCREP_SKEW`): a replayed old reply, or a KDC whose clock is wrong.
+    #[error(
+        "KRB5_KDCREP_SKEW in {during}: the ticket starts at {start_time}, {off} s from the KDC time \
+         {kdc_now} we expected (allowed skew {skew} s): a replayed reply, or the clocks of this \
+         host and the KDC disagree (check NTP on both)",
+        off = start_time - kdc_now
+    )]
+    ReplySkew {
+        /// The exchange.
+        during: &'static str,
+        /// The ticket's start time (Unix seconds).
+        start_time: i64,
+        /// The KDC's time as we know it (Unix seconds).
+        kdc_now: i64,
+        /// The allowed skew in seconds.
+        skew: i64,
+    },
     /// The KDCs could not be reached.
     #[cfg(feature = "tokio")]
     #[error(transparent)]
@@ -134,5 +184,40 @@ impl std::fmt::Display for KdcError {
             write!(f, " [KDC says: {t}]")?;
         }
         Ok(())
+    }
+}
+
+/// The check of a KDC reply that failed (see [`Error::ReplyModified`]); the module docs of
+/// [`crate::as_exchange`] and [`crate::tgs_exchange`] list every check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReplyCheck {
+    /// The enc-part's nonce is not the request's.
+    Nonce,
+    /// The client name or realm is not the one asked for (or, in a TGS-REP, not the TGT's client).
+    ClientName,
+    /// The server name in the enc-part is not the one asked for.
+    ServerName,
+    /// The ticket's server name differs from the enc-part's.
+    TicketServer,
+    /// The end time is later than the `till` the request asked for.
+    EndTime,
+    /// The renew-till time is later than the request allowed.
+    RenewTill,
+    /// The ticket carries a flag the request did not ask for (forwardable, proxiable, postdated...).
+    Flags,
+}
+
+impl std::fmt::Display for ReplyCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ReplyCheck::Nonce => "nonce",
+            ReplyCheck::ClientName => "client name",
+            ReplyCheck::ServerName => "server name",
+            ReplyCheck::TicketServer => "ticket server name",
+            ReplyCheck::EndTime => "end time",
+            ReplyCheck::RenewTill => "renew-till",
+            ReplyCheck::Flags => "ticket flags",
+        })
     }
 }

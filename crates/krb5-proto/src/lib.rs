@@ -29,5 +29,5 @@ pub mod tgs_exchange;
 pub mod transport;
 
 pub use creds::Credentials;
-pub use error::{Error, Result};
+pub use error::{Error, ReplyCheck, Result};
 pub use principal::Principal;

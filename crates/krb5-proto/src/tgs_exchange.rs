@@ -1,5 +1,32 @@
 //! The TGS exchange (RFC 4120 §3.3): a service ticket from a TGT, as a sans-IO state machine.
 //!
+//! # Checks of the TGS-REP
+//!
+//! As MIT krb5's `krb5int_process_tgs_reply()` and `check_reply_server()`
+//! (`lib/krb5/krb/gc_via_tkt.c`), plus the flag check; one line per check, in order, with the
+//! error it raises (`tests/reply_tamper.rs` tampers with each field and expects that error):
+//!
+//! - enc-part decrypts with the TGT session key (usage 8) → [`Error::Crypto`]
+//! - enc-part nonce is the request's → [`Error::ReplyModified`] / [`ReplyCheck::Nonce`]
+//! - client (cname, crealm) is exactly the TGT's client → [`ReplyCheck::ClientName`]
+//! - enc-part server is the one asked (any name with canonicalize, as MIT) → [`ReplyCheck::ServerName`]
+//! - the ticket's sname/realm equal the enc-part's → [`ReplyCheck::TicketServer`]
+//! - no referral TGT in place of a service ticket → [`Error::Protocol`] (not supported yet)
+//! - the session key's enctype is one the request offered → [`Error::ReplyEnctypeNotOffered`]
+//! - end time ≤ the requested till (the TGT's end or the asked lifetime) → [`ReplyCheck::EndTime`]
+//! - no flag we did not ask for: forwardable (unless asked), forwarded (unless the TGT is),
+//!   proxiable, proxy, may-postdate, postdated, invalid, anonymous → [`ReplyCheck::Flags`]
+//! - start time, when present, within [`DEFAULT_CLOCK_SKEW`] of the KDC time at the request
+//!   (our clock plus the TGT's offset) → [`Error::ReplySkew`]
+//!
+//! [`ReplyCheck::Nonce`]: crate::ReplyCheck::Nonce
+//! [`ReplyCheck::ServerName`]: crate::ReplyCheck::ServerName
+//! [`ReplyCheck::TicketServer`]: crate::ReplyCheck::TicketServer
+//! [`ReplyCheck::ClientName`]: crate::ReplyCheck::ClientName
+//! [`ReplyCheck::EndTime`]: crate::ReplyCheck::EndTime
+//! [`ReplyCheck::Flags`]: crate::ReplyCheck::Flags
+//! [`DEFAULT_CLOCK_SKEW`]: crate::as_exchange::DEFAULT_CLOCK_SKEW
+//!
 //! ```no_run
 //! use krb5_proto::tgs_exchange::{TgsExchange, TgsOptions, TgsStep};
 //! use krb5_proto::rand::OsRng;
@@ -23,14 +50,18 @@
 //! ```
 
 use crate::ap::{ApReqOptions, build_ap_req};
-use crate::as_exchange::key_from_asn1;
+use crate::as_exchange::{
+    DEFAULT_CLOCK_SKEW, Sent, Times, check_flags, check_nonce, check_offered, check_skew,
+    check_ticket_server, check_times, key_from_asn1, modified,
+};
 use crate::asn1::{
     self, Checksum, KdcOptions, KdcReply, KdcReq, KdcReqBody, KerberosString, KerberosTime, PaData,
+    TicketFlags,
 };
 use crate::asn1::{error_code, key_usage, pa_type};
 use crate::creds::{Credentials, unix_secs_usec};
 use crate::crypto::EncType;
-use crate::error::{Error, KdcError, Result};
+use crate::error::{Error, KdcError, ReplyCheck, Result};
 use crate::principal::Principal;
 use crate::rand::Rng;
 use std::time::{Duration, SystemTime};
@@ -95,6 +126,9 @@ pub struct TgsPending {
     opts: TgsOptions,
     nonce: u32,
     last: TgsRequest,
+    sent: Sent,
+    /// The KDC time (our clock plus the TGT's offset) when the request was made.
+    kdc_now: i64,
 }
 
 impl TgsExchange {
@@ -144,6 +178,12 @@ impl TgsExchange {
             enc_authorization_data: None,
             additional_tickets: None,
         };
+        let sent = Sent {
+            options,
+            till,
+            rtime: None,
+            etypes: body.etype.clone(),
+        };
         let body_der = asn1::encode(&body);
         let key = &self.tgt.session_key;
         let checksum = Checksum {
@@ -183,6 +223,8 @@ impl TgsExchange {
                 opts: self.opts,
                 nonce,
                 last: out.clone(),
+                sent,
+                kdc_now,
             },
             out,
         ))
@@ -192,6 +234,7 @@ impl TgsExchange {
 impl TgsPending {
     /// Processes the KDC's reply.
     pub fn handle_reply(self, reply: &[u8]) -> Result<TgsStep> {
+        const DURING: &str = "TGS exchange";
         let rep = match asn1::decode_kdc_reply(reply)? {
             KdcReply::TgsRep(rep) => rep,
             KdcReply::AsRep(_) => {
@@ -226,45 +269,79 @@ impl TgsPending {
             .session_key
             .decrypt(key_usage::TGS_REP_ENCPART_SESSKEY, &rep.enc_part.cipher)?;
         let part = asn1::decode_enc_kdc_rep_part(&plain)?;
-        if part.nonce != self.nonce {
-            return Err(Error::Protocol {
-                during: "TGS exchange",
-                what: format!(
-                    "the reply's nonce {} is not the request's {}",
-                    part.nonce, self.nonce
+        check_nonce(DURING, self.nonce, part.nonce)?;
+        // The client is the TGT's, exactly (MIT: krb5int_process_tgs_reply).
+        let client = rep.cname.to_principal(&rep.crealm);
+        if client.components != self.tgt.client.components || client.realm != self.tgt.client.realm
+        {
+            return Err(modified(
+                DURING,
+                ReplyCheck::ClientName,
+                format!(
+                    "the TGT is {}'s, the reply names {client} as the client",
+                    self.tgt.client
                 ),
-            });
+            ));
         }
         let got_server = part.sname.to_principal(&part.srealm);
         if !got_server.eq_ignore_case(&self.server) && !self.opts.canonicalize {
-            return Err(Error::Protocol {
-                during: "TGS exchange",
-                what: format!(
+            return Err(modified(
+                DURING,
+                ReplyCheck::ServerName,
+                format!(
                     "asked a ticket for {}, the KDC issued one for {got_server}",
                     self.server
                 ),
-            });
+            ));
         }
+        check_ticket_server(DURING, &rep, &got_server)?;
         if got_server.is_krbtgt() && !self.server.is_krbtgt() {
             return Err(Error::Protocol {
-                during: "TGS exchange",
+                during: DURING,
                 what: format!(
                     "the KDC sent a referral ticket ({got_server}) for {}; cross-realm referrals are not supported yet",
                     self.server
                 ),
             });
         }
+        check_offered(DURING, "session key", part.key.r#type, &self.sent.etypes)?;
+        let times = Times {
+            start: part.start_time.map(|t| t.to_unix()),
+            end: part.end_time.to_unix(),
+            renew_till: part.renew_till.map(|t| t.to_unix()),
+        };
+        check_times(DURING, &self.sent, &times, part.flags.0)?;
+        // Never asked: proxiable, proxy, postdated, invalid, anonymous; forwardable only when
+        // the request said so; forwarded only from a forwarded TGT (RFC 4120 §2.6).
+        let mut allowed = !(TicketFlags::PROXIABLE
+            | TicketFlags::PROXY
+            | TicketFlags::MAY_POSTDATE
+            | TicketFlags::POSTDATED
+            | TicketFlags::INVALID
+            | TicketFlags::ANONYMOUS
+            | TicketFlags::FORWARDABLE
+            | TicketFlags::FORWARDED);
+        if self.sent.options & KdcOptions::FORWARDABLE != 0 {
+            allowed |= TicketFlags::FORWARDABLE;
+        }
+        allowed |= self.tgt.flags & TicketFlags::FORWARDED;
+        check_flags(DURING, part.flags.0, allowed)?;
+        // MIT holds the start time against the request time and the clock skew; a KDC that
+        // leaves the start time out is not held to it (MIT would compare the auth time).
+        if let Some(start) = times.start {
+            check_skew(DURING, start, self.kdc_now, DEFAULT_CLOCK_SKEW)?;
+        }
         let auth_time = part.auth_time.to_unix();
         Ok(TgsStep::Done(Credentials {
-            client: rep.cname.to_principal(&rep.crealm),
+            client,
             server: got_server,
             session_key: key_from_asn1(&part.key)?,
             ticket: asn1::encode(&rep.ticket),
             flags: part.flags.0,
             auth_time,
-            start_time: part.start_time.map(|t| t.to_unix()).unwrap_or(auth_time),
-            end_time: part.end_time.to_unix(),
-            renew_till: part.renew_till.map(|t| t.to_unix()),
+            start_time: times.start.unwrap_or(auth_time),
+            end_time: times.end,
+            renew_till: times.renew_till,
             time_offset: self.tgt.time_offset,
             pa_type: None,
             client_kvno: None,

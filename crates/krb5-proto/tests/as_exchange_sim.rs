@@ -330,7 +330,16 @@ fn nonce_mismatch_is_rejected() {
     let mut kdc = SimKdc::new();
     kdc.wrong_nonce = true;
     let (res, _) = run(&mut kdc, Secret::password("hunter2"), T0);
-    assert!(matches!(res, Err(Error::Protocol { .. })), "{res:?}");
+    assert!(
+        matches!(
+            res,
+            Err(Error::ReplyModified {
+                check: krb5_proto::ReplyCheck::Nonce,
+                ..
+            })
+        ),
+        "{res:?}"
+    );
 }
 
 #[test]
