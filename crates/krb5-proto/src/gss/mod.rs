@@ -8,6 +8,18 @@
 //!   It accepts any right-rotation count (RRC) on input, which Active Directory needs (it sends
 //!   RRC 28 on sealed and RRC 12 on integrity-only tokens).
 //!
+//! Checks of an incoming Wrap or MIC token (each refused with a named [`GssError`], tested in
+//! `tests/gss_wrap.rs`; the classes of CVE-2024-37370/37371, CVE-2022-45142, CVE-2025-57736):
+//! shorter than the header → `TokenTooShort`; wrong TOK_ID → `BadTokenId`; filler → `BadFiller`;
+//! our own direction → `WrongDirection`; AcceptorSubkey flag not the context's →
+//! `AcceptorSubkeyMismatch`; Sealed flag clear when confidentiality is required →
+//! `NotSealed`; RRC larger than the token → `BadRotation`; a sealed body shorter than
+//! confounder + header copy + checksum + EC → `TokenTooShort`; integrity-only EC not the
+//! checksum length → `BadExtraCount`; checksum or decryption failure (constant-time compare) →
+//! `Crypto`; encrypted header copy (EC, flags, sequence number) not the outer header
+//! (constant-time compare) → `HeaderMismatch`; sequence number not exactly the next →
+//! `BadSequence`. A refused token leaves the context as it was.
+//!
 //! Key usages (RFC 4121 §2): Wrap tokens, sealed or not, use 24 (KG-USAGE-INITIATOR-SEAL) from
 //! the initiator and 22 (KG-USAGE-ACCEPTOR-SEAL) from the acceptor; MIC tokens use 25/23
 //! (…-SIGN).
@@ -107,6 +119,26 @@ pub enum GssError {
         /// The enctype name.
         etype: &'static str,
     },
+    /// The right-rotation count is larger than the whole token (RFC 4121 §4.2.5): no sender
+    /// rotates by more than the token it sends; a forged length field is refused before any
+    /// rotation. (A rotation larger than the body alone is taken modulo the body length, as
+    /// MIT and Heimdal do: senders such as ours with RRC 28 rotate short integrity-only bodies.)
+    #[error(
+        "GSS Wrap token RRC {rrc} is larger than the {token_len}-byte token: the token is malformed"
+    )]
+    BadRotation {
+        /// RRC received (plus EC for the DCE-style layout).
+        rrc: usize,
+        /// The token length, header included.
+        token_len: usize,
+    },
+    /// Confidentiality was negotiated but the token is integrity-only (Sealed flag clear): a
+    /// downgrade, refused before the token is checked or the sequence number used.
+    #[error(
+        "GSS Wrap token is not sealed although confidentiality was negotiated (Sealed flag clear): \
+         downgrade refused"
+    )]
+    NotSealed,
     /// The header copy inside a sealed token does not match the outer header.
     #[error("sealed Wrap token's encrypted header does not match its outer header: token modified")]
     HeaderMismatch,

@@ -2,6 +2,7 @@
 
 use core::fmt;
 
+use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use super::GssError;
@@ -69,6 +70,7 @@ pub struct SecurityContext {
     send_seq: u64,
     recv_seq: u64,
     send_rrc: u16,
+    require_sealed: bool,
 }
 
 impl SecurityContext {
@@ -83,6 +85,7 @@ impl SecurityContext {
             send_seq,
             recv_seq,
             send_rrc: 0,
+            require_sealed: false,
         }
     }
 
@@ -96,6 +99,7 @@ impl SecurityContext {
             send_seq,
             recv_seq,
             send_rrc: 0,
+            require_sealed: false,
         }
     }
 
@@ -104,6 +108,19 @@ impl SecurityContext {
     pub fn with_send_rrc(mut self, rrc: u16) -> Self {
         self.send_rrc = rrc;
         self
+    }
+
+    /// Refuses integrity-only Wrap tokens from the peer ([`GssError::NotSealed`]) once
+    /// confidentiality has been negotiated (e.g. the SASL layer 0x04), so a peer or a machine in
+    /// the middle cannot downgrade to unsealed tokens. The check comes before any other, so a
+    /// refused token consumes no sequence number.
+    pub fn require_confidentiality(&mut self, on: bool) {
+        self.require_sealed = on;
+    }
+
+    /// Whether integrity-only Wrap tokens from the peer are refused.
+    pub fn requires_confidentiality(&self) -> bool {
+        self.require_sealed
     }
 
     /// Whether we are the context initiator.
@@ -293,11 +310,13 @@ impl SecurityContext {
     /// GSS_Unwrap: checks a Wrap token from the peer and returns its data.
     ///
     /// Checks, in order: TOK_ID `05 04`, filler 0xFF, the SentByAcceptor flag (the token must
-    /// come from the other side), the AcceptorSubkey flag (must match the context), then the
-    /// body after undoing the RRC rotation — decryption with the peer's key usage and the
-    /// encrypted header copy (sealed), or EC = checksum length and the checksum in constant
-    /// time (integrity-only) — and finally the sequence number, which must be exactly the
-    /// next expected one. Only then is the receive sequence number advanced.
+    /// come from the other side), the AcceptorSubkey flag (must match the context), the
+    /// Sealed flag when [confidentiality is required](Self::require_confidentiality), RRC not
+    /// larger than the token, then the body after undoing the RRC rotation — decryption with
+    /// the peer's key usage and the encrypted header copy compared in constant time (sealed),
+    /// or EC = checksum length and the checksum in constant time (integrity-only) — and
+    /// finally the sequence number, which must be exactly the next expected one. Only then is
+    /// the receive sequence number advanced.
     ///
     /// Sealed tokens that do not decrypt after rotating by RRC are retried with a rotation of
     /// RRC + EC, the layout Windows uses for DCE-style contexts.
@@ -309,8 +328,17 @@ impl SecurityContext {
         }
         let flags = hdr[2];
         self.check_peer_flags(flags)?;
+        if self.require_sealed && flags & FLAG_SEALED == 0 {
+            return Err(GssError::NotSealed);
+        }
         let ec = u16::from_be_bytes([hdr[4], hdr[5]]);
         let rrc = u16::from_be_bytes([hdr[6], hdr[7]]);
+        if usize::from(rrc) > token.len() {
+            return Err(GssError::BadRotation {
+                rrc: usize::from(rrc),
+                token_len: token.len(),
+            });
+        }
         let seq = u64::from_be_bytes([
             hdr[8], hdr[9], hdr[10], hdr[11], hdr[12], hdr[13], hdr[14], hdr[15],
         ]);
@@ -327,7 +355,8 @@ impl SecurityContext {
             let usage = self.recv_usage(true);
             let mut plain = match self.decrypt_rotated(usage, body, usize::from(rrc)) {
                 Ok(p) => p,
-                Err(e) if ec != 0 => self
+                // The DCE-style layout rotates by RRC + EC, which must fit the token too.
+                Err(e) if ec != 0 && usize::from(rrc) + usize::from(ec) <= token.len() => self
                     .decrypt_rotated(usage, body, usize::from(rrc) + usize::from(ec))
                     .map_err(|_| e)?,
                 Err(e) => return Err(e),
@@ -340,9 +369,12 @@ impl SecurityContext {
             let inner = plain
                 .get(data_len + usize::from(ec)..)
                 .ok_or(GssError::HeaderMismatch)?;
-            // Everything but the RRC field must match; the header is authenticated, so a
-            // plain comparison is fine.
-            if inner.get(..6) != hdr.get(..6) || inner.get(8..) != hdr.get(8..) {
+            // Everything but the RRC field must match (TOK_ID, flags, filler, EC: CVE-2024-37370;
+            // the sequence number, so the one checked below is the authenticated one), compared
+            // in constant time.
+            if inner.len() != HEADER_LEN
+                || !bool::from(inner[..6].ct_eq(&hdr[..6]) & inner[8..].ct_eq(&hdr[8..]))
+            {
                 return Err(GssError::HeaderMismatch);
             }
             self.check_seq(seq)?;

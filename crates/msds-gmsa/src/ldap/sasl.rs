@@ -38,7 +38,7 @@ use std::time::SystemTime;
 use bytes::{Buf, BytesMut};
 use krb5_proto::gss::{
     AwaitingApRep, GSS_C_CONF_FLAG, GSS_C_INTEG_FLAG, GSS_C_MUTUAL_FLAG, GSS_C_REPLAY_FLAG,
-    GSS_C_SEQUENCE_FLAG, InitiatorConfig, InitiatorContext, SecurityContext,
+    GSS_C_SEQUENCE_FLAG, GssError, InitiatorConfig, InitiatorContext, SecurityContext,
 };
 use krb5_proto::rand::Rng;
 use zeroize::Zeroizing;
@@ -261,6 +261,9 @@ impl SaslAwaitingOffer {
         // No authorization identity: act as the authenticated principal.
         let choice = [layer.bit(), own[1], own[2], own[3]];
         let token = self.ctx.wrap(&choice, false, rng)?;
+        // From now on an integrity-only token from the server is a downgrade, refused by the
+        // GSS layer before its checksum or sequence number is looked at.
+        self.ctx.require_confidentiality(layer.is_confidential());
         Ok((
             SecurityLayer {
                 ctx: self.ctx,
@@ -355,10 +358,15 @@ impl SecurityLayer {
         Ok(out)
     }
 
-    /// Checks one Wrap token from the server (a frame's body) and returns its plaintext.
-    /// With confidentiality negotiated, an integrity-only token is refused.
+    /// Checks one Wrap token from the server (a frame's body) and returns its plaintext, with
+    /// the context's strict sequence checking (a replayed, reordered or lost token is refused
+    /// and leaves the state unchanged). With confidentiality negotiated, an integrity-only
+    /// token is refused ([`LdapError::UnsealedToken`]) without using a sequence number.
     pub fn unseal(&mut self, token: &[u8]) -> Result<Zeroizing<Vec<u8>>, LdapError> {
-        let u = self.ctx.unwrap(token)?;
+        let u = self.ctx.unwrap(token).map_err(|e| match e {
+            GssError::NotSealed => LdapError::UnsealedToken,
+            other => other.into(),
+        })?;
         if self.layer.is_confidential() && !u.confidential {
             return Err(LdapError::UnsealedToken);
         }
@@ -619,8 +627,22 @@ mod tests {
         let tok = acc.wrap(b"search result", true, &mut rng).unwrap();
         assert_eq!(layer.unseal(&tok).unwrap().as_slice(), b"search result");
         // An integrity-only token after sealing was negotiated is a downgrade.
-        let tok = acc.wrap(b"downgrade", false, &mut rng).unwrap();
+        let tok = acc.clone().wrap(b"downgrade", false, &mut rng).unwrap();
         assert_eq!(layer.unseal(&tok), Err(LdapError::UnsealedToken));
+        // It used no sequence number: the server's next sealed token is the expected one...
+        let next = acc.wrap(b"next", true, &mut rng).unwrap();
+        // ...and a replay or a reordered token is refused without a state change.
+        let after = acc.wrap(b"after", true, &mut rng).unwrap();
+        assert!(matches!(
+            layer.unseal(&after),
+            Err(LdapError::Gss(GssError::BadSequence { .. }))
+        ));
+        assert_eq!(layer.unseal(&next).unwrap().as_slice(), b"next");
+        assert!(matches!(
+            layer.unseal(&next),
+            Err(LdapError::Gss(GssError::BadSequence { .. }))
+        ));
+        assert_eq!(layer.unseal(&after).unwrap().as_slice(), b"after");
     }
 
     /// Over TLS: flags 0x0E, Bnd = MD5 of the RFC 4121 §4.1.1.2 structure around the
