@@ -2,7 +2,8 @@
 //! keys again, against the real Samba AD DC (testenv/samba-dc.sh start). Fails (never skips)
 //! when the DC is not there.
 //!
-//! The daemon runs with `RUST_LOG=trace` through a domainless add, a renew RPC and timer
+//! The daemon runs with `RUST_LOG=trace` through a start-up login from a domainless secret
+//! file, an AddKerberosLease with the machine keytab, a domainless add, a renew RPC and timer
 //! renewals (`CF_TEST_RENEW_SECS=1`); then its whole output is searched for every 16-byte
 //! window of the gMSA's msDS-ManagedPassword blob (read independently with MIT kinit and a
 //! sealed OpenLDAP ldapsearch, as testenv's self-check does), of the gMSA's derived keys and of
@@ -127,8 +128,27 @@ async fn trace_logs_of_add_and_renewals_hold_no_secret_and_renewals_reuse_derive
     let dir = tempfile::tempdir().unwrap();
     let log_path = dir.path().join("daemon.log");
     let socket = dir.path().join("cf.sock");
+    let user = env["users"]["reader"]["name"].as_str().unwrap().to_string();
+    let password =
+        std::fs::read_to_string(env["users"]["reader"]["password_file"].as_str().unwrap())
+            .unwrap()
+            .trim_end_matches('\n')
+            .to_string();
+    let domain = env["domain"].as_str().unwrap().to_string();
+    // The same user in a domainless secret file (logged in and bound at start-up).
+    let secret_file = dir.path().join("secret.json");
+    std::fs::write(
+        &secret_file,
+        serde_json::json!({"username": user, "password": password, "domainName": domain})
+            .to_string(),
+    )
+    .unwrap();
     let mut cmd = Daemon::command(&socket, &dir.path().join("krbdir"));
     cmd.args(["--dc", env["dc_host"].as_str().unwrap()])
+        .arg("--domainless-secret-file")
+        .arg(&secret_file)
+        // AddKerberosLease: domain-joined with the machine keytab.
+        .env("KRB5_KTNAME", env["machine"]["keytab"].as_str().unwrap())
         .env("KRB5_CONFIG", env["krb5_conf"].as_str().unwrap())
         .env("RUST_LOG", "trace")
         .env("CF_TEST_RENEW_SECS", "1")
@@ -140,21 +160,23 @@ async fn trace_logs_of_add_and_renewals_hold_no_secret_and_renewals_reuse_derive
                 .unwrap(),
         ));
     let d = Daemon::spawn(cmd, &socket);
-    let user = env["users"]["reader"]["name"].as_str().unwrap().to_string();
-    let password =
-        std::fs::read_to_string(env["users"]["reader"]["password_file"].as_str().unwrap())
-            .unwrap()
-            .trim_end_matches('\n')
-            .to_string();
-    let domain = env["domain"].as_str().unwrap().to_string();
+    let spec = common::credspec(
+        env["gmsa"]["name"].as_str().unwrap(),
+        &domain,
+        env["netbios_domain"].as_str().unwrap(),
+    );
     let mut c = connect(&d.socket).await.unwrap();
+    // AddKerberosLease (machine keytab).
+    let by_file = c
+        .add_kerberos_lease(CreateKerberosLeaseRequest {
+            credspec_contents: vec![spec.clone()],
+        })
+        .await
+        .unwrap()
+        .into_inner();
     let added = c
         .add_non_domain_joined_kerberos_lease(CreateNonDomainJoinedKerberosLeaseRequest {
-            credspec_contents: vec![common::credspec(
-                env["gmsa"]["name"].as_str().unwrap(),
-                &domain,
-                env["netbios_domain"].as_str().unwrap(),
-            )],
+            credspec_contents: vec![spec],
             username: user.clone(),
             password: password.clone(),
             domain: domain.clone(),
@@ -178,6 +200,7 @@ async fn trace_logs_of_add_and_renewals_hold_no_secret_and_renewals_reuse_derive
         }
     };
     collect(&ccache_path);
+    collect(&Path::new(&by_file.created_kerberos_file_paths[0]).join("krb5cc"));
 
     c.renew_non_domain_joined_kerberos_lease(RenewNonDomainJoinedKerberosLeaseRequest {
         username: user.clone(),
@@ -196,11 +219,13 @@ async fn trace_logs_of_add_and_renewals_hold_no_secret_and_renewals_reuse_derive
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    c.delete_kerberos_lease(DeleteKerberosLeaseRequest {
-        lease_id: added.lease_id.clone(),
-    })
-    .await
-    .unwrap();
+    for id in [&added.lease_id, &by_file.lease_id] {
+        c.delete_kerberos_lease(DeleteKerberosLeaseRequest {
+            lease_id: id.clone(),
+        })
+        .await
+        .unwrap();
+    }
     drop(c);
     drop(d);
 
@@ -241,5 +266,12 @@ async fn trace_logs_of_add_and_renewals_hold_no_secret_and_renewals_reuse_derive
     assert!(!session_keys.is_empty());
     for k in &session_keys {
         assert_absent(&log, k, "a ticket session key");
+    }
+    let kt = krb5_proto::keytab::Keytab::read(env["machine"]["keytab"].as_str().unwrap().as_ref())
+        .unwrap();
+    let machine =
+        krb5_proto::Principal::parse(env["machine"]["principal"].as_str().unwrap(), None).unwrap();
+    for k in kt.keys_for(&machine) {
+        assert_absent(&log, k.as_bytes(), "a machine keytab key");
     }
 }
