@@ -50,6 +50,8 @@ pub struct EnctypePolicy {
     tkt: Vec<EncType>,
     tgs: Vec<EncType>,
     allow_rc4: Option<bool>,
+    /// `permitted_enctypes` or `default_tkt_enctypes` is set.
+    lists_set: bool,
 }
 
 impl Default for EnctypePolicy {
@@ -60,6 +62,7 @@ impl Default for EnctypePolicy {
             tkt: DEFAULT_NO_RC4.to_vec(),
             tgs: DEFAULT_NO_RC4.to_vec(),
             allow_rc4: None,
+            lists_set: false,
         }
     }
 }
@@ -73,6 +76,7 @@ impl EnctypePolicy {
             tkt: EncType::ALL.to_vec(),
             tgs: EncType::ALL.to_vec(),
             allow_rc4: Some(true),
+            lists_set: false,
         }
     }
 
@@ -110,11 +114,14 @@ impl EnctypePolicy {
                 });
             }
         }
+        let lists_set = conf.libdefault("permitted_enctypes").is_some()
+            || conf.libdefault("default_tkt_enctypes").is_some();
         Ok(Self {
             permitted,
             tkt,
             tgs,
             allow_rc4,
+            lists_set,
         })
     }
 
@@ -143,27 +150,28 @@ impl EnctypePolicy {
     pub fn how_to_enable(&self, etype: EncType) -> String {
         let name = etype.name();
         if etype == EncType::Rc4Hmac {
-            return match self.allow_rc4 {
-                Some(false) => "set allow_rc4 = true (it is false) in [libdefaults] of krb5.conf \
-                                to permit it"
+            let lists = "add arcfour-hmac to permitted_enctypes and default_tkt_enctypes";
+            return match (self.allow_rc4, self.lists_set) {
+                (Some(false), false) => "set allow_rc4 = true (it is false) in [libdefaults] of \
+                                         krb5.conf to permit it"
                     .to_owned(),
-                _ if !self.permitted.contains(&etype) && self.lists_set_rc4_apart() => {
-                    "set allow_rc4 = true in [libdefaults] of krb5.conf and list arcfour-hmac \
-                     in permitted_enctypes and default_tkt_enctypes to permit it"
-                        .to_owned()
+                (Some(false), true) => format!(
+                    "set allow_rc4 = true (it is false) and {lists} in [libdefaults] of \
+                     krb5.conf to permit it"
+                ),
+                (_, true) => format!(
+                    "{lists} in [libdefaults] of krb5.conf (or set allow_rc4 = true where \
+                     they say DEFAULT) to permit it"
+                ),
+                (_, false) => {
+                    "set allow_rc4 = true in [libdefaults] of krb5.conf to permit it".to_owned()
                 }
-                _ => "set allow_rc4 = true in [libdefaults] of krb5.conf to permit it".to_owned(),
             };
         }
         format!(
             "add {name} to permitted_enctypes and default_tkt_enctypes in [libdefaults] of \
              krb5.conf to permit it"
         )
-    }
-
-    /// Whether RC4 is off although `allow_rc4` is true (a list leaves it out).
-    fn lists_set_rc4_apart(&self) -> bool {
-        self.allow_rc4 == Some(true)
     }
 }
 
@@ -324,6 +332,10 @@ mod tests {
             "set allow_rc4 = true in [libdefaults] of krb5.conf to permit it"
         );
         let p = policy("permitted_enctypes = aes256-cts").unwrap();
+        assert!(
+            p.how_to_enable(Rc4Hmac)
+                .starts_with("add arcfour-hmac to permitted_enctypes and default_tkt_enctypes")
+        );
         assert!(
             p.how_to_enable(Aes128CtsHmacSha196)
                 .contains("add aes128-cts-hmac-sha1-96 to permitted_enctypes")
