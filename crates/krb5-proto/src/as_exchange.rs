@@ -71,10 +71,13 @@ use crate::asn1::{
 };
 use crate::asn1::{error_code, key_usage, pa_type};
 use crate::creds::{Credentials, unix_secs_usec};
-use crate::crypto::{EncType, Key};
+use crate::crypto::{CryptoError, EncType, Key};
 use crate::error::{Error, KdcError, ReplyCheck, Result};
+use crate::etype_policy::EnctypePolicy;
 use crate::principal::Principal;
 use crate::rand::Rng;
+use crate::s2k::{KeyDeriver, S2kInput};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use zeroize::Zeroizing;
 
@@ -116,8 +119,16 @@ impl std::fmt::Debug for Secret {
 /// Options of an AS request.
 #[derive(Clone, Debug)]
 pub struct AsOptions {
-    /// Enctypes in order of preference (for a password; with keys, the keys' enctypes in this order).
+    /// Enctypes this request may use (for a password; with keys, the keys' enctypes). The
+    /// order of preference and what is allowed at all come from [`AsOptions::enctype_policy`]:
+    /// an enctype is offered when it is both here and in the policy's `default_tkt_enctypes`.
     pub etypes: Vec<EncType>,
+    /// krb5.conf's enctype policy ([`EnctypePolicy::from_conf`]). The default offers and
+    /// accepts AES only: RC4 is used only when krb5.conf enables it.
+    pub enctype_policy: EnctypePolicy,
+    /// Who derives password keys (`None`: inline, in [`AsPending::handle_reply`]); see
+    /// [`crate::s2k`].
+    pub key_deriver: Option<Arc<dyn KeyDeriver>>,
     /// Requested ticket lifetime (the KDC may shorten it).
     pub lifetime: Duration,
     /// Requested renewable lifetime; `None` asks for a non-renewable ticket.
@@ -155,6 +166,8 @@ impl Default for AsOptions {
     fn default() -> Self {
         Self {
             etypes: EncType::ALL.to_vec(),
+            enctype_policy: EnctypePolicy::default(),
+            key_deriver: None,
             lifetime: Duration::from_secs(10 * 3600),
             renew_life: None,
             forwardable: true,
@@ -331,26 +344,87 @@ impl Ctx {
         (s + self.time_offset, us)
     }
 
+    /// Enctypes we could make a key of, ignoring the policy.
+    fn could_use(&self, e: EncType) -> bool {
+        match &self.secret {
+            Secret::Password(_) | Secret::PasswordWithRc4 { .. } => true,
+            Secret::Keys(keys) => keys.iter().any(|k| k.etype() == e),
+        }
+    }
+
+    /// Enctypes to offer (and accept), in the policy's preference order: in the policy's
+    /// `default_tkt_enctypes`, in [`AsOptions::etypes`], and (for keys) held.
+    fn allowed(&self) -> Vec<EncType> {
+        self.opts
+            .enctype_policy
+            .tkt_enctypes()
+            .iter()
+            .copied()
+            .filter(|e| self.opts.etypes.contains(e) && self.could_use(*e))
+            .collect()
+    }
+
     /// Enctypes to offer, in preference order.
     fn offered_etypes(&self) -> Vec<i32> {
-        match &self.secret {
-            Secret::Password(_) | Secret::PasswordWithRc4 { .. } => {
-                self.opts.etypes.iter().map(|e| e.to_i32()).collect()
-            }
-            Secret::Keys(keys) => {
-                let mut v: Vec<i32> = Vec::new();
-                for e in &self.opts.etypes {
-                    if keys.iter().any(|k| k.etype() == *e) {
-                        v.push(e.to_i32());
-                    }
-                }
-                for k in keys {
-                    if !v.contains(&k.etype().to_i32()) {
-                        v.push(k.etype().to_i32());
-                    }
-                }
-                v
-            }
+        self.allowed().into_iter().map(EncType::to_i32).collect()
+    }
+
+    /// Of `etypes` (the KDC's, or every one we know), those we could use but the policy
+    /// forbids.
+    fn disabled_by_policy(&self, etypes: &[i32]) -> Vec<EncType> {
+        let tkt = self.opts.enctype_policy.tkt_enctypes();
+        etypes
+            .iter()
+            .filter_map(|e| EncType::from_i32(*e))
+            .filter(|e| self.could_use(*e) && self.opts.etypes.contains(e) && !tkt.contains(e))
+            .collect()
+    }
+
+    /// The error for a KDC that offers only enctypes the policy forbids.
+    /// `refusal`: the KDC did not list enctypes but refused ours (how, e.g.
+    /// `KDC_ERR_ETYPE_NOSUPP`).
+    fn policy_error(
+        &self,
+        kdc_offers: Vec<i32>,
+        disabled: Vec<EncType>,
+        refusal: Option<&str>,
+    ) -> Error {
+        let names = |v: &[EncType]| {
+            v.iter()
+                .map(|e| format!("{} ({})", e.name(), e.to_i32()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let how: Vec<String> = disabled
+            .iter()
+            .map(|e| self.opts.enctype_policy.how_to_enable(*e))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let detail = if let Some(refusal) = refusal {
+            format!(
+                "the KDC has no key of the enabled enctypes [{}] for {} ({refusal}); \
+                 {} {} disabled: if the account has only such a key, {}",
+                names(&self.allowed()),
+                self.client,
+                names(&disabled),
+                if disabled.len() == 1 { "is" } else { "are" },
+                how.join("; ")
+            )
+        } else {
+            format!(
+                "the KDC offers only {} for {}, which {} disabled: {}",
+                names(&disabled),
+                self.client,
+                if disabled.len() == 1 { "is" } else { "are" },
+                how.join("; ")
+            )
+        };
+        Error::EnctypeDisabled {
+            principal: self.client.to_string(),
+            kdc_offers,
+            disabled: disabled.iter().map(|e| e.to_i32()).collect(),
+            detail,
         }
     }
 
@@ -485,6 +559,31 @@ impl Ctx {
                     Some(d) => asn1::decode::<Vec<PaData>>(d)?,
                     None => Vec::new(),
                 };
+                // A KDC that lists methods but neither PA-ENC-TIMESTAMP nor any etype-info
+                // holds no key of the offered enctypes (MIT answers so): guessing a key would
+                // only cost the account a failed pre-authentication.
+                let listed = |t: i32| hints.iter().any(|h| h.r#type == t);
+                if !hints.is_empty()
+                    && !listed(pa_type::ENC_TIMESTAMP)
+                    && !listed(pa_type::ETYPE_INFO2)
+                    && !listed(pa_type::ETYPE_INFO)
+                    && !listed(pa_type::PW_SALT)
+                {
+                    let disabled = self.disabled_by_policy(&EncType::ALL.map(EncType::to_i32));
+                    if !disabled.is_empty() {
+                        return Err(self.policy_error(
+                            Vec::new(),
+                            disabled,
+                            Some("KDC_ERR_PREAUTH_REQUIRED without encrypted-timestamp or etype-info"),
+                        ));
+                    }
+                    return Err(self.kdc_error(
+                        &err,
+                        "AS exchange (the KDC offers no encrypted-timestamp pre-authentication: \
+                         it holds no key of the offered enctypes)"
+                            .into(),
+                    ));
+                }
                 self.preauth = Some(self.choose_preauth_key(&hints)?);
                 // Use the KDC's clock for the timestamp (MIT's kdc_timesync behaviour).
                 self.time_offset = kdc_offset;
@@ -542,6 +641,14 @@ impl Ctx {
                 let (p, r) = self.request(now, rng);
                 Ok(AsStep::Send(Box::new(p), r))
             }
+            error_code::KDC_ERR_ETYPE_NOSUPP => {
+                let disabled = self.disabled_by_policy(&EncType::ALL.map(EncType::to_i32));
+                if disabled.is_empty() {
+                    Err(self.kdc_error(&err, self.during()))
+                } else {
+                    Err(self.policy_error(Vec::new(), disabled, Some("KDC_ERR_ETYPE_NOSUPP")))
+                }
+            }
             _ => Err(self.kdc_error(&err, self.during())),
         }
     }
@@ -580,9 +687,14 @@ impl Ctx {
                 return Ok(Preauth { key });
             }
         }
+        let kdc_offers: Vec<i32> = candidates.iter().map(|c| c.etype).collect();
+        let disabled = self.disabled_by_policy(&kdc_offers);
+        if !disabled.is_empty() {
+            return Err(self.policy_error(kdc_offers, disabled, None));
+        }
         Err(Error::NoCommonEnctype {
             principal: self.client.to_string(),
-            kdc_offers: candidates.iter().map(|c| c.etype).collect(),
+            kdc_offers,
             we_have: offered,
         })
     }
@@ -592,6 +704,11 @@ impl Ctx {
         let Some(etype) = EncType::from_i32(entry.etype) else {
             return Ok(None);
         };
+        // Never a key of an enctype we did not offer (a KDC or a machine in the middle may
+        // list anything in PA-ETYPE-INFO2).
+        if !self.allowed().contains(&etype) {
+            return Ok(None);
+        }
         match &self.secret {
             Secret::Keys(keys) => Ok(keys.iter().find(|k| k.etype() == etype).cloned()),
             Secret::PasswordWithRc4 { rc4, .. } if etype == EncType::Rc4Hmac => {
@@ -603,12 +720,33 @@ impl Ctx {
                     None => self.default_salt(),
                 };
                 let params = entry.s2kparams.as_ref().map(|p| p.to_vec());
-                Ok(Some(Key::from_password(
+                // Range-checked before any work: too many iterations are refused here, too
+                // few (a weaker key than the account's, as MIT also refuses) too.
+                let iterations = crate::crypto::s2k_iterations(etype, params.as_deref())?;
+                if let (Some(count), Some(default)) = (iterations, etype.default_s2kparams()) {
+                    let minimum = u32::from_be_bytes(default);
+                    if count < minimum {
+                        return Err(CryptoError::IterationCountTooSmall {
+                            etype: etype.name(),
+                            count,
+                            minimum,
+                        }
+                        .into());
+                    }
+                }
+                let input = S2kInput {
+                    principal: &self.client,
                     etype,
-                    pw,
-                    &salt,
-                    params.as_deref(),
-                )?))
+                    password: pw,
+                    salt: &salt,
+                    s2kparams: params.as_deref(),
+                    iterations,
+                };
+                let key = match &self.opts.key_deriver {
+                    Some(d) => d.derive(&input)?,
+                    None => input.derive_inline()?,
+                };
+                Ok(Some(key))
             }
         }
     }
@@ -616,7 +754,14 @@ impl Ctx {
     fn finish(self, rep: KdcRep, nonce: u32, sent: &Sent, now: SystemTime) -> Result<Credentials> {
         const DURING: &str = "AS exchange";
         let etype = rep.enc_part.etype;
-        // Before any key is made: a reply in an enctype we did not offer (MIT's check_reply_enctype).
+        // Before any key is made: a reply in an enctype we did not offer (MIT's check_reply_enctype);
+        // one that krb5.conf's policy disables is named as such.
+        if !sent.etypes.contains(&etype) {
+            let disabled = self.disabled_by_policy(&[etype]);
+            if !disabled.is_empty() {
+                return Err(self.policy_error(vec![etype], disabled, None));
+            }
+        }
         check_offered(DURING, "encrypted part", etype, &sent.etypes)?;
         let key = match &self.preauth {
             Some(p) if p.key.etype().to_i32() == etype => p.key.clone(),
@@ -694,6 +839,15 @@ impl Ctx {
             )?;
         }
         let session_key = key_from_asn1(&part.key)?;
+        if !self.opts.enctype_policy.permits(session_key.etype()) {
+            return Err(Error::Protocol {
+                during: "AS exchange",
+                what: format!(
+                    "the KDC chose a {} session key, which krb5.conf does not permit",
+                    session_key.etype().name()
+                ),
+            });
+        }
         Ok(Credentials {
             client,
             server: got_server,

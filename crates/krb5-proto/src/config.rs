@@ -102,6 +102,21 @@ pub enum ConfigError {
         /// The limit.
         limit: usize,
     },
+    /// An enctype list of `[libdefaults]` leaves no enctype that can be used.
+    #[error(
+        "[libdefaults] {setting} = {value:?} leaves no usable enctype{}: list at least one of \
+         aes256-cts-hmac-sha1-96, aes128-cts-hmac-sha1-96, aes256-cts-hmac-sha384-192, \
+         aes128-cts-hmac-sha256-128 (or arcfour-hmac with allow_rc4 = true)",
+        if *allow_rc4 == Some(false) { " (allow_rc4 = false removes arcfour-hmac)" } else { "" }
+    )]
+    NoEnctypes {
+        /// The setting, e.g. `permitted_enctypes`.
+        setting: String,
+        /// Its value (`DEFAULT` when unset).
+        value: String,
+        /// The `allow_rc4` setting.
+        allow_rc4: Option<bool>,
+    },
     /// A file or directory could not be read.
     #[error("cannot read {path}: {source}")]
     Io {

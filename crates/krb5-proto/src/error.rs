@@ -52,6 +52,20 @@ pub enum Error {
         /// Enctypes we could use.
         we_have: Vec<i32>,
     },
+    /// The KDC offers only enctypes that krb5.conf's policy disables (e.g. RC4 without
+    /// `allow_rc4 = true`); the message names the setting to change.
+    #[error("{detail}")]
+    EnctypeDisabled {
+        /// The client principal.
+        principal: String,
+        /// Enctypes the KDC listed (empty when it only answered KDC_ERR_ETYPE_NOSUPP).
+        kdc_offers: Vec<i32>,
+        /// The enctypes we could have used but the policy disables.
+        disabled: Vec<i32>,
+        /// The whole message, e.g. "the KDC offers only rc4-hmac (23) for u@R, which is
+        /// disabled: set allow_rc4 = true in [libdefaults] of krb5.conf to permit it".
+        detail: String,
+    },
     /// The reply could not be decrypted with our key: the password or keytab key is wrong.
     #[error(
         "the KDC's reply for {principal} could not be decrypted with our {etype} key (KRB_AP_ERR_BAD_INTEGRITY): \

@@ -8,7 +8,7 @@
 //! * [`crypto`]: the enctype profiles 17, 18, 19, 20 and 23: string-to-key, encryption, checksums.
 //! * [`as_exchange`] / [`tgs_exchange`] / [`ap`]: AS, TGS and AP exchanges as typed state machines.
 //! * [`keytab`]: MIT keytab v2 read and write.
-//! * [`config`]: `krb5.conf` parsing.
+//! * [`config`]: `krb5.conf` parsing; [`etype_policy`]: which enctypes krb5.conf permits.
 //! * [`transport`] (feature `tokio`): UDP/TCP to KDCs, failover and DNS SRV discovery.
 
 pub mod ap;
@@ -20,10 +20,12 @@ pub mod config;
 pub mod creds;
 pub mod crypto;
 pub mod error;
+pub mod etype_policy;
 pub mod gss;
 pub mod keytab;
 pub mod principal;
 pub mod rand;
+pub mod s2k;
 pub mod tgs_exchange;
 #[cfg(feature = "tokio")]
 pub mod transport;

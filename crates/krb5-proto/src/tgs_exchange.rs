@@ -80,9 +80,16 @@ pub struct TgsOptions {
 }
 
 impl Default for TgsOptions {
+    /// Session-key enctypes from [`EnctypePolicy::default`] (AES only; use
+    /// [`EnctypePolicy::tgs_enctypes`] of krb5.conf's policy for `default_tgs_enctypes`).
+    ///
+    /// [`EnctypePolicy::default`]: crate::etype_policy::EnctypePolicy
+    /// [`EnctypePolicy::tgs_enctypes`]: crate::etype_policy::EnctypePolicy::tgs_enctypes
     fn default() -> Self {
         Self {
-            etypes: EncType::ALL.to_vec(),
+            etypes: crate::etype_policy::EnctypePolicy::default()
+                .tgs_enctypes()
+                .to_vec(),
             lifetime: None,
             canonicalize: true,
             forwardable: true,

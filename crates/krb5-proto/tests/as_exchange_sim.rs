@@ -8,7 +8,8 @@ use krb5_proto::asn1::{
     self, EncKdcRepPart, EncryptedData, EncryptionKey, EtypeInfo2Entry, KdcRep, KerberosString,
     KerberosTime, KrbError, PaData, PaEncTsEnc, PaPacRequest, PrincipalName, Ticket, TicketFlags,
 };
-use krb5_proto::crypto::{EncType, Key};
+use krb5_proto::crypto::{CryptoError, EncType, Key};
+use krb5_proto::etype_policy::EnctypePolicy;
 use krb5_proto::rand::TestRng;
 use krb5_proto::tgs_exchange::{TgsExchange, TgsOptions, TgsStep};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -36,6 +37,8 @@ struct SimKdc {
     tgs_part_tag: bool,
     tgs_key: Key,
     session_key: Key,
+    /// The s2kparams listed in PA-ETYPE-INFO2 (`None`: the default).
+    s2kparams: Option<Vec<u8>>,
     seen: Vec<asn1::AsReq>,
 }
 
@@ -57,6 +60,7 @@ impl SimKdc {
             tgs_part_tag: false,
             tgs_key: Key::new(EncType::Aes256CtsHmacSha196, &[9u8; 32]).unwrap(),
             session_key: Key::new(EncType::Aes128CtsHmacSha196, &[5u8; 16]).unwrap(),
+            s2kparams: None,
             seen: Vec::new(),
         }
     }
@@ -93,7 +97,7 @@ impl SimKdc {
         asn1::encode(&vec![EtypeInfo2Entry {
             etype: self.etype.to_i32(),
             salt: Some(KerberosString::from(self.salt.as_str())),
-            s2kparams: None,
+            s2kparams: self.s2kparams.clone().map(Into::into),
         }])
     }
 
@@ -143,10 +147,17 @@ impl SimKdc {
             }
         }
         let sname = body.sname.clone().unwrap();
+        // As a real KDC does (RFC 4120 3.1.3), the session key's type is one the request offered.
+        let session_key = if body.etype.contains(&self.session_key.etype().to_i32()) {
+            self.session_key.clone()
+        } else {
+            let etype = EncType::from_i32(body.etype[0]).unwrap();
+            Key::new(etype, &vec![5u8; etype.key_len()]).unwrap()
+        };
         let part = EncKdcRepPart {
             key: EncryptionKey {
-                r#type: self.session_key.etype().to_i32(),
-                value: self.session_key.as_bytes().to_vec().into(),
+                r#type: session_key.etype().to_i32(),
+                value: session_key.as_bytes().to_vec().into(),
             },
             last_req: Vec::new(),
             nonce: if self.wrong_nonce {
@@ -487,7 +498,11 @@ fn password_with_rc4_uses_the_given_nt_hash_for_rc4_and_the_password_for_aes() {
         utf8: zeroize::Zeroizing::new(b"not it".to_vec()),
         rc4: nt,
     };
-    let (res, _) = run(&mut kdc, secret, T0);
+    let opts = AsOptions {
+        enctype_policy: EnctypePolicy::allow_all(),
+        ..AsOptions::default()
+    };
+    let (res, _) = run_with(&mut kdc, secret, opts);
     res.unwrap();
     // AES account: the UTF-8 password is used with the KDC's salt.
     let mut kdc = SimKdc::new();
@@ -557,4 +572,130 @@ fn preauth_hint_saves_a_round_trip_and_falls_back_when_wrong() {
         matches!(res, Err(Error::Kdc(ref k)) if k.code == 24),
         "{res:?}"
     );
+}
+
+fn sent_a_timestamp(kdc: &SimKdc) -> bool {
+    kdc.seen
+        .iter()
+        .any(|r| r.0.padata.iter().flatten().any(|p| p.r#type == 2))
+}
+
+#[test]
+fn rc4_is_not_offered_nor_used_unless_the_policy_permits_it() {
+    // A KDC (or a machine in the middle) that lists only RC4 in PA-ETYPE-INFO2.
+    let mut kdc = SimKdc::new();
+    kdc.etype = EncType::Rc4Hmac;
+    let (res, sent) = run(&mut kdc, Secret::password("hunter2"), T0);
+    let err = res.unwrap_err();
+    assert!(
+        matches!(&err, Error::EnctypeDisabled { kdc_offers, disabled, .. }
+            if kdc_offers == &[23] && disabled == &[23]),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "the KDC offers only rc4-hmac (23) for alice@SIM.TEST, which is disabled: \
+         set allow_rc4 = true in [libdefaults] of krb5.conf to permit it"
+    );
+    assert_eq!(sent.len(), 1, "nothing more is sent");
+    assert!(!sent_a_timestamp(&kdc), "no timestamp under the NT hash");
+    let offered = &kdc.seen[0].0.req_body.etype;
+    assert_eq!(offered, &[18, 17, 20, 19]);
+
+    // The same with a keytab holding an RC4 key.
+    let mut kdc = SimKdc::new();
+    kdc.etype = EncType::Rc4Hmac;
+    let key = kdc.client_key();
+    let (res, _) = run(&mut kdc, Secret::Keys(vec![key.clone()]), T0);
+    assert!(matches!(res, Err(Error::EnctypeDisabled { .. })), "{res:?}");
+    assert!(!sent_a_timestamp(&kdc));
+
+    // Enabled (allow_rc4 = true): offered last, and it works.
+    let conf = krb5_proto::config::Krb5Conf::parse("[libdefaults]\n allow_rc4 = true\n").unwrap();
+    let opts = AsOptions {
+        enctype_policy: EnctypePolicy::from_conf(&conf).unwrap(),
+        ..AsOptions::default()
+    };
+    let mut kdc = SimKdc::new();
+    kdc.etype = EncType::Rc4Hmac;
+    let (res, _) = run_with(&mut kdc, Secret::Keys(vec![key]), opts.clone());
+    res.unwrap();
+    let mut kdc = SimKdc::new();
+    kdc.etype = EncType::Rc4Hmac;
+    let (res, _) = run_with(&mut kdc, Secret::password("hunter2"), opts);
+    res.unwrap();
+    assert_eq!(kdc.seen[0].0.req_body.etype, [18, 17, 20, 19, 23]);
+}
+
+#[test]
+fn the_policy_order_decides_the_offer() {
+    let conf = krb5_proto::config::Krb5Conf::parse(
+        "[libdefaults]\n default_tkt_enctypes = aes128-cts aes256-cts\n",
+    )
+    .unwrap();
+    let opts = AsOptions {
+        enctype_policy: EnctypePolicy::from_conf(&conf).unwrap(),
+        ..AsOptions::default()
+    };
+    let mut kdc = SimKdc::new();
+    let (res, _) = run_with(&mut kdc, Secret::password("hunter2"), opts);
+    res.unwrap();
+    assert_eq!(kdc.seen[0].0.req_body.etype, [17, 18]);
+}
+
+#[test]
+fn s2kparams_out_of_bounds_are_refused_before_deriving() {
+    for (count, too_large) in [
+        (1u32 << 24, true),
+        (1 << 31, true),
+        (1, false),
+        (4095, false),
+    ] {
+        let mut kdc = SimKdc::new();
+        kdc.s2kparams = Some(count.to_be_bytes().to_vec());
+        let (res, sent) = run(&mut kdc, Secret::password("hunter2"), T0);
+        let err = res.unwrap_err();
+        match err {
+            Error::Crypto(CryptoError::IterationCountTooLarge { count: c, limit }) => {
+                assert!(too_large);
+                assert_eq!(c, u64::from(count));
+                assert_eq!(limit, krb5_proto::crypto::MAX_S2K_ITERATIONS);
+            }
+            Error::Crypto(CryptoError::IterationCountTooSmall {
+                count: c, minimum, ..
+            }) => {
+                assert!(!too_large);
+                assert_eq!((c, minimum), (count, 4096));
+            }
+            other => panic!("{count}: {other:?}"),
+        }
+        assert_eq!(sent.len(), 1);
+        assert!(!sent_a_timestamp(&kdc));
+    }
+}
+
+#[test]
+fn a_key_deriver_is_asked_for_password_keys() {
+    use krb5_proto::s2k::{KeyDeriver, S2kInput};
+    use std::sync::atomic::{AtomicU32, Ordering};
+    #[derive(Debug, Default)]
+    struct Counting(AtomicU32);
+    impl KeyDeriver for Counting {
+        fn derive(&self, input: &S2kInput<'_>) -> Result<Key, CryptoError> {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            assert_eq!(input.iterations, Some(4096));
+            assert_eq!(input.salt, b"SIM.TESTunusual-salt");
+            assert!(format!("{input:?}").contains("<redacted>"));
+            input.derive_inline()
+        }
+    }
+    let deriver = std::sync::Arc::new(Counting::default());
+    let opts = AsOptions {
+        key_deriver: Some(deriver.clone()),
+        ..AsOptions::default()
+    };
+    let mut kdc = SimKdc::new();
+    let (res, _) = run_with(&mut kdc, Secret::password("hunter2"), opts);
+    res.unwrap();
+    assert_eq!(deriver.0.load(Ordering::Relaxed), 1);
 }

@@ -5,6 +5,7 @@ use krb5_proto::as_exchange::{AsOptions, Secret};
 use krb5_proto::client::Client;
 use krb5_proto::config::Krb5Conf;
 use krb5_proto::crypto::{EncType, Key};
+use krb5_proto::etype_policy::EnctypePolicy;
 use krb5_proto::keytab::{Keytab, KeytabEntry};
 use krb5_proto::tgs_exchange::TgsOptions;
 use krb5_proto::transport::KdcAddr;
@@ -91,8 +92,13 @@ fn as_exchange_by_password_for_every_enctype() {
         ("rc4user", EncType::Rc4Hmac),
     ] {
         let (p, pw) = env.principal(short);
+        // The testenv's krb5.conf sets allow_rc4 = true, so rc4user works too.
+        let opts = AsOptions {
+            enctype_policy: EnctypePolicy::from_conf(client.conf()).expect("enctype policy"),
+            ..AsOptions::default()
+        };
         let creds = rt()
-            .block_on(client.as_exchange(p.clone(), Secret::password(&pw), AsOptions::default()))
+            .block_on(client.as_exchange(p.clone(), Secret::password(&pw), opts))
             .unwrap_or_else(|e| panic!("AS exchange for {p}: {e}"));
         assert_eq!(creds.client, p, "{short}");
         assert!(creds.server.is_krbtgt());
@@ -131,6 +137,8 @@ fn as_exchange_by_keytab_written_by_kadmin() {
         let etype = key.etype();
         let opts = AsOptions {
             etypes: vec![etype],
+            // Every enctype, RC4 included, is tested on its own here.
+            enctype_policy: EnctypePolicy::allow_all(),
             ..Default::default()
         };
         let creds = rt()
@@ -270,4 +278,68 @@ fn tempdir(env: &Env, name: &str) -> PathBuf {
         .join(format!("{name}-{}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
     d
+}
+
+/// krb5.conf without RC4 settings: the default policy (AES only).
+fn client_with_conf(env: &Env, libdefaults: &str) -> Client {
+    let conf = Krb5Conf::parse(&format!(
+        "[libdefaults]\n default_realm = MIT.TEST\n{libdefaults}\n"
+    ))
+    .unwrap();
+    Client::new(conf).with_kdcs(vec![KdcAddr::parse(&env.kdc()).expect("kdc address")])
+}
+
+fn opts_of(client: &Client) -> AsOptions {
+    AsOptions {
+        enctype_policy: EnctypePolicy::from_conf(client.conf()).expect("enctype policy"),
+        ..AsOptions::default()
+    }
+}
+
+#[test]
+fn rc4_only_principal_is_refused_by_default_with_the_setting_named() {
+    let env = env();
+    let (p, pw) = env.principal("rc4user");
+    let client = client_with_conf(&env, "");
+    let err = rt()
+        .block_on(client.as_exchange(p.clone(), Secret::password(&pw), opts_of(&client)))
+        .expect_err("rc4user has only an RC4 key and RC4 is off by default");
+    let msg = err.to_string();
+    eprintln!("rc4user, RC4 disabled: {msg}");
+    assert!(matches!(err, Error::EnctypeDisabled { .. }), "{err:?}");
+    assert!(
+        msg.contains("rc4-hmac (23) is disabled")
+            && msg.contains("set allow_rc4 = true in [libdefaults] of krb5.conf"),
+        "{msg}"
+    );
+    // allow_rc4 = false wins even over a list naming arcfour-hmac.
+    let client = client_with_conf(
+        &env,
+        " allow_rc4 = false\n permitted_enctypes = aes256-cts arcfour-hmac",
+    );
+    let err = rt()
+        .block_on(client.as_exchange(p.clone(), Secret::password(&pw), opts_of(&client)))
+        .expect_err("allow_rc4 = false");
+    assert!(err.to_string().contains("(it is false)"), "{err}");
+    // allow_rc4 = true: it works.
+    let client = client_with_conf(&env, " allow_rc4 = true");
+    let creds = rt()
+        .block_on(client.as_exchange(p.clone(), Secret::password(&pw), opts_of(&client)))
+        .unwrap_or_else(|e| panic!("rc4user with allow_rc4 = true: {e}"));
+    assert_eq!(creds.client, p);
+    assert_eq!(creds.pa_type, Some(2));
+}
+
+#[test]
+fn aes_principals_work_with_rc4_disabled() {
+    let env = env();
+    let client = client_with_conf(&env, "");
+    for short in ["aes256sha1", "aes128sha256", "multi"] {
+        let (p, pw) = env.principal(short);
+        let creds = rt()
+            .block_on(client.as_exchange(p.clone(), Secret::password(&pw), opts_of(&client)))
+            .unwrap_or_else(|e| panic!("{p} with RC4 disabled: {e}"));
+        assert_eq!(creds.client, p);
+        assert_ne!(creds.session_key.etype(), EncType::Rc4Hmac);
+    }
 }

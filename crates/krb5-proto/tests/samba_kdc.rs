@@ -23,6 +23,7 @@ use krb5_proto::asn1::{
 use krb5_proto::client::Client;
 use krb5_proto::config::Krb5Conf;
 use krb5_proto::crypto::{EncType, Key};
+use krb5_proto::etype_policy::EnctypePolicy;
 use krb5_proto::keytab::Keytab;
 use krb5_proto::rand::OsRng;
 use krb5_proto::tgs_exchange::{TgsExchange, TgsOptions, TgsStep};
@@ -179,6 +180,8 @@ fn as_by_password_restricted_to_one_enctype() {
     ] {
         let opts = AsOptions {
             etypes: vec![etype],
+            // Every enctype, RC4 included, is tested on its own here.
+            enctype_policy: EnctypePolicy::allow_all(),
             ..Default::default()
         };
         let r = rt().block_on(
@@ -229,6 +232,8 @@ fn as_by_keytab_for_the_gmsa_with_each_enctype() {
         let etype = key.etype();
         let opts = AsOptions {
             etypes: vec![etype],
+            // Every enctype, RC4 included, is tested on its own here.
+            enctype_policy: EnctypePolicy::allow_all(),
             ..Default::default()
         };
         let creds = as_req(&env.client(), &p, Secret::Keys(vec![key]), opts);
@@ -257,6 +262,8 @@ fn as_by_keytab_and_password_for_the_machine_account() {
         let etype = key.etype();
         let opts = AsOptions {
             etypes: vec![etype],
+            // Every enctype, RC4 included, is tested on its own here.
+            enctype_policy: EnctypePolicy::allow_all(),
             ..Default::default()
         };
         let creds = as_req(&env.client(), &p, Secret::Keys(vec![key]), opts);

@@ -14,7 +14,9 @@ struct Args {
     /// Decode upstream's self-test gMSA password blob and exit.
     #[arg(long = "self_test")]
     self_test: bool,
-    /// Log level (error, warn, info, debug, trace); RUST_LOG overrides.
+    /// Log level (error, warn, info, debug, trace); RUST_LOG overrides. Third-party crates
+    /// are capped at info (ldap3_proto, rustls, h2, hyper, tonic, tower, aws*: warn) whatever
+    /// the level, so no level logs a secret.
     #[arg(long, default_value = "info")]
     verbosity: String,
     /// AWS Secrets Manager secret with the domainless user's credentials (stored; not fetched yet).
@@ -69,10 +71,17 @@ fn main() -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(&args.verbosity))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
+    // Whatever RUST_LOG or --verbosity say, third-party crates stay at info (those that see
+    // protocol bytes, e.g. ldap3_proto with the gMSA password, at warn): see logging.
+    use tracing_subscriber::prelude::*;
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(false)
+                .with_filter(filter)
+                .with_filter(credentials_fetcherd::logging::third_party_cap()),
+        )
         .init();
 
     let flags = config::Flags {

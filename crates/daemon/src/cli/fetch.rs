@@ -78,6 +78,8 @@ struct Prepared {
     login: Principal,
     secret: Secret,
     fetch: FetchOptions,
+    /// AS options under krb5.conf's enctype policy.
+    opts: AsOptions,
 }
 
 fn prepare(a: &ChainArgs) -> Result<Prepared, String> {
@@ -134,8 +136,10 @@ fn prepare(a: &ChainArgs) -> Result<Prepared, String> {
         },
         ..FetchOptions::default()
     };
+    let opts = super::as_options(&client)?;
     Ok(Prepared {
         spec,
+        opts,
         client,
         login,
         secret,
@@ -152,12 +156,7 @@ pub async fn run_fetch(a: FetchArgs) -> Result<(), String> {
     // Find and connect to the DC while the KDC logs the user in.
     let (user_tgt, connected) = tokio::join!(
         // UDP for the first AS-REQ only: AD's AS-REP does not fit a datagram.
-        msds_gmsa::kdc::as_exchange(
-            &p.client,
-            p.login.clone(),
-            p.secret.clone(),
-            AsOptions::default()
-        ),
+        msds_gmsa::kdc::as_exchange(&p.client, p.login.clone(), p.secret.clone(), p.opts.clone()),
         reader.connect()
     );
     let user_tgt = user_tgt.map_err(|e| format!("logging in as {}: {e}", p.login))?;
@@ -175,7 +174,7 @@ pub async fn run_fetch(a: FetchArgs) -> Result<(), String> {
         &realm,
         &fetched.sam_account_name,
         &fetched.blob,
-        &AsOptions::default(),
+        &p.opts,
     )
     .await
     .map_err(|e| {
@@ -290,12 +289,9 @@ pub async fn run_doctor(a: DoctorArgs) -> Result<(), String> {
         report(false, "KDC discovery", &e.to_string(), t.elapsed());
         "no KDC found: give --kdc HOST, set [realms] in krb5.conf, or check DNS (_kerberos._udp.REALM)".to_string()
     })?;
-    let (_, req) = krb5_proto::as_exchange::AsExchange::new(
-        p.login.clone(),
-        p.secret.clone(),
-        AsOptions::default(),
-    )
-    .start(SystemTime::now(), &mut krb5_proto::rand::OsRng);
+    let (_, req) =
+        krb5_proto::as_exchange::AsExchange::new(p.login.clone(), p.secret.clone(), p.opts.clone())
+            .start(SystemTime::now(), &mut krb5_proto::rand::OsRng);
     let sent_at = SystemTime::now();
     let reply = kdc.send(&req.bytes).await.map_err(|e| {
         report(false, "KDC reachable", &e.to_string(), t.elapsed());
@@ -336,7 +332,7 @@ pub async fn run_doctor(a: DoctorArgs) -> Result<(), String> {
     let t = Instant::now();
     let tgt = match p
         .client
-        .as_exchange(p.login.clone(), p.secret.clone(), AsOptions::default())
+        .as_exchange(p.login.clone(), p.secret.clone(), p.opts.clone())
         .await
     {
         Ok(tgt) => {
@@ -397,7 +393,7 @@ pub async fn run_doctor(a: DoctorArgs) -> Result<(), String> {
         &realm,
         &fetched.sam_account_name,
         &fetched.blob,
-        &AsOptions::default(),
+        &p.opts,
     )
     .await
     {

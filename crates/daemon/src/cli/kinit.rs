@@ -94,7 +94,7 @@ pub async fn run(a: KinitArgs) -> Result<(), String> {
     let opts = AsOptions {
         lifetime: Duration::from_secs(a.lifetime),
         renew_life: (a.renewable > 0).then(|| Duration::from_secs(a.renewable)),
-        ..AsOptions::default()
+        ..super::as_options(&client)?
     };
     let path = a.cache.path()?;
     let tgt = client

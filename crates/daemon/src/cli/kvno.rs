@@ -22,8 +22,16 @@ pub async fn run(a: KvnoArgs) -> Result<(), String> {
     let server =
         Principal::parse(&a.spn, Some(&tgt.client.realm_str())).map_err(|e| e.to_string())?;
     let client = a.kdc.client()?;
+    // Session-key enctypes from krb5.conf's default_tgs_enctypes (and allow_rc4).
+    let opts = TgsOptions {
+        etypes: super::as_options(&client)?
+            .enctype_policy
+            .tgs_enctypes()
+            .to_vec(),
+        ..TgsOptions::default()
+    };
     let creds = client
-        .tgs_exchange(&tgt, server.clone(), TgsOptions::default())
+        .tgs_exchange(&tgt, server.clone(), opts)
         .await
         .map_err(|e| e.to_string())?;
     let kvno = krb5_proto::asn1::decode::<krb5_proto::asn1::Ticket>(&creds.ticket)

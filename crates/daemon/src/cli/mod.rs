@@ -86,6 +86,19 @@ impl KdcArgs {
     }
 }
 
+/// AS options under krb5.conf's enctype policy (`permitted_enctypes`, `default_tkt_enctypes`,
+/// `allow_rc4`): every login of the CLI goes through this.
+pub(crate) fn as_options(
+    client: &krb5_proto::client::Client,
+) -> Result<krb5_proto::as_exchange::AsOptions, String> {
+    let policy = krb5_proto::etype_policy::EnctypePolicy::from_conf(client.conf())
+        .map_err(|e| format!("krb5.conf: {e}"))?;
+    Ok(krb5_proto::as_exchange::AsOptions {
+        enctype_policy: policy,
+        ..Default::default()
+    })
+}
+
 /// Runs the CLI and returns the process exit code; errors are printed as one line, never a panic.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();

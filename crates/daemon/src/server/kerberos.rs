@@ -27,12 +27,14 @@
 //! only the search and the gMSA's AS exchange.
 
 use super::config::Config;
+use super::s2k::S2kCache;
 use super::source::{
     BoxFuture, ErrorKind, LeaseError, Login, SecretSource, TicketOutcome, TicketRequest,
     TicketSource,
 };
 use krb5_proto::as_exchange::{AsOptions, Secret};
 use krb5_proto::client::Client;
+use krb5_proto::etype_policy::EnctypePolicy;
 use krb5_proto::keytab::Keytab;
 use krb5_proto::{Credentials, Principal};
 use msds_gmsa::{
@@ -159,6 +161,9 @@ async fn close_when_idle(cell: Weak<tokio::sync::Mutex<ReaderSlot>>, idle: Durat
 pub struct KerberosSource {
     client: Client,
     fetch: FetchOptions,
+    /// Options of every AS exchange: krb5.conf's enctype policy and the key cache.
+    as_opts: AsOptions,
+    s2k: Arc<S2kCache>,
     tgts: Mutex<HashMap<String, Slot<CachedTgt>>>,
     passwords: Mutex<HashMap<String, Slot<CachedPassword>>>,
     gmsa_tgts: Mutex<HashMap<String, Slot<CachedGmsaTgt>>>,
@@ -186,9 +191,21 @@ fn ms(t: Instant) -> f64 {
 impl KerberosSource {
     /// A source using `client` for the KDC and `fetch` for the DC.
     pub fn new(client: Client, fetch: FetchOptions) -> Self {
+        let policy = EnctypePolicy::from_conf(client.conf()).unwrap_or_else(|e| {
+            tracing::error!("{e}; using the default enctypes (AES only)");
+            EnctypePolicy::default()
+        });
+        let s2k = Arc::new(S2kCache::new());
+        let as_opts = AsOptions {
+            enctype_policy: policy,
+            key_deriver: Some(s2k.clone()),
+            ..AsOptions::default()
+        };
         Self {
             client,
             fetch,
+            as_opts,
+            s2k,
             tgts: Mutex::default(),
             passwords: Mutex::default(),
             gmsa_tgts: Mutex::default(),
@@ -207,6 +224,9 @@ impl KerberosSource {
     /// `CF_TEST_LDAP_IDLE_SECS` (close a kept LDAP session after this idle time).
     pub fn for_config(cfg: &Config) -> Result<Self, LeaseError> {
         let conf = krb5_proto::config::Krb5Conf::load_default()
+            .map_err(|e| LeaseError::new(ErrorKind::FailedPrecondition, "reading krb5.conf", e))?;
+        // A krb5.conf whose enctype lists leave nothing usable stops the daemon here.
+        EnctypePolicy::from_conf(&conf)
             .map_err(|e| LeaseError::new(ErrorKind::FailedPrecondition, "reading krb5.conf", e))?;
         let client = Client::new(conf).with_timeout(Duration::from_secs(5));
         let fetch = FetchOptions {
@@ -246,6 +266,11 @@ impl KerberosSource {
     /// How many LDAP connections this source has opened (first connections and reconnects).
     pub fn ldap_connections(&self) -> u64 {
         self.ldap_connections.load(Ordering::Relaxed)
+    }
+
+    /// How many password keys this source has derived (string-to-key cache misses).
+    pub fn s2k_derivations(&self) -> u64 {
+        self.s2k.derivations()
     }
 
     /// How many AS exchanges as a gMSA this source has made (successful or not).
@@ -349,7 +374,7 @@ impl KerberosSource {
         let t = Instant::now();
         let tgt = match self
             .client
-            .as_exchange(principal.clone(), secret, AsOptions::default())
+            .as_exchange(principal.clone(), secret, self.as_opts.clone())
             .await
         {
             Ok(t) => t,
@@ -617,14 +642,7 @@ impl KerberosSource {
             }
             let t = Instant::now();
             self.gmsa_logins.fetch_add(1, Ordering::Relaxed);
-            match msds_gmsa::gmsa_tgt(
-                &self.client,
-                &realm,
-                &pw.sam,
-                &pw.blob,
-                &AsOptions::default(),
-            )
-            .await
+            match msds_gmsa::gmsa_tgt(&self.client, &realm, &pw.sam, &pw.blob, &self.as_opts).await
             {
                 Ok(msds_gmsa::GmsaTicket { tgt, .. }) => {
                     tracing::info!(

@@ -8,6 +8,7 @@
 //! * [`config`]: flags, environment and /etc/ecs/ecs.config.
 //! * [`service`]: the RPC handlers.
 //! * [`aws`]: the domainless user from AWS Secrets Manager, ARN leases (S3/SSM credspecs).
+//! * [`s2k`]: the cache of derived password keys, derived off the async workers.
 //!
 //! ```no_run
 //! # async fn f() -> Result<(), Box<dyn std::error::Error>> {
@@ -24,6 +25,7 @@ pub mod kerberos;
 pub mod lease;
 pub mod manager;
 pub mod proto;
+pub mod s2k;
 pub mod selftest;
 pub mod service;
 pub mod source;

@@ -43,11 +43,41 @@ pub use etype::EncType;
 pub use nfold::nfold;
 pub use rc4::{hmac_md5, rc4_apply, rc4_translate_usage};
 
-/// The largest PBKDF2 iteration count [`Key::from_password`] accepts (2^24, MIT krb5's limit).
+/// The largest PBKDF2 iteration count [`Key::from_password`] accepts: 2^20 (1,048,576).
 ///
-/// RFC 3962 makes an AES-SHA1 count of 0 mean 2^32; such counts (and anything above this
-/// cap) are refused so that hostile `s2kparams` from a KDC cannot pin the CPU for hours.
-pub const MAX_S2K_ITERATIONS: u32 = 1 << 24;
+/// That is 256 times Active Directory's and RFC 3962's 4096 and 32 times RFC 8009's 32768,
+/// the counts every KDC we know of uses. MIT krb5 refuses 2^24 and above
+/// (`MAX_ITERATION_COUNT` in `s2k_pbkdf2.c`); its bound still lets one hostile `s2kparams`
+/// cost seconds of CPU per login, so ours is 16 times lower. RFC 3962 makes an AES-SHA1
+/// count of 0 mean 2^32; that too is refused. The check happens before any PBKDF2 work, so a
+/// refused count costs nothing.
+pub const MAX_S2K_ITERATIONS: u32 = 1 << 20;
+
+/// The PBKDF2 iteration count that `s2kparams` asks for (`None`: the enctype's default),
+/// range-checked as [`Key::from_password`] does; `Ok(None)` for RC4, which has no count.
+///
+/// ```
+/// use krb5_proto::crypto::{s2k_iterations, EncType, CryptoError};
+///
+/// assert_eq!(s2k_iterations(EncType::Aes256CtsHmacSha196, None), Ok(Some(4096)));
+/// let e = s2k_iterations(EncType::Aes256CtsHmacSha196, Some(&(1u32 << 24).to_be_bytes()));
+/// assert_eq!(e, Err(CryptoError::IterationCountTooLarge { count: 1 << 24, limit: 1 << 20 }));
+/// ```
+pub fn s2k_iterations(
+    etype: EncType,
+    s2kparams: Option<&[u8]>,
+) -> Result<Option<u32>, CryptoError> {
+    if etype == EncType::Rc4Hmac {
+        return match s2kparams {
+            Some(_) => Err(CryptoError::InvalidS2kParams {
+                etype: etype.name(),
+                reason: "rc4-hmac takes no string-to-key parameters",
+            }),
+            None => Ok(None),
+        };
+    }
+    Key::iterations(etype, s2kparams).map(Some)
+}
 
 /// A cryptographic operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -103,12 +133,29 @@ pub enum CryptoError {
     },
     /// The PBKDF2 iteration count exceeds [`MAX_S2K_ITERATIONS`].
     #[error(
-        "string-to-key iteration count {count} is above the accepted maximum of 16777216 (2^24); \
-         check the KDC's ETYPE-INFO2 s2kparams"
+        "string-to-key iteration count {count} is above the accepted maximum of {limit}: \
+         refused without deriving the key (the KDC's ETYPE-INFO2 s2kparams ask for it; \
+         Active Directory uses 4096, MIT 4096 or 32768)"
     )]
     IterationCountTooLarge {
         /// The requested count (2^32 for an AES-SHA1 count of 0).
         count: u64,
+        /// The bound, [`MAX_S2K_ITERATIONS`].
+        limit: u32,
+    },
+    /// The PBKDF2 iteration count is below the enctype's default, as MIT krb5 also refuses:
+    /// a KDC (or a machine in the middle) asking for fewer iterations weakens the key.
+    #[error(
+        "string-to-key iteration count {count} for {etype} is below the enctype's default of \
+         {minimum}: refused (a weaker key than the account's; check the KDC's ETYPE-INFO2 s2kparams)"
+    )]
+    IterationCountTooSmall {
+        /// The enctype name.
+        etype: &'static str,
+        /// The requested count.
+        count: u32,
+        /// The enctype's default count.
+        minimum: u32,
     },
     /// An RC4-HMAC password is not valid UTF-8, so it cannot be converted to UTF-16LE.
     #[error(
@@ -283,7 +330,7 @@ impl Key {
     ///   is ignored and any `s2kparams` is an error.
     ///
     /// Errors: parameters that are not 4 bytes, an iteration count of 0 for AES-SHA2, and any
-    /// count above [`MAX_S2K_ITERATIONS`] (2^24) — including an AES-SHA1 count of 0, which RFC
+    /// count above [`MAX_S2K_ITERATIONS`] (2^20) — including an AES-SHA1 count of 0, which RFC
     /// 3962 defines as 2^32 — are refused rather than spending unbounded CPU.
     ///
     /// ```
@@ -339,11 +386,15 @@ impl Key {
                     reason: "the iteration count must be at least 1",
                 });
             }
-            return Err(CryptoError::IterationCountTooLarge { count: 1 << 32 });
+            return Err(CryptoError::IterationCountTooLarge {
+                count: 1 << 32,
+                limit: MAX_S2K_ITERATIONS,
+            });
         }
         if count > MAX_S2K_ITERATIONS {
             return Err(CryptoError::IterationCountTooLarge {
                 count: u64::from(count),
+                limit: MAX_S2K_ITERATIONS,
             });
         }
         Ok(count)
@@ -495,6 +546,36 @@ impl Key {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn iteration_counts_above_the_bound_are_refused_before_any_work() {
+        let aes = EncType::Aes256CtsHmacSha196;
+        for count in [1u32 << 24, 1 << 31, MAX_S2K_ITERATIONS + 1, u32::MAX] {
+            // The count is checked before PBKDF2 starts (2^31 iterations would take minutes).
+            let e = Key::from_password(aes, b"pw", b"salt", Some(&count.to_be_bytes()));
+            assert_eq!(
+                e,
+                Err(CryptoError::IterationCountTooLarge {
+                    count: u64::from(count),
+                    limit: MAX_S2K_ITERATIONS
+                })
+            );
+            let msg = e.unwrap_err().to_string();
+            assert!(
+                msg.contains(&count.to_string()) && msg.contains("1048576"),
+                "{msg}"
+            );
+        }
+        assert_eq!(
+            s2k_iterations(aes, Some(&MAX_S2K_ITERATIONS.to_be_bytes())),
+            Ok(Some(MAX_S2K_ITERATIONS))
+        );
+        assert_eq!(
+            s2k_iterations(EncType::Aes128CtsHmacSha256128, None),
+            Ok(Some(32768))
+        );
+        assert_eq!(s2k_iterations(EncType::Rc4Hmac, None), Ok(None));
+    }
 
     #[test]
     fn debug_is_redacted() {

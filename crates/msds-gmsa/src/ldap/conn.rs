@@ -202,8 +202,8 @@ impl Transport {
     }
 }
 
-/// An LDAP connection to one DC.
-#[derive(Debug)]
+/// An LDAP connection to one DC. `Debug` leaves out the unsealed plaintext buffer (it holds
+/// the answers, the password blob included).
 pub struct Connection {
     stream: Transport,
     host: String,
@@ -217,6 +217,24 @@ pub struct Connection {
     channel_bindings_override: Option<Option<Vec<u8>>>,
     allow_unprotected_password_search: bool,
     waits: Vec<(&'static str, Duration)>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("stream", &self.stream)
+            .field("host", &self.host)
+            .field("dc", &self.dc)
+            .field("timeout", &self.timeout)
+            .field("next_id", &self.next_id)
+            .field(
+                "plain",
+                &format_args!("<{} bytes redacted>", self.plain.len()),
+            )
+            .field("layer", &self.layer)
+            .field("tls", &self.tls)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Most entries kept in [`Connection::round_trips`].
