@@ -37,7 +37,6 @@
 mod blob;
 pub mod dc;
 mod error;
-pub mod kdc;
 mod keys;
 pub mod ldap;
 mod password;

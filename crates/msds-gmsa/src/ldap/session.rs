@@ -197,7 +197,8 @@ impl GmsaReader {
     ) -> Result<Credentials, GmsaError> {
         let realm = user_tgt.client.realm_str();
         let spn = Principal::new(name_type::SRV_HST, ["ldap", host], &realm);
-        crate::kdc::tgs_exchange(kdc, user_tgt, spn.clone(), TgsOptions::default())
+        crate::tgt::ad_client(kdc)
+            .tgs_exchange(user_tgt, spn.clone(), TgsOptions::default())
             .await
             .map_err(|e| GmsaError::ServiceTicket {
                 spn: spn.to_string(),
