@@ -40,6 +40,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 
+use crate::asn1::error_code::KRB_ERR_RESPONSE_TOO_BIG;
 use crate::config::Krb5Conf;
 use crate::rand::{OsRng, Rng};
 
@@ -61,9 +62,7 @@ pub const MAX_TCP_FRAME: usize = 0x7fff_ffff;
 /// Addresses used per host name at most.
 const MAX_ADDRS_PER_HOST: usize = 16;
 /// SRV records considered per query at most.
-const MAX_SRV_RECORDS: usize = 64;
-/// KRB_ERR_RESPONSE_TOO_BIG (RFC 4120 §7.5.9).
-const KRB_ERR_RESPONSE_TOO_BIG: i32 = 52;
+pub const MAX_SRV_RECORDS: usize = 64;
 /// Time allowed for one DNS SRV lookup.
 const DNS_TIMEOUT: Duration = Duration::from_secs(5);
 

@@ -97,7 +97,7 @@ pub async fn gmsa_tgt(
             password: first.clone(),
             used_previous: first_is_previous,
         }),
-        Err(krb5_proto::Error::Kdc(k)) if k.code == 24 && other.is_some() => {
+        Err(krb5_proto::Error::Kdc(k)) if k.is_preauth_failed() && other.is_some() => {
             let other = other.expect("checked is_some above");
             let tgt = kdc.as_exchange(principal, secret_for(other), opts).await?;
             Ok(GmsaTicket {
