@@ -59,7 +59,6 @@ pub const MAX_SSM_CREDSPEC_LEN: usize = 8192;
 /// checks that again).
 const MAX_SECRET_LEN: usize = 64 * 1024;
 
-
 /// The error code in a body the SDK could not parse as its protocol's error (moto answers
 /// authentication failures of JSON services in XML): `<Code>X</Code>` or `"__type": "X"`.
 fn code_from_body(body: &[u8]) -> Option<String> {
@@ -116,18 +115,18 @@ where
                 .code()
                 .map(str::to_string)
                 .or_else(|| code_from_body(body))
-                .unwrap_or_else(|| match http::StatusCode::from_u16(status) {
+                .unwrap_or_else(|| match ::http::StatusCode::from_u16(status) {
                     // Answers to HEAD requests carry no body, hence no error code.
-                    Ok(http::StatusCode::FORBIDDEN) => "Forbidden".into(),
-                    Ok(http::StatusCode::NOT_FOUND) => "NotFound".into(),
+                    Ok(::http::StatusCode::FORBIDDEN) => "Forbidden".into(),
+                    Ok(::http::StatusCode::NOT_FOUND) => "NotFound".into(),
                     _ => format!("HTTP{status}"),
                 });
             let message = e
                 .message()
                 .map(str::to_string)
                 .or_else(|| message_from_body(body))
-                .unwrap_or_else(|| match http::StatusCode::from_u16(status) {
-                    Ok(http::StatusCode::FORBIDDEN) => "access denied, or the request's signature or credentials were refused (no error body)".into(),
+                .unwrap_or_else(|| match ::http::StatusCode::from_u16(status) {
+                    Ok(::http::StatusCode::FORBIDDEN) => "access denied, or the request's signature or credentials were refused (no error body)".into(),
                     _ => "(no error body)".into(),
                 });
             AwsError::Service {
