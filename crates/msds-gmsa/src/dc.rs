@@ -151,7 +151,14 @@ pub async fn resolve(
     dc: &DcAddr,
     dns_server: Option<SocketAddr>,
 ) -> Result<Vec<SocketAddr>, String> {
-    resolve_host(&dc.host, dc.port, dns_server, DNS_TIMEOUT, MAX_ADDRS_PER_HOST).await
+    resolve_host(
+        &dc.host,
+        dc.port,
+        dns_server,
+        DNS_TIMEOUT,
+        MAX_ADDRS_PER_HOST,
+    )
+    .await
 }
 
 /// Connects to the first reachable candidate (each of its addresses in turn), each attempt

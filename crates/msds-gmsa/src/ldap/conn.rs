@@ -40,7 +40,8 @@ use tokio::net::TcpStream;
 use zeroize::Zeroizing;
 
 use super::sasl::{
-    FrameDecoder, GssapiSasl, SaslAwaitingOffer, SaslConfig, SaslLayer, SecurityLayer, TLS_GSS_FLAGS,
+    FrameDecoder, GssapiSasl, SaslAwaitingOffer, SaslConfig, SaslLayer, SecurityLayer,
+    TLS_GSS_FLAGS,
 };
 use super::tls::{TlsClient, TlsInfo};
 use super::{LdapError, append_secret, encode_message, result_code_name, take_message};

@@ -64,4 +64,3 @@ pub async fn fetch_managed_password(
     reader.close().await;
     result
 }
-

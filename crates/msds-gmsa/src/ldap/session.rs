@@ -45,8 +45,8 @@ use ldap3_proto::proto::{LdapDerefAliases, LdapSearchRequest, LdapSearchScope};
 
 use super::LdapError;
 use super::conn::{Connection, Security, TlsMode};
-use super::lookup::{FetchOptions, FetchedPassword, GMSA_ATTRS, GmsaLookup, ldaps_candidates};
 use super::filter::{gmsa_any, gmsa_by_sam, gmsa_sam_account_name, to_string};
+use super::lookup::{FetchOptions, FetchedPassword, GMSA_ATTRS, GmsaLookup, ldaps_candidates};
 use super::sasl::SaslConfig;
 use super::tls::TlsClient;
 use crate::GmsaError;
