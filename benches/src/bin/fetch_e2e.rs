@@ -234,8 +234,7 @@ async fn in_process_chain(c: &Ctx, opts: &FetchOptions) {
     let lookup = GmsaLookup::SamAccountName("WebApp01$".into());
     let mut reader = GmsaReader::new(c.client.clone(), "example.test", opts.clone()).unwrap();
     let (tgt, pre) = tokio::join!(
-        msds_gmsa::kdc::as_exchange(
-            &c.client,
+        c.client.as_exchange(
             c.user.clone(),
             Secret::password(&c.password),
             AsOptions::default()
@@ -383,8 +382,9 @@ fn main() {
         .build()
         .unwrap();
     let kdc_addr = KdcAddr::parse("127.0.0.2:88").unwrap();
-    let client =
-        Client::new(Krb5Conf::load(conf.as_ref()).unwrap()).with_kdcs(vec![kdc_addr.clone()]);
+    let client = Client::new(Krb5Conf::load(conf.as_ref()).unwrap())
+        .with_kdcs(vec![kdc_addr.clone()])
+        .with_tcp_for_tickets();
     let dc_addr = std::net::ToSocketAddrs::to_socket_addrs(&(dc_host.as_str(), 389))
         .ok()
         .and_then(|mut a| a.next())

@@ -7,6 +7,9 @@
 //! gets its name, written, optionally fsynced, renamed over the path, and the directory
 //! optionally fsynced. On error the temporary file is removed and the path is left as it was.
 //!
+//! The other way, [`read_bounded`] reads such a file whole into a wiped-on-drop buffer, refusing
+//! more than a bound (credential caches and keytabs both read through it).
+//!
 //! ```
 //! use atomic_replace::{Durability, Replace};
 //! # fn main() -> Result<(), atomic_replace::ReplaceError> {
@@ -20,6 +23,9 @@
 //! # Ok(())
 //! # }
 //! ```
+
+mod read;
+pub use read::{ReadError, read_bounded};
 
 use std::fs::{File, OpenOptions, Permissions};
 use std::io::Write as _;

@@ -18,47 +18,23 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector as TcpConnector;
 use hyper_util::rt::TokioExecutor;
 use rustls::RootCertStore;
-use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
-use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// The system CA bundle (Debian/Ubuntu layout); `SSL_CERT_FILE` overrides it.
-pub const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
-
-/// The largest CA bundle read.
-const MAX_CA_FILE: u64 = 8 << 20;
+pub const SYSTEM_CA_BUNDLE: &str = tls_roots::SYSTEM_CA_BUNDLE;
 
 /// Connect timeout when the SDK gives none.
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 type HyperClient = Client<hyper_rustls::HttpsConnector<TcpConnector>, SdkBody>;
 
-/// Loads the trust anchors from `path` (PEM); returns the store and the number of certificates.
-fn load_roots(path: &Path) -> Result<RootCertStore, String> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    if meta.len() > MAX_CA_FILE {
-        return Err(format!("{}: larger than 8 MiB", path.display()));
-    }
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut store = RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(&bytes).flatten() {
-        // Bundles carry the odd certificate webpki cannot use: skip it, keep the rest.
-        let _ = store.add(cert);
-    }
-    if store.is_empty() {
-        return Err(format!("{}: no usable certificate", path.display()));
-    }
-    Ok(store)
-}
-
 fn build_client() -> Result<HyperClient, String> {
     let path = std::env::var_os("SSL_CERT_FILE")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| SYSTEM_CA_BUNDLE.into());
-    let roots = match load_roots(&path) {
-        Ok(r) => r,
+    let roots = match tls_roots::load(&path) {
+        Ok((r, _)) => r,
         Err(e) => {
             // Plain-HTTP endpoints still work; HTTPS then fails naming the unknown issuer.
             tracing::warn!(error = %e, "no CA bundle for HTTPS to AWS");

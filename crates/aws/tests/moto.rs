@@ -1,8 +1,11 @@
 //! cf-aws against moto (`testenv/moto.sh start`): the signed server checks signatures and IAM
 //! policies. Fails (never skips) when moto is not running.
 
-use cf_aws::sdk::{s3, secretsmanager, ssm};
 use cf_aws::{AwsClients, AwsError, AwsErrorKind};
+
+#[path = "support/moto_seed.rs"]
+mod moto_seed;
+use moto_seed::{put_object, put_parameter, put_secret, unique};
 
 struct Moto {
     endpoint: String,
@@ -40,58 +43,6 @@ async fn clients(m: &Moto, key: &(String, String)) -> AwsClients {
         .await
         .unwrap()
         .with_endpoint_url(&m.endpoint)
-}
-
-fn unique(prefix: &str) -> String {
-    let mut b = [0u8; 6];
-    getrandom_fill(&mut b);
-    format!(
-        "{prefix}-{}",
-        b.iter().map(|x| format!("{x:02x}")).collect::<String>()
-    )
-}
-
-fn getrandom_fill(b: &mut [u8]) {
-    use std::hash::{BuildHasher, Hasher};
-    for chunk in b.chunks_mut(8) {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u128(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos(),
-        );
-        let v = h.finish().to_le_bytes();
-        chunk.copy_from_slice(&v[..chunk.len()]);
-    }
-}
-
-async fn put_secret(aws: &AwsClients, name: &str, value: &str) -> String {
-    secretsmanager::Client::new(aws.sdk_config())
-        .create_secret()
-        .name(name)
-        .secret_string(value)
-        .send()
-        .await
-        .unwrap()
-        .arn
-        .unwrap()
-}
-
-async fn put_object(aws: &AwsClients, bucket: &str, key: &str, body: Vec<u8>) {
-    let c = s3::Client::from_conf(
-        s3::config::Builder::from(aws.sdk_config())
-            .force_path_style(true)
-            .build(),
-    );
-    let _ = c.create_bucket().bucket(bucket).send().await;
-    c.put_object()
-        .bucket(bucket)
-        .key(key)
-        .body(body.into())
-        .send()
-        .await
-        .unwrap();
 }
 
 fn service_code(e: &AwsError) -> &str {
@@ -204,14 +155,7 @@ async fn credspecs_from_s3_and_ssm() {
     assert!(e.to_string().contains("HeadObject"), "{e}");
 
     let param = unique("cf-aws-param");
-    ssm::Client::new(aws.sdk_config())
-        .put_parameter()
-        .name(&param)
-        .value(spec)
-        .r#type(ssm::types::ParameterType::String)
-        .send()
-        .await
-        .unwrap();
+    put_parameter(&aws, &param, spec).await;
     let arn = format!("arn:aws:ssm:{}:{}:parameter/{param}", m.region, m.account);
     assert_eq!(aws.read_credspec_arn(&arn).await.unwrap(), spec);
     let e = aws

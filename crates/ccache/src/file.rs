@@ -1,8 +1,7 @@
 //! Files: bounded reads, atomic replacement, and cache name resolution.
 
 use std::ffi::OsStr;
-use std::fs::{self, File};
-use std::io::Read;
+use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -17,29 +16,14 @@ pub const MAX_FILE_SIZE: u64 = 64 * 1024 * 1024;
 /// Reads a whole file, refusing more than `MAX_FILE_SIZE` bytes (also when the file grows
 /// while being read). The buffer is wiped on drop since it holds session keys.
 pub(crate) fn read_bounded(path: &Path) -> Result<Zeroizing<Vec<u8>>, CcacheError> {
-    let file = File::open(path).map_err(|e| CcacheError::io(path, e))?;
-    let len = file.metadata().map_err(|e| CcacheError::io(path, e))?.len();
-    if len > MAX_FILE_SIZE {
-        return Err(CcacheError::TooLarge {
+    atomic_replace::read_bounded(path, MAX_FILE_SIZE).map_err(|e| match e {
+        atomic_replace::ReadError::Io { path, source } => CcacheError::Io { path, source },
+        atomic_replace::ReadError::TooLarge { len, max, .. } => CcacheError::TooLarge {
             what: "file",
             len,
-            max: MAX_FILE_SIZE,
-        });
-    }
-    let mut buf = Zeroizing::new(Vec::with_capacity(
-        usize::try_from(len).unwrap_or(0).saturating_add(1),
-    ));
-    file.take(MAX_FILE_SIZE + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| CcacheError::io(path, e))?;
-    if buf.len() as u64 > MAX_FILE_SIZE {
-        return Err(CcacheError::TooLarge {
-            what: "file",
-            len: buf.len() as u64,
-            max: MAX_FILE_SIZE,
-        });
-    }
-    Ok(buf)
+            max,
+        },
+    })
 }
 
 /// Replaces `path` with `bytes` atomically and durably (see [`atomic_replace`]: a new file in

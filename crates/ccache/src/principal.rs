@@ -129,36 +129,10 @@ impl Principal {
     }
 }
 
-fn escape_into(out: &mut String, bytes: &[u8]) {
-    for ch in String::from_utf8_lossy(bytes).chars() {
-        match ch {
-            '/' | '@' | '\\' => {
-                out.push('\\');
-                out.push(ch);
-            }
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\0' => out.push_str("\\0"),
-            c => out.push(c),
-        }
-    }
-}
-
 impl fmt::Display for Principal {
-    /// `a/b@R`, with `/`, `@` and `\` in components or realm escaped by a backslash
-    /// (bytes that are not UTF-8 are shown as U+FFFD).
+    /// `a/b@R`, escaped as MIT's `krb5_unparse_name` does (see [`krb5_name`]).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut out = String::new();
-        for (i, c) in self.components.iter().enumerate() {
-            if i > 0 {
-                out.push('/');
-            }
-            escape_into(&mut out, c);
-        }
-        out.push('@');
-        escape_into(&mut out, &self.realm);
-        f.write_str(&out)
+        f.write_str(&krb5_name::unparse(&self.components, &self.realm))
     }
 }
 

@@ -4,7 +4,6 @@
 //! reaching the gRPC caller with nothing left on disk. Fails (never skips) without either peer.
 
 use cf_aws::AwsClients;
-use cf_aws::sdk::{s3, secretsmanager, ssm};
 use credentials_fetcherd::server::connect;
 use credentials_fetcherd::server::proto::*;
 use std::path::Path;
@@ -103,59 +102,12 @@ fn spec(env: &Env, credential_arn: Option<&str>) -> String {
     v.to_string()
 }
 
-fn unique(prefix: &str) -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos(),
-    );
-    format!("{prefix}-{:012x}", h.finish() & 0xffff_ffff_ffff)
-}
-
-async fn put_secret(aws: &AwsClients, name: &str, value: &str) -> String {
-    secretsmanager::Client::new(aws.sdk_config())
-        .create_secret()
-        .name(name)
-        .secret_string(value)
-        .send()
-        .await
-        .unwrap()
-        .arn
-        .unwrap()
-}
-
-async fn put_object(aws: &AwsClients, bucket: &str, key: &str, body: Vec<u8>) {
-    let c = s3::Client::from_conf(
-        s3::config::Builder::from(aws.sdk_config())
-            .force_path_style(true)
-            .build(),
-    );
-    let _ = c.create_bucket().bucket(bucket).send().await;
-    c.put_object()
-        .bucket(bucket)
-        .key(key)
-        .body(body.into())
-        .send()
-        .await
-        .unwrap();
-}
-
-async fn put_parameter(aws: &AwsClients, name: &str, value: &str) {
-    ssm::Client::new(aws.sdk_config())
-        .put_parameter()
-        .name(name)
-        .value(value)
-        .r#type(ssm::types::ParameterType::String)
-        .send()
-        .await
-        .unwrap();
-}
-
 mod common;
 use common::Daemon;
+
+#[path = "../../aws/tests/support/moto_seed.rs"]
+mod moto_seed;
+use moto_seed::{put_object, put_parameter, put_secret, unique};
 
 /// Starts the daemon with a clean AWS environment (no host credentials, no profile files, no
 /// IMDS) plus `extra`.

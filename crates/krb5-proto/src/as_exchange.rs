@@ -189,6 +189,10 @@ pub struct AsRequest {
     pub realm: Vec<u8>,
     /// Send over TCP only (the KDC said the reply is too big for UDP).
     pub tcp_only: bool,
+    /// The request carries pre-authentication, so the KDC answers it with a ticket: from Active
+    /// Directory that reply carries a PAC and rarely fits UDP (see
+    /// `Client::with_tcp_for_tickets`, feature `tokio`).
+    pub expects_ticket: bool,
 }
 
 /// What to do after a reply.
@@ -503,6 +507,7 @@ impl Ctx {
             bytes: asn1::encode(&req),
             realm: self.realm.clone(),
             tcp_only: self.tcp_only,
+            expects_ticket: self.preauth.is_some(),
         };
         (
             AsPending {

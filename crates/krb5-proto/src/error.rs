@@ -143,6 +143,41 @@ pub enum Error {
     Transport(#[from] crate::transport::TransportError),
 }
 
+impl Error {
+    /// The KRB-ERROR, when the KDC (or service) answered with one.
+    pub fn kdc_error(&self) -> Option<&KdcError> {
+        match self {
+            Error::Kdc(k) => Some(k),
+            _ => None,
+        }
+    }
+
+    /// The KRB-ERROR code (RFC 4120 §7.5.9), when the KDC answered with one.
+    pub fn kdc_code(&self) -> Option<i32> {
+        self.kdc_error().map(|k| k.code)
+    }
+
+    /// The KDC refused the client's credentials or account ([`KdcError::is_bad_credentials`]).
+    /// A reply that our key cannot decrypt ([`Error::WrongKey`]) is not counted: check it
+    /// separately where a stale key should be treated like a refusal.
+    pub fn is_bad_credentials(&self) -> bool {
+        self.kdc_error().is_some_and(KdcError::is_bad_credentials)
+    }
+
+    /// No KDC of the realm could be found or reached (retrying later may help).
+    pub fn is_unreachable(&self) -> bool {
+        #[cfg(feature = "tokio")]
+        if let Error::Transport(t) = self {
+            return matches!(
+                t,
+                crate::transport::TransportError::Unreachable { .. }
+                    | crate::transport::TransportError::NoKdc { .. }
+            );
+        }
+        false
+    }
+}
+
 /// A KRB-ERROR from a KDC (or a service), with the context a person needs to act on it.
 #[derive(Debug, Clone)]
 pub struct KdcError {
@@ -163,6 +198,27 @@ pub struct KdcError {
 }
 
 impl KdcError {
+    /// The KDC refused the client's credentials or account: `KDC_ERR_PREAUTH_FAILED` (wrong
+    /// password or key), `KDC_ERR_C_PRINCIPAL_UNKNOWN`, `KDC_ERR_CLIENT_REVOKED` (disabled or
+    /// locked out), `KDC_ERR_KEY_EXPIRED` (password expired), `KDC_ERR_POLICY` (e.g. logon
+    /// hours). Retrying with the same secret does not help.
+    pub fn is_bad_credentials(&self) -> bool {
+        use crate::asn1::error_code::*;
+        matches!(
+            self.code,
+            KDC_ERR_C_PRINCIPAL_UNKNOWN
+                | KDC_ERR_POLICY
+                | KDC_ERR_CLIENT_REVOKED
+                | KDC_ERR_KEY_EXPIRED
+                | KDC_ERR_PREAUTH_FAILED
+        )
+    }
+
+    /// `KDC_ERR_PREAUTH_FAILED`: the pre-authentication was made with a wrong key (password).
+    pub fn is_preauth_failed(&self) -> bool {
+        self.code == crate::asn1::error_code::KDC_ERR_PREAUTH_FAILED
+    }
+
     /// The error a KDC sent in reply to a request from `client` for `server`, during `during`.
     pub fn from_krb_error(
         err: &crate::asn1::KrbError,

@@ -33,8 +33,6 @@
 
 use std::ffi::OsStr;
 use std::fmt;
-use std::fs::File;
-use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -424,28 +422,14 @@ impl Keytab {
 
     /// Reads and parses the keytab at `path`, refusing files larger than [`MAX_FILE_SIZE`].
     pub fn read(path: &Path) -> Result<Self, KeytabError> {
-        let file = File::open(path).map_err(|e| KeytabError::io(path, e))?;
-        let len = file.metadata().map_err(|e| KeytabError::io(path, e))?.len();
-        if len > MAX_FILE_SIZE {
-            return Err(KeytabError::TooLarge {
+        let buf = atomic_replace::read_bounded(path, MAX_FILE_SIZE).map_err(|e| match e {
+            atomic_replace::ReadError::Io { path, source } => KeytabError::io(path, source),
+            atomic_replace::ReadError::TooLarge { len, max, .. } => KeytabError::TooLarge {
                 what: "file",
                 len,
-                max: MAX_FILE_SIZE,
-            });
-        }
-        let mut buf = Zeroizing::new(Vec::with_capacity(
-            usize::try_from(len).unwrap_or(0).saturating_add(1),
-        ));
-        file.take(MAX_FILE_SIZE + 1)
-            .read_to_end(&mut buf)
-            .map_err(|e| KeytabError::io(path, e))?;
-        if buf.len() as u64 > MAX_FILE_SIZE {
-            return Err(KeytabError::TooLarge {
-                what: "file",
-                len: buf.len() as u64,
-                max: MAX_FILE_SIZE,
-            });
-        }
+                max,
+            },
+        })?;
         Self::parse(&buf)
     }
 

@@ -9,7 +9,40 @@
 //! * [`as_exchange`] / [`tgs_exchange`] / [`ap`]: AS, TGS and AP exchanges as typed state machines.
 //! * [`keytab`]: MIT keytab v2 read and write.
 //! * [`config`]: `krb5.conf` parsing; [`etype_policy`]: which enctypes krb5.conf permits.
-//! * [`transport`] (feature `tokio`): UDP/TCP to KDCs, failover and DNS SRV discovery.
+//! * [`transport`] (feature `tokio`): UDP/TCP to KDCs, failover, DNS SRV discovery, and the
+//!   host/port, DNS-resolver and address helpers `msds-gmsa` reuses for domain controllers.
+//! * [`client`] (feature `tokio`): the async driver: it runs the exchanges over the transport
+//!   with a per-request transport policy (TCP after `KRB_ERR_RESPONSE_TOO_BIG`, remembered per
+//!   realm; with [`Client::with_tcp_for_tickets`](client::Client::with_tcp_for_tickets) every
+//!   request answered with a ticket straight over TCP, as Active Directory needs).
+//!
+//! Errors are one [`Error`]; a KDC's refusal is a [`error::KdcError`] with the RFC name, a
+//! hint, and classifications such as [`Error::is_bad_credentials`].
+//!
+//! A login and a service ticket against an Active Directory KDC:
+//!
+//! ```no_run
+//! # #[cfg(feature = "tokio")]
+//! # async fn demo() -> krb5_proto::Result<()> {
+//! use krb5_proto::as_exchange::{AsOptions, Secret};
+//! use krb5_proto::client::Client;
+//! use krb5_proto::config::Krb5Conf;
+//! use krb5_proto::Principal;
+//!
+//! let kdc = Client::new(Krb5Conf::load_default()?).with_tcp_for_tickets();
+//! let me = Principal::parse("alice@EXAMPLE.TEST", None)?;
+//! let tgt = match kdc.as_exchange(me, Secret::password("secret"), AsOptions::default()).await {
+//!     Err(e) if e.is_bad_credentials() => {
+//!         eprintln!("wrong password, or the account is refused: {e}");
+//!         return Ok(());
+//!     }
+//!     other => other?,
+//! };
+//! let http = Principal::parse("HTTP/web.example.test@EXAMPLE.TEST", None)?;
+//! let ticket = kdc.tgs_exchange(&tgt, http, Default::default()).await?;
+//! println!("{} until {}", ticket.server, ticket.end_time);
+//! # Ok(()) }
+//! ```
 
 pub mod ap;
 pub mod as_exchange;

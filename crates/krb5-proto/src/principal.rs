@@ -161,14 +161,7 @@ impl Principal {
 
     /// The name without the realm, as text (`ldap/dc1.example.test`).
     pub fn name_string(&self) -> String {
-        let mut out = String::new();
-        for (i, c) in self.components.iter().enumerate() {
-            if i > 0 {
-                out.push('/');
-            }
-            escape_into(&mut out, c);
-        }
-        out
+        krb5_name::unparse_components(&self.components)
     }
 
     /// Case-insensitive comparison of name components and realm, as Active Directory compares names.
@@ -182,26 +175,10 @@ impl Principal {
     }
 }
 
-fn escape_into(out: &mut String, bytes: &[u8]) {
-    for ch in String::from_utf8_lossy(bytes).chars() {
-        match ch {
-            '/' | '@' | '\\' => {
-                out.push('\\');
-                out.push(ch);
-            }
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\0' => out.push_str("\\0"),
-            c => out.push(c),
-        }
-    }
-}
-
 impl fmt::Display for Principal {
+    /// `a/b@R`, escaped as MIT's `krb5_unparse_name` does (see [`krb5_name`]).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut realm = String::new();
-        escape_into(&mut realm, &self.realm);
-        write!(f, "{}@{}", self.name_string(), realm)
+        f.write_str(&krb5_name::unparse(&self.components, &self.realm))
     }
 }
 

@@ -106,6 +106,10 @@ pub struct TgsRequest {
     pub realm: Vec<u8>,
     /// Send over TCP only.
     pub tcp_only: bool,
+    /// The KDC answers with a ticket (always, for a TGS-REQ): from Active Directory that reply
+    /// carries a PAC and rarely fits UDP (see
+    /// `Client::with_tcp_for_tickets`, feature `tokio`).
+    pub expects_ticket: bool,
 }
 
 /// What to do after a reply.
@@ -222,6 +226,7 @@ impl TgsExchange {
             bytes: asn1::encode(&req),
             realm,
             tcp_only: false,
+            expects_ticket: true,
         };
         Ok((
             TgsPending {

@@ -40,6 +40,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 
+use crate::asn1::error_code::KRB_ERR_RESPONSE_TOO_BIG;
 use crate::config::Krb5Conf;
 use crate::rand::{OsRng, Rng};
 
@@ -61,9 +62,7 @@ pub const MAX_TCP_FRAME: usize = 0x7fff_ffff;
 /// Addresses used per host name at most.
 const MAX_ADDRS_PER_HOST: usize = 16;
 /// SRV records considered per query at most.
-const MAX_SRV_RECORDS: usize = 64;
-/// KRB_ERR_RESPONSE_TOO_BIG (RFC 4120 §7.5.9).
-const KRB_ERR_RESPONSE_TOO_BIG: i32 = 52;
+pub const MAX_SRV_RECORDS: usize = 64;
 /// Time allowed for one DNS SRV lookup.
 const DNS_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -211,43 +210,7 @@ impl KdcAddr {
             (None, input)
         };
 
-        let (host, port) = if let Some(bracketed) = rest.strip_prefix('[') {
-            let Some((addr, after)) = bracketed.split_once(']') else {
-                return Err(err("missing ']' after the IPv6 address"));
-            };
-            if addr.parse::<Ipv6Addr>().is_err() {
-                return Err(err("the text inside [ ] is not an IPv6 address"));
-            }
-            let port = if after.is_empty() {
-                KERBEROS_PORT
-            } else if let Some(p) = after.strip_prefix(':') {
-                parse_port(p).ok_or_else(|| err("port must be a number from 1 to 65535"))?
-            } else {
-                return Err(err("unexpected text after ']' (write [addr]:port)"));
-            };
-            (addr, port)
-        } else if rest.matches(':').count() > 1 {
-            if rest.parse::<Ipv6Addr>().is_err() {
-                return Err(err(
-                    "too many ':' (write an IPv6 address with a port as [addr]:port)",
-                ));
-            }
-            (rest, KERBEROS_PORT)
-        } else if let Some((host, p)) = rest.split_once(':') {
-            let port = parse_port(p).ok_or_else(|| err("port must be a number from 1 to 65535"))?;
-            (host, port)
-        } else {
-            (rest, KERBEROS_PORT)
-        };
-
-        if host.is_empty() {
-            return Err(err("missing host"));
-        }
-        if host.parse::<IpAddr>().is_err() && !valid_host_name(host) {
-            return Err(err(
-                "host must be a DNS name (letters, digits, '-', '_', '.') or an IP address",
-            ));
-        }
+        let (host, port) = split_host_port(rest, KERBEROS_PORT).map_err(err)?;
         Ok(Self {
             host: host.to_owned(),
             port,
@@ -282,14 +245,64 @@ impl fmt::Display for KdcAddr {
     }
 }
 
-fn parse_port(p: &str) -> Option<u16> {
+/// Splits `host`, `host:port`, `[v6]`, `[v6]:port` or a bare IPv6 address into host and port
+/// (`default_port` when none is given), checking that the host is an IP address or a DNS name
+/// and the port a number from 1 to 65535. The error is the reason, for the caller's own error
+/// (a KDC address here, a DC address in `msds-gmsa`).
+///
+/// ```
+/// use krb5_proto::transport::split_host_port;
+/// assert_eq!(split_host_port("[::1]:8888", 88), Ok(("::1", 8888)));
+/// assert_eq!(split_host_port("dc1.example.test", 389), Ok(("dc1.example.test", 389)));
+/// assert!(split_host_port("dc1:0", 389).is_err());
+/// ```
+pub fn split_host_port(rest: &str, default_port: u16) -> Result<(&str, u16), &'static str> {
+    const BAD_PORT: &str = "port must be a number from 1 to 65535";
+    let (host, port) = if let Some(bracketed) = rest.strip_prefix('[') {
+        let Some((addr, after)) = bracketed.split_once(']') else {
+            return Err("missing ']' after the IPv6 address");
+        };
+        if addr.parse::<Ipv6Addr>().is_err() {
+            return Err("the text inside [ ] is not an IPv6 address");
+        }
+        let port = if after.is_empty() {
+            default_port
+        } else if let Some(p) = after.strip_prefix(':') {
+            parse_port(p).ok_or(BAD_PORT)?
+        } else {
+            return Err("unexpected text after ']' (write [addr]:port)");
+        };
+        (addr, port)
+    } else if rest.matches(':').count() > 1 {
+        if rest.parse::<Ipv6Addr>().is_err() {
+            return Err("too many ':' (write an IPv6 address with a port as [addr]:port)");
+        }
+        (rest, default_port)
+    } else if let Some((host, p)) = rest.split_once(':') {
+        (host, parse_port(p).ok_or(BAD_PORT)?)
+    } else {
+        (rest, default_port)
+    };
+    if host.is_empty() {
+        return Err("missing host");
+    }
+    if host.parse::<IpAddr>().is_err() && !valid_host_name(host) {
+        return Err("host must be a DNS name (letters, digits, '-', '_', '.') or an IP address");
+    }
+    Ok((host, port))
+}
+
+/// A port number from 1 to 65535, digits only.
+pub fn parse_port(p: &str) -> Option<u16> {
     if p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     p.parse::<u16>().ok().filter(|&n| n != 0)
 }
 
-fn valid_host_name(host: &str) -> bool {
+/// Whether `host` is a DNS name: dot-separated labels of 1 to 63 letters, digits, `-` or `_`,
+/// at most 253 characters, one trailing dot allowed.
+pub fn valid_host_name(host: &str) -> bool {
     let name = host.strip_suffix('.').unwrap_or(host);
     !name.is_empty()
         && name.len() <= 253
@@ -794,32 +807,124 @@ impl KdcClient {
 
 /// A host's addresses: the literal itself, or every address the system resolver gives.
 async fn resolve(kdc: &KdcAddr, limit: Duration) -> Result<Vec<SocketAddr>, String> {
-    if let Ok(ip) = kdc.host.parse::<IpAddr>() {
-        return Ok(vec![SocketAddr::new(ip, kdc.port)]);
+    resolve_host(&kdc.host, kdc.port, None, limit, MAX_ADDRS_PER_HOST).await
+}
+
+/// The socket addresses of `host` (at most `max`, duplicates dropped): the literal address,
+/// or the name resolved through the DNS server `dns_server` when given, else the system
+/// resolver (which reads `/etc/hosts` too), within `limit`. The error says why, for a
+/// "tried: ..." list.
+pub async fn resolve_host(
+    host: &str,
+    port: u16,
+    dns_server: Option<SocketAddr>,
+    limit: Duration,
+    max: usize,
+) -> Result<Vec<SocketAddr>, String> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
     }
-    let lookup = tokio::net::lookup_host((kdc.host.as_str(), kdc.port));
-    match tokio::time::timeout(limit, lookup).await {
-        Ok(Ok(addrs)) => {
-            let mut out: Vec<SocketAddr> = Vec::new();
-            for addr in addrs {
-                if out.len() >= MAX_ADDRS_PER_HOST {
-                    break;
+    let addrs: Vec<SocketAddr> = match dns_server {
+        Some(server) => {
+            let resolver = dns_resolver(Some(server))?;
+            let fqdn = format!("{}.", host.trim_end_matches('.'));
+            match tokio::time::timeout(limit, resolver.lookup_ip(fqdn)).await {
+                Ok(Ok(l)) => l.iter().map(|ip| SocketAddr::new(ip, port)).collect(),
+                Ok(Err(e)) => return Err(format!("address lookup via {server} failed: {e}")),
+                Err(_) => {
+                    return Err(format!(
+                        "address lookup via {server} timed out after {}",
+                        fmt_duration(limit)
+                    ));
                 }
-                if !out.contains(&addr) {
-                    out.push(addr);
-                }
-            }
-            if out.is_empty() {
-                Err("host name has no addresses".to_owned())
-            } else {
-                Ok(out)
             }
         }
-        Ok(Err(e)) => Err(format!("could not resolve host name: {e}")),
-        Err(_) => Err(format!(
-            "host name resolution timed out after {}",
-            fmt_duration(limit)
-        )),
+        None => match tokio::time::timeout(limit, tokio::net::lookup_host((host, port))).await {
+            Ok(Ok(it)) => it.collect(),
+            Ok(Err(e)) => return Err(format!("could not resolve host name: {e}")),
+            Err(_) => {
+                return Err(format!(
+                    "host name resolution timed out after {}",
+                    fmt_duration(limit)
+                ));
+            }
+        },
+    };
+    let mut out: Vec<SocketAddr> = Vec::new();
+    for addr in addrs {
+        if out.len() >= max {
+            break;
+        }
+        if !out.contains(&addr) {
+            out.push(addr);
+        }
+    }
+    if out.is_empty() {
+        Err("host name has no addresses".to_owned())
+    } else {
+        Ok(out)
+    }
+}
+
+/// A hickory DNS resolver on tokio: queries go to `server` (UDP and TCP on its port, 2 s per
+/// query, one attempt) when given, else to the system's resolvers (`/etc/resolv.conf`). The
+/// error says what failed, for a hint.
+pub fn dns_resolver(
+    server: Option<SocketAddr>,
+) -> Result<hickory_resolver::Resolver<hickory_resolver::net::runtime::TokioRuntimeProvider>, String>
+{
+    use hickory_resolver::Resolver;
+    use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig};
+    use hickory_resolver::net::runtime::TokioRuntimeProvider;
+
+    let builder = match server {
+        Some(addr) => {
+            let mut udp = ConnectionConfig::udp();
+            udp.port = addr.port();
+            let mut tcp = ConnectionConfig::tcp();
+            tcp.port = addr.port();
+            let server = NameServerConfig::new(addr.ip(), true, vec![udp, tcp]);
+            let mut builder = Resolver::builder_with_config(
+                ResolverConfig::from_name_servers(vec![server]),
+                TokioRuntimeProvider::default(),
+            );
+            builder.options_mut().timeout = Duration::from_secs(2);
+            builder.options_mut().attempts = 1;
+            builder
+        }
+        None => Resolver::builder_tokio()
+            .map_err(|e| format!("the system DNS configuration could not be read ({e})"))?,
+    };
+    builder
+        .build()
+        .map_err(|e| format!("no DNS resolver could be set up ({e})"))
+}
+
+/// The SRV records of `name` (at most [`MAX_SRV_RECORDS`]), asked of `resolver` within
+/// `limit`; the error (`failed: ...`, `timed out after ...`) follows the name in a message.
+pub async fn srv_records(
+    resolver: &hickory_resolver::Resolver<hickory_resolver::net::runtime::TokioRuntimeProvider>,
+    name: &str,
+    limit: Duration,
+) -> Result<Vec<SrvRecord>, String> {
+    use hickory_resolver::proto::rr::RData;
+    match tokio::time::timeout(limit, resolver.srv_lookup(name)).await {
+        Ok(Ok(lookup)) => Ok(lookup
+            .answers()
+            .iter()
+            .filter_map(|record| match &record.data {
+                RData::SRV(srv) => Some(SrvRecord {
+                    priority: srv.priority,
+                    weight: srv.weight,
+                    port: srv.port,
+                    target: srv.target.to_ascii(),
+                }),
+                _ => None,
+            })
+            .take(MAX_SRV_RECORDS)
+            .collect()),
+        Ok(Err(e)) => Err(format!("failed: {e}")),
+        Err(_) => Err(format!("timed out after {}", fmt_duration(limit))),
     }
 }
 
@@ -863,69 +968,23 @@ async fn tcp_exchange(addr: SocketAddr, framed: &[u8]) -> Result<Vec<u8>, Attemp
 
 /// DNS SRV discovery; `Err` says what was looked up and why it gave nothing.
 async fn srv_kdcs(realm: &str, resolver_addr: Option<SocketAddr>) -> Result<Vec<KdcAddr>, String> {
-    use hickory_resolver::Resolver;
-    use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig};
-    use hickory_resolver::net::runtime::TokioRuntimeProvider;
-    use hickory_resolver::proto::rr::RData;
-
     let domain = realm.trim_end_matches('.');
     if !valid_host_name(domain) {
         return Err("the realm name is not a DNS name, so no SRV lookup was made".to_owned());
     }
-    let builder = match resolver_addr {
-        Some(addr) => {
-            let mut udp = ConnectionConfig::udp();
-            udp.port = addr.port();
-            let mut tcp = ConnectionConfig::tcp();
-            tcp.port = addr.port();
-            let server = NameServerConfig::new(addr.ip(), true, vec![udp, tcp]);
-            let mut builder = Resolver::builder_with_config(
-                ResolverConfig::from_name_servers(vec![server]),
-                TokioRuntimeProvider::default(),
-            );
-            builder.options_mut().timeout = Duration::from_secs(2);
-            builder.options_mut().attempts = 1;
-            builder
-        }
-        None => Resolver::builder_tokio()
-            .map_err(|e| format!("the system DNS configuration could not be read ({e})"))?,
-    };
-    let resolver = builder
-        .build()
-        .map_err(|e| format!("no DNS resolver could be set up ({e})"))?;
+    let resolver = dns_resolver(resolver_addr)?;
 
     let mut lists = Vec::new();
     let mut failures = Vec::new();
     for proto in ["udp", "tcp"] {
         let name = format!("_kerberos._{proto}.{domain}.");
-        let records =
-            match tokio::time::timeout(DNS_TIMEOUT, resolver.srv_lookup(name.as_str())).await {
-                Ok(Ok(lookup)) => lookup
-                    .answers()
-                    .iter()
-                    .filter_map(|record| match &record.data {
-                        RData::SRV(srv) => Some(SrvRecord {
-                            priority: srv.priority,
-                            weight: srv.weight,
-                            port: srv.port,
-                            target: srv.target.to_ascii(),
-                        }),
-                        _ => None,
-                    })
-                    .take(MAX_SRV_RECORDS)
-                    .collect(),
-                Ok(Err(e)) => {
-                    failures.push(format!("{name}: {e}"));
-                    Vec::new()
-                }
-                Err(_) => {
-                    failures.push(format!(
-                        "{name}: timed out after {}",
-                        fmt_duration(DNS_TIMEOUT)
-                    ));
-                    Vec::new()
-                }
-            };
+        let records = match srv_records(&resolver, &name, DNS_TIMEOUT).await {
+            Ok(records) => records,
+            Err(why) => {
+                failures.push(format!("{name}: {why}"));
+                Vec::new()
+            }
+        };
         lists.push(records);
     }
     let tcp = lists.pop().unwrap_or_default();

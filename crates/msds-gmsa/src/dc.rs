@@ -22,7 +22,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use krb5_proto::rand::OsRng;
-use krb5_proto::transport::{SrvRecord, order_srv};
+use krb5_proto::transport::{
+    SrvRecord, dns_resolver, order_srv, resolve_host, split_host_port, srv_records,
+};
 
 use crate::GmsaError;
 use crate::ldap::conn::Connection;
@@ -32,9 +34,6 @@ pub const LDAP_PORT: u16 = 389;
 
 /// How long one DNS query may take.
 const DNS_TIMEOUT: Duration = Duration::from_secs(3);
-
-/// Most SRV records used.
-const MAX_SRV_RECORDS: usize = 64;
 
 /// Most addresses tried per DC name.
 const MAX_ADDRS_PER_HOST: usize = 8;
@@ -70,43 +69,8 @@ impl DcAddr {
         if s.is_empty() {
             return Err(bad("empty"));
         }
-        let (host, port) = if let Some(rest) = s.strip_prefix('[') {
-            let (h, after) = rest.split_once(']').ok_or_else(|| bad("missing ']'"))?;
-            match after {
-                "" => (h, None),
-                p => (
-                    h,
-                    Some(p.strip_prefix(':').ok_or_else(|| bad("junk after ']'"))?),
-                ),
-            }
-        } else if s.parse::<IpAddr>().is_ok() {
-            (s, None)
-        } else {
-            match s.rsplit_once(':') {
-                Some((h, p)) => (h, Some(p)),
-                None => (s, None),
-            }
-        };
-        let port = match port {
-            None => LDAP_PORT,
-            Some(p) => match p.parse::<u16>() {
-                Ok(0) | Err(_) => return Err(bad("the port must be a number from 1 to 65535")),
-                Ok(p) => p,
-            },
-        };
+        let (host, port) = split_host_port(s, LDAP_PORT).map_err(bad)?;
         let host = host.trim_end_matches('.');
-        let valid = host.parse::<IpAddr>().is_ok()
-            || (!host.is_empty()
-                && host.len() <= 253
-                && host.split('.').all(|l| {
-                    !l.is_empty()
-                        && l.len() <= 63
-                        && l.bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-                }));
-        if !valid {
-            return Err(bad("not a host name or IP address"));
-        }
         Ok(Self {
             host: host.to_ascii_lowercase(),
             port,
@@ -149,37 +113,6 @@ pub fn candidates_from_srv(records: Vec<SrvRecord>) -> Vec<DcAddr> {
     out
 }
 
-fn resolver(
-    dns_server: Option<SocketAddr>,
-) -> Result<hickory_resolver::Resolver<hickory_resolver::net::runtime::TokioRuntimeProvider>, String>
-{
-    use hickory_resolver::Resolver;
-    use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig};
-    use hickory_resolver::net::runtime::TokioRuntimeProvider;
-
-    let builder = match dns_server {
-        Some(addr) => {
-            let mut udp = ConnectionConfig::udp();
-            udp.port = addr.port();
-            let mut tcp = ConnectionConfig::tcp();
-            tcp.port = addr.port();
-            let server = NameServerConfig::new(addr.ip(), true, vec![udp, tcp]);
-            let mut builder = Resolver::builder_with_config(
-                ResolverConfig::from_name_servers(vec![server]),
-                TokioRuntimeProvider::default(),
-            );
-            builder.options_mut().timeout = Duration::from_secs(2);
-            builder.options_mut().attempts = 1;
-            builder
-        }
-        None => Resolver::builder_tokio()
-            .map_err(|e| format!("the system DNS configuration could not be read ({e})"))?,
-    };
-    builder
-        .build()
-        .map_err(|e| format!("no DNS resolver could be set up ({e})"))
-}
-
 /// The DCs to try: `dc` when given (`host[:port]`), else the domain's
 /// `_ldap._tcp.dc._msdcs` SRV records, queried from `dns_server` when given (else the
 /// system's resolvers).
@@ -196,34 +129,13 @@ pub async fn locate(
         reason,
     };
     let name = srv_name(domain);
-    let resolver = resolver(dns_server).map_err(no_dc)?;
+    let resolver = dns_resolver(dns_server).map_err(no_dc)?;
     let via = dns_server
         .map(|a| format!(" (asked {a})"))
         .unwrap_or_default();
-    let lookup = match tokio::time::timeout(DNS_TIMEOUT, resolver.srv_lookup(name.as_str())).await {
-        Ok(Ok(l)) => l,
-        Ok(Err(e)) => return Err(no_dc(format!("SRV lookup of {name}{via} failed: {e}"))),
-        Err(_) => {
-            return Err(no_dc(format!(
-                "SRV lookup of {name}{via} timed out after {} s",
-                DNS_TIMEOUT.as_secs()
-            )));
-        }
-    };
-    let records: Vec<SrvRecord> = lookup
-        .answers()
-        .iter()
-        .filter_map(|record| match &record.data {
-            hickory_resolver::proto::rr::RData::SRV(srv) => Some(SrvRecord {
-                priority: srv.priority,
-                weight: srv.weight,
-                port: srv.port,
-                target: srv.target.to_ascii(),
-            }),
-            _ => None,
-        })
-        .take(MAX_SRV_RECORDS)
-        .collect();
+    let records = srv_records(&resolver, &name, DNS_TIMEOUT)
+        .await
+        .map_err(|why| no_dc(format!("SRV lookup of {name}{via} {why}")))?;
     let out = candidates_from_srv(records);
     if out.is_empty() {
         return Err(no_dc(format!(
@@ -239,41 +151,14 @@ pub async fn resolve(
     dc: &DcAddr,
     dns_server: Option<SocketAddr>,
 ) -> Result<Vec<SocketAddr>, String> {
-    if let Ok(ip) = dc.host.parse::<IpAddr>() {
-        return Ok(vec![SocketAddr::new(ip, dc.port)]);
-    }
-    let addrs: Vec<SocketAddr> = match dns_server {
-        Some(server) => {
-            let resolver = resolver(Some(server))?;
-            match tokio::time::timeout(DNS_TIMEOUT, resolver.lookup_ip(format!("{}.", dc.host)))
-                .await
-            {
-                Ok(Ok(l)) => l.iter().map(|ip| SocketAddr::new(ip, dc.port)).collect(),
-                Ok(Err(e)) => return Err(format!("address lookup via {server} failed: {e}")),
-                Err(_) => return Err(format!("address lookup via {server} timed out")),
-            }
-        }
-        None => match tokio::time::timeout(
-            DNS_TIMEOUT,
-            tokio::net::lookup_host((dc.host.as_str(), dc.port)),
-        )
-        .await
-        {
-            Ok(Ok(it)) => it.collect(),
-            Ok(Err(e)) => return Err(format!("address lookup failed: {e}")),
-            Err(_) => return Err("address lookup timed out".to_owned()),
-        },
-    };
-    let mut unique = Vec::new();
-    for a in addrs {
-        if !unique.contains(&a) && unique.len() < MAX_ADDRS_PER_HOST {
-            unique.push(a);
-        }
-    }
-    if unique.is_empty() {
-        return Err("the name has no address".to_owned());
-    }
-    Ok(unique)
+    resolve_host(
+        &dc.host,
+        dc.port,
+        dns_server,
+        DNS_TIMEOUT,
+        MAX_ADDRS_PER_HOST,
+    )
+    .await
 }
 
 /// Connects to the first reachable candidate (each of its addresses in turn), each attempt

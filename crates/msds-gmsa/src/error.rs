@@ -1,8 +1,11 @@
 //! The crate's error type.
 
 use core::fmt;
+use std::sync::Arc;
 
 use krb5_proto::crypto::CryptoError;
+
+use crate::ldap::LdapError;
 
 /// A variable-position field of an `MSDS-MANAGEDPASSWORD_BLOB`, named in [`GmsaError`]s.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -52,8 +55,9 @@ impl fmt::Display for BlobField {
     }
 }
 
-/// Errors from parsing gMSA password blobs and deriving keys.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Errors from parsing gMSA password blobs, deriving keys, reading the password over LDAP and
+/// logging in as the gMSA.
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum GmsaError {
     /// The blob is shorter than its fixed 16-byte header.
@@ -158,14 +162,11 @@ pub enum GmsaError {
     /// Key derivation failed in the Kerberos crypto layer.
     #[error("gMSA key derivation failed: {0}")]
     Crypto(#[from] CryptoError),
-    /// A Kerberos exchange failed (e.g. the gMSA's own login).
-    #[error("{message}")]
-    Kerberos {
-        /// The KRB-ERROR code when the KDC sent one (e.g. 24 KDC_ERR_PREAUTH_FAILED).
-        code: Option<i32>,
-        /// The engine's message (error name, hint, what was tried).
-        message: String,
-    },
+    /// A Kerberos exchange failed (e.g. the gMSA's own login). The engine's error, kept as the
+    /// source, names the KRB-ERROR, gives a hint and says what was tried; classify it with
+    /// [`GmsaError::is_bad_credentials`] or [`krb5_proto::Error`]'s methods.
+    #[error("{0}")]
+    Kerberos(#[source] Arc<krb5_proto::Error>),
     /// The search found no gMSA with that name (or the DN / OU does not exist).
     #[error(
         "no gMSA {name} found under {base_dn}: check the name (its sAMAccountName ends in '$'), \
@@ -240,12 +241,13 @@ pub enum GmsaError {
         reason: String,
     },
     /// The KDC did not issue the LDAP service ticket.
-    #[error("could not get a service ticket for {spn} (needed to bind to the DC): {reason}")]
+    #[error("could not get a service ticket for {spn} (needed to bind to the DC): {source}")]
     ServiceTicket {
         /// The service principal.
         spn: String,
         /// The Kerberos error.
-        reason: String,
+        #[source]
+        source: Arc<krb5_proto::Error>,
     },
     /// More than one gMSA matched.
     #[error(
@@ -264,18 +266,66 @@ pub enum GmsaError {
     InvalidLookup(String),
     /// LDAP, SASL or network failure talking to the DC.
     #[error("LDAP: {0}")]
-    LdapProtocol(crate::ldap::LdapError),
+    LdapProtocol(LdapError),
 }
 
 impl From<krb5_proto::Error> for GmsaError {
     fn from(e: krb5_proto::Error) -> Self {
-        let code = match &e {
-            krb5_proto::Error::Kdc(k) => Some(k.code),
+        GmsaError::Kerberos(Arc::new(e))
+    }
+}
+
+impl GmsaError {
+    /// The Kerberos engine's error behind a [`Kerberos`](GmsaError::Kerberos) or
+    /// [`ServiceTicket`](GmsaError::ServiceTicket) failure.
+    pub fn kerberos_error(&self) -> Option<&krb5_proto::Error> {
+        match self {
+            GmsaError::Kerberos(e) | GmsaError::ServiceTicket { source: e, .. } => Some(e),
             _ => None,
-        };
-        GmsaError::Kerberos {
-            code,
-            message: e.to_string(),
+        }
+    }
+
+    /// The KRB-ERROR code of a [`Kerberos`](GmsaError::Kerberos) failure, when the KDC sent one
+    /// (compare with `krb5_proto::asn1::error_code`'s constants, or better use
+    /// [`is_bad_credentials`](Self::is_bad_credentials)).
+    pub fn krb_code(&self) -> Option<i32> {
+        match self {
+            GmsaError::Kerberos(e) => e.kdc_code(),
+            _ => None,
+        }
+    }
+
+    /// The KDC refused a login made here (the gMSA's own AS exchange) because of the
+    /// credentials or the account ([`krb5_proto::error::KdcError::is_bad_credentials`]).
+    pub fn is_bad_credentials(&self) -> bool {
+        matches!(self, GmsaError::Kerberos(e) if e.is_bad_credentials())
+    }
+}
+
+impl From<LdapError> for GmsaError {
+    /// Lifts the errors a person acts on to their own [`GmsaError`] variants.
+    fn from(e: LdapError) -> Self {
+        match e {
+            LdapError::ConfidentialityRequired(detail) => {
+                GmsaError::ConfidentialityRequired { detail }
+            }
+            LdapError::LayerNotOffered {
+                wanted: "confidentiality",
+                ..
+            } => GmsaError::ConfidentialityRequired {
+                detail: e.to_string(),
+            },
+            LdapError::BindRejected {
+                dc,
+                result_code,
+                result_name,
+                message,
+            } => GmsaError::BindRejected {
+                dc,
+                result_code,
+                message: format!("{result_name}: {message}"),
+            },
+            other => GmsaError::LdapProtocol(other),
         }
     }
 }

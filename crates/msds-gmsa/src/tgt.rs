@@ -1,5 +1,7 @@
 //! The gMSA's own ticket: an AS exchange with the keys of the password read from its blob.
 
+use std::borrow::Cow;
+
 use crate::{GmsaError, GmsaKeys, ManagedPasswordBlob, Utf16Password};
 use krb5_proto::as_exchange::{AsOptions, PreauthHint, Secret};
 use krb5_proto::client::Client;
@@ -36,11 +38,25 @@ pub fn secret_for(password: &Utf16Password) -> Secret {
     }
 }
 
+/// `kdc` with Active Directory's transport policy: requests answered with a ticket (which
+/// carries a PAC) go straight to TCP ([`Client::with_tcp_for_tickets`]), whatever the caller set.
+pub(crate) fn ad_client(kdc: &Client) -> Cow<'_, Client> {
+    if kdc.tcp_for_tickets() {
+        Cow::Borrowed(kdc)
+    } else {
+        Cow::Owned(kdc.clone().with_tcp_for_tickets())
+    }
+}
+
 /// Logs in as the gMSA `sam_account_name@realm` with the password from `blob`.
 ///
 /// The password chosen first follows MS-ADTS: the previous one inside the rollover window, else the
 /// current one. If the KDC answers KDC_ERR_PREAUTH_FAILED and the blob holds the other password,
 /// that one is tried once (the KDC and the DC that served the blob may disagree for a moment).
+///
+/// The exchange goes to the KDC with [`Client::with_tcp_for_tickets`] set (an AD KDC's AS-REP
+/// does not fit UDP), and with a pre-authentication hint built from the computer-account salt,
+/// so it is usually one TCP round trip.
 pub async fn gmsa_tgt(
     kdc: &Client,
     realm: &str,
@@ -70,18 +86,20 @@ pub async fn gmsa_tgt(
             s2kparams: None,
         });
     }
-    let opts = &opts;
     // With the pre-authentication hint the first request already gets the AS-REP: TCP.
-    match crate::kdc::as_exchange(kdc, principal.clone(), secret_for(first), opts.clone()).await {
+    let kdc = ad_client(kdc);
+    match kdc
+        .as_exchange(principal.clone(), secret_for(first), opts.clone())
+        .await
+    {
         Ok(tgt) => Ok(GmsaTicket {
             tgt,
             password: first.clone(),
             used_previous: first_is_previous,
         }),
-        Err(krb5_proto::Error::Kdc(k)) if k.code == 24 && other.is_some() => {
+        Err(krb5_proto::Error::Kdc(k)) if k.is_preauth_failed() && other.is_some() => {
             let other = other.expect("checked is_some above");
-            let tgt =
-                crate::kdc::as_exchange(kdc, principal, secret_for(other), opts.clone()).await?;
+            let tgt = kdc.as_exchange(principal, secret_for(other), opts).await?;
             Ok(GmsaTicket {
                 tgt,
                 password: other.clone(),

@@ -87,7 +87,8 @@ fn prepare(a: &ChainArgs) -> Result<Prepared, String> {
         .map_err(|e| format!("credspec {}: {e}", a.credspec.display()))?;
     let spec =
         CredSpec::parse(&bytes).map_err(|e| format!("credspec {}: {e}", a.credspec.display()))?;
-    let mut client = a.kdc.client()?;
+    // AD's AS-REP does not fit UDP: only the first AS-REQ (without pre-authentication) goes there.
+    let mut client = a.kdc.client()?.with_tcp_for_tickets();
     if let Some(d) = a.dns_server {
         client = client.with_dns_server(d);
     }
@@ -155,8 +156,8 @@ pub async fn run_fetch(a: FetchArgs) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     // Find and connect to the DC while the KDC logs the user in.
     let (user_tgt, connected) = tokio::join!(
-        // UDP for the first AS-REQ only: AD's AS-REP does not fit a datagram.
-        msds_gmsa::kdc::as_exchange(&p.client, p.login.clone(), p.secret.clone(), p.opts.clone()),
+        p.client
+            .as_exchange(p.login.clone(), p.secret.clone(), p.opts.clone()),
         reader.connect()
     );
     let user_tgt = user_tgt.map_err(|e| format!("logging in as {}: {e}", p.login))?;

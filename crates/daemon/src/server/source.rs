@@ -64,9 +64,7 @@ impl LeaseError {
         let kind = match e {
             krb5_proto::Error::Transport(_) => ErrorKind::Unavailable,
             // PREAUTH_FAILED, C_PRINCIPAL_UNKNOWN, CLIENT_REVOKED, KEY_EXPIRED, POLICY.
-            krb5_proto::Error::Kdc(k) if matches!(k.code, 6 | 12 | 18 | 23 | 24) => {
-                ErrorKind::PermissionDenied
-            }
+            krb5_proto::Error::Kdc(k) if k.is_bad_credentials() => ErrorKind::PermissionDenied,
             krb5_proto::Error::WrongKey { .. } => ErrorKind::PermissionDenied,
             krb5_proto::Error::Keytab(_) | krb5_proto::Error::Config(_) => {
                 ErrorKind::FailedPrecondition
@@ -88,10 +86,7 @@ impl LeaseError {
                 | msds_gmsa::LdapError::Closed { .. },
             ) => ErrorKind::Unavailable,
             G::NotAllowedToRetrieve { .. } | G::BindRejected { .. } => ErrorKind::PermissionDenied,
-            G::Kerberos {
-                code: Some(6 | 12 | 18 | 23 | 24),
-                ..
-            } => ErrorKind::PermissionDenied,
+            G::Kerberos(k) if k.is_bad_credentials() => ErrorKind::PermissionDenied,
             G::GmsaNotFound { .. }
             | G::AmbiguousGmsa { .. }
             | G::InvalidLookup(_)

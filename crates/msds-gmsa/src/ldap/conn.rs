@@ -33,13 +33,16 @@ use krb5_proto::gss::InitiatorContext;
 use krb5_proto::rand::OsRng;
 use ldap3_proto::proto::{
     LdapBindCred, LdapBindRequest, LdapDerefAliases, LdapFilter, LdapMsg, LdapOp, LdapResult,
-    LdapSearchRequest, LdapSearchResultEntry, LdapSearchScope, SaslCredentials,
+    LdapResultCode, LdapSearchRequest, LdapSearchResultEntry, LdapSearchScope, SaslCredentials,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use zeroize::Zeroizing;
 
-use super::sasl::{FrameDecoder, GssapiSasl, SaslConfig, SaslLayer, SecurityLayer, TLS_GSS_FLAGS};
+use super::sasl::{
+    FrameDecoder, GssapiSasl, SaslAwaitingOffer, SaslConfig, SaslLayer, SecurityLayer,
+    TLS_GSS_FLAGS,
+};
 use super::tls::{TlsClient, TlsInfo};
 use super::{LdapError, append_secret, encode_message, result_code_name, take_message};
 
@@ -137,21 +140,21 @@ impl RootDse {
     }
 }
 
-/// Classifies a failed search result: `confidentialityRequired` (13), and `operationsError`
+/// Classifies a failed search result: `confidentialityRequired`, and `operationsError`
 /// or any code whose text says an encrypted connection is needed (Samba: "Viewing
 /// msDS-ManagedPassword requires an encrypted connection"; Windows: `0000202D`,
 /// ERROR_DS_CONFIDENTIALITY_REQUIRED), become [`LdapError::ConfidentialityRequired`].
 pub fn search_failure(dc: &str, res: &LdapResult) -> LdapError {
     let code = res.code.clone() as i64;
     let text = res.message.to_ascii_lowercase();
-    if code == 13
+    if res.code == LdapResultCode::ConfidentialityRequired
         || text.contains("encrypted connection")
         || text.contains("confidentiality")
         || text.contains("0000202d")
     {
         return LdapError::ConfidentialityRequired(format!(
             "the DC {dc} refused the search with {} ({code}): {}",
-            result_code_name(code),
+            result_code_name(&res.code),
             res.message
         ));
     }
@@ -159,7 +162,7 @@ pub fn search_failure(dc: &str, res: &LdapResult) -> LdapError {
         op: "search",
         dc: dc.to_owned(),
         result_code: code,
-        result_name: result_code_name(code).to_owned(),
+        result_name: result_code_name(&res.code).to_owned(),
         message: res.message.clone(),
     }
 }
@@ -270,7 +273,7 @@ fn describe(op: &LdapOp) -> String {
     match op {
         LdapOp::BindResponse(r) => format!(
             "BindResponse {} ({}): {}",
-            result_code_name(r.res.code.clone() as i64),
+            result_code_name(&r.res.code),
             r.res.code.clone() as i64,
             r.res.message
         ),
@@ -508,7 +511,7 @@ impl Connection {
                 op,
                 notice: Some(format!(
                     "{} ({}): {}",
-                    result_code_name(r.res.code.clone() as i64),
+                    result_code_name(&r.res.code),
                     r.res.code.clone() as i64,
                     r.res.message
                 )),
@@ -551,7 +554,7 @@ impl Connection {
         &mut self,
         step: &'static str,
         creds: Vec<u8>,
-    ) -> Result<(i64, String, Option<Vec<u8>>), LdapError> {
+    ) -> Result<(LdapResultCode, String, Option<Vec<u8>>), LdapError> {
         let id = self.next_msgid();
         let msg = LdapMsg::new(
             id,
@@ -567,7 +570,7 @@ impl Connection {
         self.send(step, msg).await?;
         let reply = self.recv(step, id).await?;
         match reply.op {
-            LdapOp::BindResponse(r) => Ok((r.res.code as i64, r.res.message, r.saslcreds)),
+            LdapOp::BindResponse(r) => Ok((r.res.code, r.res.message, r.saslcreds)),
             other => Err(LdapError::Unexpected {
                 dc: self.dc.clone(),
                 expected: step,
@@ -576,13 +579,48 @@ impl Connection {
         }
     }
 
-    fn rejected(&self, code: i64, message: String) -> LdapError {
+    fn rejected(&self, code: LdapResultCode, message: String) -> LdapError {
         LdapError::BindRejected {
             dc: self.dc.clone(),
-            result_code: code,
-            result_name: result_code_name(code).to_owned(),
+            result_name: result_code_name(&code).to_owned(),
+            result_code: code as i64,
             message,
         }
+    }
+
+    /// The three RFC 4752 bind round trips: AP-REQ (answered `saslBindInProgress` with the
+    /// AP-REP), an empty message (answered with the wrapped security-layer offer), then the
+    /// client's choice, made by `choose` from the offer (answered `success`). Returns what
+    /// `choose` returned besides the token (the negotiated layer on plain TCP).
+    async fn sasl_exchange<T>(
+        &mut self,
+        ctx: InitiatorContext,
+        cfg: SaslConfig,
+        choose: impl FnOnce(SaslAwaitingOffer, &[u8]) -> Result<(T, Vec<u8>), LdapError>,
+    ) -> Result<T, LdapError> {
+        let (waiting, token) = GssapiSasl::new(ctx, cfg).start(SystemTime::now(), &mut OsRng)?;
+        let (code, message, creds) = self.bind_step("SASL bind (AP-REQ)", token).await?;
+        let creds = match (code, creds) {
+            (LdapResultCode::SaslBindInProgress, Some(c)) if !c.is_empty() => c,
+            (code @ LdapResultCode::SaslBindInProgress, _) => {
+                return Err(
+                    self.rejected(code, "no AP-REP in the saslBindInProgress response".into())
+                );
+            }
+            (code, _) => return Err(self.rejected(code, message)),
+        };
+        let (offer_wait, empty) = waiting.step(&creds)?;
+        let (code, message, creds) = self.bind_step("SASL bind (layer offer)", empty).await?;
+        let creds = match (code, creds) {
+            (LdapResultCode::SaslBindInProgress, Some(c)) => c,
+            (code, _) => return Err(self.rejected(code, message)),
+        };
+        let (chosen, choice) = choose(offer_wait, &creds)?;
+        let (code, message, _) = self.bind_step("SASL bind (layer choice)", choice).await?;
+        if code != LdapResultCode::Success {
+            return Err(self.rejected(code, message));
+        }
+        Ok(chosen)
     }
 
     /// SASL GSSAPI bind (RFC 4752) with `service_ticket` (for `ldap/<this DC's FQDN>`).
@@ -617,31 +655,9 @@ impl Connection {
             });
         }
         let ctx = InitiatorContext::new(service_ticket, cfg.initiator_config());
-        let (waiting, token) = GssapiSasl::new(ctx, cfg).start(SystemTime::now(), &mut OsRng)?;
-
-        let (code, message, creds) = self.bind_step("SASL bind (AP-REQ)", token).await?;
-        let creds = match (code, creds) {
-            (14, Some(c)) if !c.is_empty() => c,
-            (14, _) => {
-                return Err(
-                    self.rejected(code, "no AP-REP in the saslBindInProgress response".into())
-                );
-            }
-            _ => return Err(self.rejected(code, message)),
-        };
-        let (offer_wait, empty) = waiting.step(&creds)?;
-
-        let (code, message, creds) = self.bind_step("SASL bind (layer offer)", empty).await?;
-        let creds = match (code, creds) {
-            (14, Some(c)) => c,
-            _ => return Err(self.rejected(code, message)),
-        };
-        let (layer, choice) = offer_wait.step(&creds, &mut OsRng)?;
-
-        let (code, message, _) = self.bind_step("SASL bind (layer choice)", choice).await?;
-        if code != 0 {
-            return Err(self.rejected(code, message));
-        }
+        let layer = self
+            .sasl_exchange(ctx, cfg, |offer, creds| offer.step(creds, &mut OsRng))
+            .await?;
         // Anything already read after the BindResponse belongs to the protected stream.
         let mut frames = layer.frame_decoder();
         frames.push(&self.plain);
@@ -688,28 +704,10 @@ impl Connection {
         cfg: SaslConfig,
     ) -> Result<(), LdapError> {
         let ctx = InitiatorContext::new(service_ticket, init);
-        let (waiting, token) = GssapiSasl::new(ctx, cfg).start(SystemTime::now(), &mut OsRng)?;
-        let (code, message, creds) = self.bind_step("SASL bind (AP-REQ)", token).await?;
-        let creds = match (code, creds) {
-            (14, Some(c)) if !c.is_empty() => c,
-            (14, _) => {
-                return Err(
-                    self.rejected(code, "no AP-REP in the saslBindInProgress response".into())
-                );
-            }
-            _ => return Err(self.rejected(code, message)),
-        };
-        let (offer_wait, empty) = waiting.step(&creds)?;
-        let (code, message, creds) = self.bind_step("SASL bind (layer offer)", empty).await?;
-        let creds = match (code, creds) {
-            (14, Some(c)) => c,
-            _ => return Err(self.rejected(code, message)),
-        };
-        let choice = offer_wait.step_without_layer(&creds, &mut OsRng)?;
-        let (code, message, _) = self.bind_step("SASL bind (layer choice)", choice).await?;
-        if code != 0 {
-            return Err(self.rejected(code, message));
-        }
+        self.sasl_exchange(ctx, cfg, |offer, creds| {
+            Ok(((), offer.step_without_layer(creds, &mut OsRng)?))
+        })
+        .await?;
         tracing::debug!(dc = %self.dc, "SASL GSSAPI bind over TLS complete (channel bindings, no SASL layer)");
         Ok(())
     }
@@ -758,7 +756,7 @@ impl Connection {
                 }
                 LdapOp::SearchResultReference(_) => {}
                 LdapOp::SearchResultDone(res) => {
-                    if res.code.clone() as i64 == 0 {
+                    if res.code == LdapResultCode::Success {
                         return Ok(entries);
                     }
                     return Err(search_failure(&self.dc, &res));

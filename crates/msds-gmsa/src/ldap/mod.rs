@@ -7,8 +7,11 @@
 //! * [`tls`]: LDAPS (rustls with a pure-Rust crypto provider), trust anchors and the RFC 5929
 //!   `tls-server-end-point` channel bindings.
 //! * [`filter`]: RFC 4515 escaping and the gMSA search filter.
-//! * [`fetch`]: the high-level [`fetch_managed_password`](crate::fetch_managed_password).
+//! * [`lookup`]: what a read is about: [`GmsaLookup`](lookup::GmsaLookup),
+//!   [`FetchOptions`](lookup::FetchOptions), [`FetchedPassword`](lookup::FetchedPassword).
 //! * [`session`]: [`GmsaReader`](crate::GmsaReader), one sealed session reused for many reads.
+//! * [`fetch`]: the one-shot [`fetch_managed_password`](crate::fetch_managed_password), one
+//!   use of a session.
 //!
 //! Messages are encoded and decoded with `ldap3_proto`'s BER codec, capped at
 //! [`MAX_LDAP_MESSAGE`] bytes per message.
@@ -16,6 +19,7 @@
 pub mod conn;
 pub mod fetch;
 pub mod filter;
+pub mod lookup;
 pub mod sasl;
 pub mod session;
 pub mod tls;
@@ -27,6 +31,7 @@ pub use ldap3_proto;
 use bytes::BytesMut;
 use krb5_proto::gss::GssError;
 use ldap3_proto::LdapMsg;
+use ldap3_proto::proto::LdapResultCode;
 use tokio_util::codec::Decoder;
 
 /// Largest LDAP message accepted from a server (1 MiB; a gMSA entry is about 1 KiB).
@@ -368,58 +373,48 @@ pub fn encode_message(msg: LdapMsg) -> Result<BytesMut, LdapError> {
 }
 
 /// The RFC 4511 name of an LDAP result code, e.g. `operationsError`.
-pub fn result_code_name(code: i64) -> &'static str {
+pub fn result_code_name(code: &LdapResultCode) -> &'static str {
+    use LdapResultCode as C;
     match code {
-        0 => "success",
-        1 => "operationsError",
-        2 => "protocolError",
-        3 => "timeLimitExceeded",
-        4 => "sizeLimitExceeded",
-        7 => "authMethodNotSupported",
-        8 => "strongerAuthRequired",
-        10 => "referral",
-        11 => "adminLimitExceeded",
-        12 => "unavailableCriticalExtension",
-        13 => "confidentialityRequired",
-        14 => "saslBindInProgress",
-        16 => "noSuchAttribute",
-        32 => "noSuchObject",
-        34 => "invalidDNSyntax",
-        48 => "inappropriateAuthentication",
-        49 => "invalidCredentials",
-        50 => "insufficientAccessRights",
-        51 => "busy",
-        52 => "unavailable",
-        53 => "unwillingToPerform",
-        80 => "other",
+        C::Success => "success",
+        C::OperationsError => "operationsError",
+        C::ProtocolError => "protocolError",
+        C::TimeLimitExceeded => "timeLimitExceeded",
+        C::SizeLimitExceeded => "sizeLimitExceeded",
+        C::CompareFalse => "compareFalse",
+        C::CompareTrue => "compareTrue",
+        C::AuthMethodNotSupported => "authMethodNotSupported",
+        C::StrongerAuthRequired => "strongerAuthRequired",
+        C::Referral => "referral",
+        C::AdminLimitExceeded => "adminLimitExceeded",
+        C::UnavailableCriticalExtension => "unavailableCriticalExtension",
+        C::ConfidentialityRequired => "confidentialityRequired",
+        C::SaslBindInProgress => "saslBindInProgress",
+        C::NoSuchAttribute => "noSuchAttribute",
+        C::UndefinedAttributeType => "undefinedAttributeType",
+        C::InappropriateMatching => "inappropriateMatching",
+        C::ConstraintViolation => "constraintViolation",
+        C::AttributeOrValueExists => "attributeOrValueExists",
+        C::InvalidAttributeSyntax => "invalidAttributeSyntax",
+        C::NoSuchObject => "noSuchObject",
+        C::AliasProblem => "aliasProblem",
+        C::InvalidDNSyntax => "invalidDNSyntax",
+        C::AliasDereferencingProblem => "aliasDereferencingProblem",
+        C::InappropriateAuthentication => "inappropriateAuthentication",
+        C::InvalidCredentials => "invalidCredentials",
+        C::InsufficentAccessRights => "insufficientAccessRights",
+        C::Busy => "busy",
+        C::Unavailable => "unavailable",
+        C::UnwillingToPerform => "unwillingToPerform",
+        C::LoopDetect => "loopDetect",
+        C::NamingViolation => "namingViolation",
+        C::ObjectClassViolation => "objectClassViolation",
+        C::NotAllowedOnNonLeaf => "notAllowedOnNonLeaf",
+        C::NotALlowedOnRDN => "notAllowedOnRDN",
+        C::EntryAlreadyExists => "entryAlreadyExists",
+        C::ObjectClassModsProhibited => "objectClassModsProhibited",
+        C::AffectsMultipleDSAs => "affectsMultipleDSAs",
+        C::Other => "other",
         _ => "an LDAP error",
-    }
-}
-
-impl From<LdapError> for crate::GmsaError {
-    /// Lifts the errors a person acts on to their own [`GmsaError`](crate::GmsaError) variants.
-    fn from(e: LdapError) -> Self {
-        match e {
-            LdapError::ConfidentialityRequired(detail) => {
-                crate::GmsaError::ConfidentialityRequired { detail }
-            }
-            LdapError::LayerNotOffered {
-                wanted: "confidentiality",
-                ..
-            } => crate::GmsaError::ConfidentialityRequired {
-                detail: e.to_string(),
-            },
-            LdapError::BindRejected {
-                dc,
-                result_code,
-                result_name,
-                message,
-            } => crate::GmsaError::BindRejected {
-                dc,
-                result_code,
-                message: format!("{result_name}: {message}"),
-            },
-            other => crate::GmsaError::LdapProtocol(other),
-        }
     }
 }

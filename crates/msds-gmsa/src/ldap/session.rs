@@ -45,8 +45,8 @@ use ldap3_proto::proto::{LdapDerefAliases, LdapSearchRequest, LdapSearchScope};
 
 use super::LdapError;
 use super::conn::{Connection, Security, TlsMode};
-use super::fetch::{FetchOptions, FetchedPassword, GMSA_ATTRS, GmsaLookup, ldaps_candidates};
 use super::filter::{gmsa_any, gmsa_by_sam, gmsa_sam_account_name, to_string};
+use super::lookup::{FetchOptions, FetchedPassword, GMSA_ATTRS, GmsaLookup, ldaps_candidates};
 use super::sasl::SaslConfig;
 use super::tls::TlsClient;
 use crate::GmsaError;
@@ -197,11 +197,12 @@ impl GmsaReader {
     ) -> Result<Credentials, GmsaError> {
         let realm = user_tgt.client.realm_str();
         let spn = Principal::new(name_type::SRV_HST, ["ldap", host], &realm);
-        crate::kdc::tgs_exchange(kdc, user_tgt, spn.clone(), TgsOptions::default())
+        crate::tgt::ad_client(kdc)
+            .tgs_exchange(user_tgt, spn.clone(), TgsOptions::default())
             .await
             .map_err(|e| GmsaError::ServiceTicket {
                 spn: spn.to_string(),
-                reason: e.to_string(),
+                source: e.into(),
             })
     }
 
@@ -296,7 +297,7 @@ impl GmsaReader {
         user_tgt: &Credentials,
         lookup: &GmsaLookup,
     ) -> Result<FetchedPassword, GmsaError> {
-        super::fetch::validate(lookup)?;
+        super::lookup::validate(lookup)?;
         let mut retried = false;
         loop {
             let fresh = match self.ensure_bound(user_tgt).await {
@@ -464,7 +465,7 @@ impl GmsaReader {
                 count,
             }),
         };
-        super::fetch::wipe_passwords(&mut entries);
+        super::lookup::wipe_passwords(&mut entries);
         Ok(result)
     }
 

@@ -24,8 +24,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, RootCertStore};
 use sha2::Digest;
 use tokio::net::TcpStream;
@@ -37,13 +36,10 @@ use super::LdapError;
 pub const LDAPS_PORT: u16 = 636;
 
 /// The system's CA bundle (Debian/Ubuntu layout), used when no CA file is given.
-pub const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+pub const SYSTEM_CA_BUNDLE: &str = tls_roots::SYSTEM_CA_BUNDLE;
 
 /// The prefix of the RFC 5929 channel-binding data.
 pub const TLS_SERVER_END_POINT_PREFIX: &[u8] = b"tls-server-end-point:";
-
-/// Largest CA file read (the system bundle is about 200 KiB).
-const MAX_CA_FILE: u64 = 8 << 20;
 
 /// Where the trust anchors came from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -90,52 +86,11 @@ fn setup_err(reason: String) -> LdapError {
     LdapError::TlsSetup { reason }
 }
 
-/// Reads the certificates of a PEM file into a root store. Certificates rustls cannot use as
-/// trust anchors are skipped; a file with none usable is an error.
+/// Reads the certificates of a PEM file into a root store ([`tls_roots::load`]).
+/// Certificates rustls cannot use as trust anchors are skipped; a file with none usable is an
+/// error.
 pub fn load_trust_anchors(path: &Path) -> Result<(RootCertStore, usize), LdapError> {
-    use std::io::Read;
-    let file = std::fs::File::open(path)
-        .map_err(|e| setup_err(format!("cannot open the CA file {}: {e}", path.display())))?;
-    let mut bytes = Vec::new();
-    file.take(MAX_CA_FILE + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| setup_err(format!("cannot read the CA file {}: {e}", path.display())))?;
-    if bytes.len() as u64 > MAX_CA_FILE {
-        return Err(setup_err(format!(
-            "the CA file {} is larger than {MAX_CA_FILE} bytes",
-            path.display()
-        )));
-    }
-    let mut certs = Vec::new();
-    for item in CertificateDer::pem_slice_iter(&bytes) {
-        match item {
-            Ok(c) => certs.push(c),
-            Err(e) => {
-                return Err(setup_err(format!(
-                    "the CA file {} is not valid PEM: {e}",
-                    path.display()
-                )));
-            }
-        }
-    }
-    if certs.is_empty() {
-        return Err(setup_err(format!(
-            "the CA file {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
-            path.display()
-        )));
-    }
-    let mut store = RootCertStore::empty();
-    let (added, ignored) = store.add_parsable_certificates(certs);
-    if added == 0 {
-        return Err(setup_err(format!(
-            "none of the {ignored} certificates in the CA file {} can be used as a trust anchor",
-            path.display()
-        )));
-    }
-    if ignored > 0 {
-        tracing::debug!(file = %path.display(), added, ignored, "some CA certificates were skipped");
-    }
-    Ok((store, added))
+    tls_roots::load(path).map_err(|e| setup_err(e.to_string()))
 }
 
 /// Whether this CPU has what the `graviola` crypto provider needs (x86_64: AES-NI, PCLMULQDQ,
@@ -460,6 +415,8 @@ pub fn tls_server_end_point(cert_der: &[u8]) -> Result<Vec<u8>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
 
     fn der(pem: &str) -> Vec<u8> {
         CertificateDer::from_pem_slice(pem.as_bytes())
