@@ -6,5 +6,6 @@
 pub mod cli;
 pub mod convert;
 pub mod credspec;
+pub mod login;
 pub mod server;
 pub mod timefmt;
