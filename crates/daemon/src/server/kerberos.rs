@@ -27,10 +27,9 @@
 //! only the search and the gMSA's AS exchange.
 
 use super::config::Config;
-use super::source::{
-    BoxFuture, ErrorKind, LeaseError, Login, SecretSource, TicketOutcome, TicketRequest,
-    TicketSource,
-};
+use super::error::{BoxFuture, ErrorKind, LeaseError};
+use super::secret::SecretSource;
+use super::source::{Login, TicketOutcome, TicketRequest, TicketSource};
 use krb5_proto::as_exchange::{AsOptions, Secret};
 use krb5_proto::client::Client;
 use krb5_proto::keytab::Keytab;
@@ -267,40 +266,16 @@ impl KerberosSource {
                     .await
                     .map_err(|e| LeaseError::internal(step.clone(), e))?
                     .map_err(|e| LeaseError::new(ErrorKind::FailedPrecondition, step.clone(), e))?;
-                let all = kt.principals();
-                // A configured principal without `@REALM` is in the credspec's realm, else in
-                // the keytab's first principal's.
-                let default_realm = match realm {
-                    Some(r) => Some(r.to_owned()),
-                    None => all.first().map(|p| p.realm_str()),
-                };
-                let p = match principal {
-                    Some(p) => Principal::parse(p, default_realm.as_deref())
-                        .map_err(|e| LeaseError::invalid(step.clone(), e))?,
-                    None => all
-                        .iter()
-                        .find(|p| {
-                            realm.is_none_or(|r| p.realm_str().eq_ignore_ascii_case(r))
-                                && p.components.len() == 1
-                        })
-                        .or_else(|| all.first())
-                        .cloned()
-                        .ok_or_else(|| {
-                            LeaseError::new(
-                                ErrorKind::FailedPrecondition,
-                                step.clone(),
-                                "the keytab is empty",
-                            )
-                        })?,
-                };
-                let keys = kt.keys_for(&p);
-                if keys.is_empty() {
-                    return Err(LeaseError::new(
-                        ErrorKind::FailedPrecondition,
-                        step,
-                        format!("no usable key for {p}"),
-                    ));
-                }
+                let (p, keys) = crate::login::keytab_login(&kt, realm, principal.as_deref())
+                    .map_err(|e| {
+                        let kind = match e {
+                            crate::login::KeytabLoginError::BadPrincipal(_) => {
+                                ErrorKind::InvalidArgument
+                            }
+                            _ => ErrorKind::FailedPrecondition,
+                        };
+                        LeaseError::new(kind, step.clone(), e)
+                    })?;
                 Ok((p, Secret::Keys(keys), None))
             }
             Login::Domainless(c) => {
@@ -825,7 +800,7 @@ mod tests {
         let req = TicketRequest {
             credspec: crate::credspec::CredSpec::parse(spec.as_bytes()).unwrap(),
             login: Login::Domainless(
-                super::super::source::DomainlessCreds::new(
+                super::super::secret::DomainlessCreds::new(
                     "svc-fetcher",
                     Zeroizing::new("pw".into()),
                     "example.test",

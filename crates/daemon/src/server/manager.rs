@@ -4,13 +4,11 @@
 //! `std::sync::Mutex` that is never held across an `.await`, so RPCs run concurrently and a slow
 //! DC only delays the requests that need it.
 
-use super::lease::{
-    CCACHE_NAME, Durability, Layout, LeaseId, MAX_TICKETS_PER_LEASE, Metadata, TicketInfo,
-};
-use super::source::{
-    DomainlessCreds, ErrorKind, LeaseError, Login, SecretSource, TicketRequest, TicketSource,
-    user_key,
-};
+use super::error::{ErrorKind, LeaseError};
+use super::lease::{CCACHE_NAME, Durability, Layout, LeaseId, Metadata, TicketInfo};
+use super::secret::{DomainlessCreds, SecretSource, user_key};
+use super::source::{Login, TicketRequest, TicketSource};
+use super::specs::{LeaseSpecs, SpecText};
 use crate::credspec::CredSpec;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -140,6 +138,9 @@ pub struct Added {
     pub lease_id: LeaseId,
     /// The ticket directories, one per distinct gMSA, in request order.
     pub dirs: Vec<PathBuf>,
+    /// For each requested credspec, in request order, its ticket directory (duplicates share
+    /// the directory named after their first spelling).
+    pub paths: Vec<PathBuf>,
 }
 
 impl Manager {
@@ -235,49 +236,6 @@ impl Manager {
         Ok(n)
     }
 
-    /// Parses credspecs; merges duplicates (same gMSA and domain).
-    pub fn parse_credspecs(contents: &[String]) -> Result<Vec<(CredSpec, String)>, LeaseError> {
-        if contents.is_empty() {
-            return Err(LeaseError::invalid(
-                "checking the request",
-                "no credspec given",
-            ));
-        }
-        if contents.len() > MAX_TICKETS_PER_LEASE {
-            return Err(LeaseError::invalid(
-                "checking the request",
-                format!("more than {MAX_TICKETS_PER_LEASE} credspecs"),
-            ));
-        }
-        let mut out: Vec<(CredSpec, String)> = Vec::new();
-        for (i, c) in contents.iter().enumerate() {
-            let spec = CredSpec::parse(c.as_bytes())
-                .map_err(|e| LeaseError::invalid(format!("parsing credspec #{}", i + 1), e))?;
-            if !out.iter().any(|(s, _)| {
-                s.gmsa_name.eq_ignore_ascii_case(&spec.gmsa_name) && s.domain == spec.domain
-            }) {
-                out.push((spec, c.clone()));
-            }
-        }
-        // Two gMSAs of different domains with the same name would share a directory.
-        for (i, (a, _)) in out.iter().enumerate() {
-            if out
-                .iter()
-                .skip(i + 1)
-                .any(|(b, _)| b.gmsa_name.eq_ignore_ascii_case(&a.gmsa_name))
-            {
-                return Err(LeaseError::invalid(
-                    "checking the request",
-                    format!(
-                        "gMSA {} appears for two domains; put them in separate requests",
-                        a.gmsa_name
-                    ),
-                ));
-            }
-        }
-        Ok(out)
-    }
-
     fn login_for(&self, login: &LeaseLogin) -> Login {
         match login {
             LeaseLogin::DomainJoined => self.0.cfg.domain_joined.clone(),
@@ -289,23 +247,22 @@ impl Manager {
     /// its own task, so a client that goes away does not interrupt it half-way.
     pub async fn add(
         &self,
-        credspecs: Vec<String>,
+        specs: LeaseSpecs,
         login: LeaseLogin,
         lease_id: Option<LeaseId>,
     ) -> Result<Added, LeaseError> {
         let this = self.clone();
-        tokio::spawn(async move { this.add_inner(credspecs, login, lease_id).await })
+        tokio::spawn(async move { this.add_inner(specs, login, lease_id).await })
             .await
             .map_err(|e| LeaseError::internal("creating the lease", e))?
     }
 
     async fn add_inner(
         &self,
-        credspecs: Vec<String>,
+        specs: LeaseSpecs,
         login: LeaseLogin,
         lease_id: Option<LeaseId>,
     ) -> Result<Added, LeaseError> {
-        let specs = Self::parse_credspecs(&credspecs)?;
         let id = match lease_id {
             Some(id) => id,
             None => {
@@ -322,6 +279,11 @@ impl Manager {
         match self.fill_lease(&id, &specs, &login).await {
             Ok((md, times)) => {
                 let dirs: Vec<PathBuf> = md.tickets.iter().map(TicketInfo::dir).collect();
+                let paths = specs
+                    .ticket_of_each()
+                    .into_iter()
+                    .filter_map(|i| dirs.get(i).cloned())
+                    .collect();
                 let timers = md
                     .tickets
                     .iter()
@@ -345,7 +307,11 @@ impl Manager {
                     },
                 );
                 tracing::info!(lease = %id, tickets = dirs.len(), "lease created");
-                Ok(Added { lease_id: id, dirs })
+                Ok(Added {
+                    lease_id: id,
+                    dirs,
+                    paths,
+                })
             }
             Err(e) => {
                 tracing::warn!(error = %e, "lease not created");
@@ -372,11 +338,12 @@ impl Manager {
     async fn fill_lease(
         &self,
         id: &LeaseId,
-        specs: &[(CredSpec, String)],
+        specs: &LeaseSpecs,
         login: &LeaseLogin,
     ) -> Result<(Metadata, Vec<(i64, i64)>), LeaseError> {
+        let specs: Vec<&SpecText> = specs.distinct().collect();
         let mut set = tokio::task::JoinSet::new();
-        for (i, (spec, _)) in specs.iter().enumerate() {
+        for (i, SpecText { spec, .. }) in specs.iter().enumerate() {
             let req = TicketRequest {
                 credspec: spec.clone(),
                 login: self.login_for(login),
@@ -397,11 +364,11 @@ impl Manager {
         let mut md = Metadata::default();
         let mut times = Vec::new();
         let mut files = Vec::new();
-        for ((spec, json), o) in specs.iter().zip(outcomes) {
+        for (SpecText { spec, text }, o) in specs.iter().zip(outcomes) {
             let o = o.ok_or_else(|| LeaseError::internal("getting a ticket", "missing result"))?;
             let dir = self.0.cfg.layout.ticket_dir(id, &spec.gmsa_name);
             times.push((o.tgt.start_time, o.tgt.end_time));
-            files.push((dir.clone(), ccache_bytes(&o.tgt)));
+            files.push((dir.clone(), crate::convert::new_cache(&o.tgt)));
             md.tickets.push(TicketInfo {
                 krb_file_path: dir.join(CCACHE_NAME).display().to_string(),
                 service_account_name: spec.gmsa_name.clone(),
@@ -410,7 +377,7 @@ impl Manager {
                     LeaseLogin::Domainless(c) => c.username.clone(),
                     LeaseLogin::DomainJoined => String::new(),
                 },
-                credspec_info: json.clone(),
+                credspec_info: text.clone(),
                 distinguished_name: o.distinguished_name,
                 credential_arn: spec.credential_arn.clone().unwrap_or_default(),
             });
@@ -428,12 +395,12 @@ impl Manager {
         dir: PathBuf,
         tgt: &krb5_proto::Credentials,
     ) -> Result<(), LeaseError> {
-        let (bytes, mode, gid) = (
-            ccache_bytes(tgt),
+        let (cache, mode, gid) = (
+            crate::convert::new_cache(tgt),
             self.0.cfg.ccache_mode,
             self.0.cfg.ccache_gid,
         );
-        tokio::task::spawn_blocking(move || write_ccache(&dir, &bytes, mode, gid, false))
+        tokio::task::spawn_blocking(move || write_ccache(&dir, &cache, mode, gid, false))
             .await
             .map_err(|e| LeaseError::internal("writing a ccache", e))?
     }
@@ -618,11 +585,6 @@ impl Manager {
     }
 }
 
-/// The ccache file for `tgt` (wiped on drop: it holds the session key).
-fn ccache_bytes(tgt: &krb5_proto::Credentials) -> Zeroizing<Vec<u8>> {
-    Zeroizing::new(crate::convert::new_cache(tgt).to_bytes())
-}
-
 /// Writes `dir/krb5cc` atomically (temporary file + rename in `dir`, so a bind mount of `dir`
 /// sees the old ticket or the new one), with mode `mode` and group `gid` set before the rename.
 /// `create` makes `dir` first (group `gid`); a renewal also re-creates a missing `dir` whose
@@ -633,7 +595,7 @@ fn ccache_bytes(tgt: &krb5_proto::Credentials) -> Zeroizing<Vec<u8>> {
 /// fsync would cost every add a disk flush. The page cache survives the daemon being killed.
 fn write_ccache(
     dir: &Path,
-    bytes: &[u8],
+    cache: &ccache::Ccache,
     mode: u32,
     gid: Option<u32>,
     create: bool,
@@ -651,14 +613,12 @@ fn write_ccache(
     } else if !dir.exists() && dir.parent().is_some_and(Path::is_dir) {
         mkdir().map_err(|e| LeaseError::internal(step(), e))?;
     }
-    super::lease::write_atomic(
-        &dir.join(CCACHE_NAME),
-        bytes,
-        mode,
-        gid,
-        Durability::PageCache,
-    )
-    .map_err(|e| LeaseError::internal(step(), e))
+    let how = ccache::Replace::new(mode)
+        .group(gid)
+        .durability(Durability::PageCache);
+    cache
+        .write_with(&dir.join(CCACHE_NAME), &how)
+        .map_err(|e| LeaseError::internal(step(), e))
 }
 
 /// Creates a lease on disk: the lease directory, each ticket directory and ccache, then the
@@ -668,7 +628,7 @@ fn write_ccache(
 fn write_lease(
     cfg: &ManagerConfig,
     id: &LeaseId,
-    files: &[(PathBuf, Zeroizing<Vec<u8>>)],
+    files: &[(PathBuf, ccache::Ccache)],
     md: Metadata,
 ) -> Result<Metadata, LeaseError> {
     let lease_dir = cfg.layout.lease_dir(id);
@@ -685,8 +645,8 @@ fn write_lease(
     })?;
     let r = files
         .iter()
-        .try_for_each(|(dir, bytes)| {
-            write_ccache(dir, bytes, cfg.ccache_mode, cfg.ccache_gid, true)
+        .try_for_each(|(dir, cache)| {
+            write_ccache(dir, cache, cfg.ccache_mode, cfg.ccache_gid, true)
         })
         .and_then(|()| {
             md.write_with(&cfg.layout.root, id, Durability::PageCache)
@@ -738,7 +698,7 @@ pub fn secret_string(s: String) -> Zeroizing<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::source::FakeSource;
+    use crate::server::fake::FakeSource;
 
     fn spec(name: &str) -> String {
         serde_json::json!({
@@ -770,6 +730,17 @@ mod tests {
         )
     }
 
+    impl Manager {
+        async fn add_texts(
+            &self,
+            texts: Vec<String>,
+            login: LeaseLogin,
+            id: Option<LeaseId>,
+        ) -> Result<Added, LeaseError> {
+            self.add(LeaseSpecs::parse(&texts)?, login, id).await
+        }
+    }
+
     fn creds() -> DomainlessCreds {
         DomainlessCreds::new("svc-fetcher", Zeroizing::new("pw".into()), "example.test").unwrap()
     }
@@ -781,7 +752,7 @@ mod tests {
         let m = manager(root.path(), src.clone(), RenewPolicy::default());
         m.recover().unwrap();
         let a = m
-            .add(
+            .add_texts(
                 vec![spec("WebApp01"), spec("webapp01"), spec("Other")],
                 LeaseLogin::DomainJoined,
                 None,
@@ -789,6 +760,11 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(a.dirs.len(), 2, "duplicates merged");
+        assert_eq!(
+            a.paths,
+            [a.dirs[0].clone(), a.dirs[0].clone(), a.dirs[1].clone()],
+            "one path per credspec"
+        );
         assert_eq!(src.calls.load(std::sync::atomic::Ordering::Relaxed), 2);
         for d in &a.dirs {
             assert_eq!(d.parent().unwrap(), root.path().join(a.lease_id.as_str()));
@@ -824,7 +800,7 @@ mod tests {
         let m = manager(root.path(), src, RenewPolicy::default());
         m.recover().unwrap();
         let e = m
-            .add(
+            .add_texts(
                 vec![spec("Good"), spec("Bad")],
                 LeaseLogin::DomainJoined,
                 None,
@@ -834,13 +810,13 @@ mod tests {
         assert_eq!(e.kind, ErrorKind::Unavailable);
         assert!(e.to_string().contains("Bad$"), "{e}");
         let e = m
-            .add(vec!["{}".into()], LeaseLogin::DomainJoined, None)
+            .add_texts(vec!["{}".into()], LeaseLogin::DomainJoined, None)
             .await
             .unwrap_err();
         assert_eq!(e.kind, ErrorKind::InvalidArgument);
         assert!(e.to_string().contains("credspec #1"), "{e}");
         assert_eq!(
-            m.add(vec![], LeaseLogin::DomainJoined, None)
+            m.add_texts(vec![], LeaseLogin::DomainJoined, None)
                 .await
                 .unwrap_err()
                 .kind,
@@ -861,7 +837,7 @@ mod tests {
         let m = manager(root.path(), src.clone(), RenewPolicy::default());
         m.recover().unwrap();
         let a = m
-            .add(
+            .add_texts(
                 vec![spec("WebApp01")],
                 LeaseLogin::Domainless(creds()),
                 None,
@@ -869,7 +845,7 @@ mod tests {
             .await
             .unwrap();
         let b = m
-            .add(vec![spec("WebApp02")], LeaseLogin::DomainJoined, None)
+            .add_texts(vec![spec("WebApp02")], LeaseLogin::DomainJoined, None)
             .await
             .unwrap();
         m.shutdown();
@@ -909,7 +885,7 @@ mod tests {
         let m = manager(root.path(), src.clone(), renew);
         m.recover().unwrap();
         let a = m
-            .add(vec![spec("WebApp01")], LeaseLogin::DomainJoined, None)
+            .add_texts(vec![spec("WebApp01")], LeaseLogin::DomainJoined, None)
             .await
             .unwrap();
         tokio::time::sleep(Duration::from_millis(400)).await;
@@ -941,7 +917,7 @@ mod tests {
         for i in 0..50 {
             let m = m.clone();
             set.spawn(async move {
-                m.add(vec![spec(&format!("G{i}"))], LeaseLogin::DomainJoined, None)
+                m.add_texts(vec![spec(&format!("G{i}"))], LeaseLogin::DomainJoined, None)
                     .await
             });
         }
