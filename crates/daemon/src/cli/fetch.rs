@@ -1,7 +1,6 @@
 //! `gmsa fetch` and `gmsa doctor`: the whole chain from a credspec to the gMSA's ccache.
 
-use super::kinit::read_password;
-use super::{CacheArgs, KdcArgs, parse_mode};
+use super::args::{CacheArgs, KdcArgs, parse_mode, read_password};
 use crate::convert;
 use crate::credspec::CredSpec;
 use krb5_proto::Principal;
@@ -416,7 +415,7 @@ pub async fn run_doctor(a: DoctorArgs) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_mode;
+    use super::super::args::parse_mode;
 
     #[test]
     fn mode_is_permission_bits_the_owner_can_read() {

@@ -1,4 +1,4 @@
-use super::{CacheArgs, KdcArgs};
+use super::args::{CacheArgs, KdcArgs};
 use crate::convert;
 use krb5_proto::Principal;
 use krb5_proto::tgs_exchange::TgsOptions;

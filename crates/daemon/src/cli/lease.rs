@@ -70,7 +70,7 @@ fn socket(a: &Option<PathBuf>) -> PathBuf {
 }
 
 fn password(p: &PathBuf) -> Result<String, String> {
-    let b = super::kinit::read_password(p)?;
+    let b = super::args::read_password(p)?;
     String::from_utf8(b.to_vec()).map_err(|_| "the password is not UTF-8".into())
 }
 
