@@ -14,7 +14,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
+use tokio::sync::watch;
 use tokio::task::AbortHandle;
+use tokio_util::sync::CancellationToken;
 use zeroize::Zeroizing;
 
 /// When tickets are renewed.
@@ -116,6 +118,8 @@ struct Inner {
     source: Arc<dyn TicketSource>,
     secret: Option<Arc<dyn SecretSource>>,
     leases: Mutex<HashMap<LeaseId, Entry>>,
+    /// Leases being created (reserved ids), see [`Reservation`].
+    creating: Mutex<HashMap<LeaseId, Creating>>,
     /// Domainless passwords known in memory (from RPCs or the secret source), by `user@domain`.
     users: Mutex<HashMap<String, DomainlessCreds>>,
 }
@@ -128,6 +132,132 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     match m.lock() {
         Ok(g) => g,
         Err(p) => p.into_inner(),
+    }
+}
+
+/// A lease's tickets, obtained but not written yet.
+struct Filled {
+    md: Metadata,
+    times: Vec<(i64, i64)>,
+    files: Vec<(PathBuf, ccache::Ccache)>,
+}
+
+/// A lease being created: a delete cancels it and waits until `done` turns true (committed or
+/// rolled back).
+struct Creating {
+    cancel: CancellationToken,
+    done: watch::Receiver<bool>,
+}
+
+/// Held from the moment an add reserves its lease id until the lease is committed or rolled
+/// back: on drop, an uncommitted lease whose files were written is removed, and the id is
+/// released (waking a delete waiting for it).
+struct Reservation {
+    inner: Arc<Inner>,
+    id: LeaseId,
+    cancel: CancellationToken,
+    done: watch::Sender<bool>,
+    /// The lease directory is ours and written.
+    written: bool,
+    committed: bool,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if !self.committed && self.written {
+            let dir = self.inner.cfg.layout.lease_dir(&self.id);
+            let why = if self.cancel.is_cancelled() {
+                "its caller went away (cancelled or past its deadline) or it was deleted"
+            } else {
+                "it was not committed"
+            };
+            match std::fs::remove_dir_all(&dir) {
+                Ok(()) => {
+                    tracing::warn!(lease = %self.id, "lease rolled back before its commit: {why}; its files are removed")
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    tracing::error!(lease = %self.id, error = %e, "rolling back lease {}: cannot remove {}", self.id, dir.display())
+                }
+            }
+        } else if !self.committed && self.cancel.is_cancelled() {
+            tracing::warn!(lease = %self.id, "lease abandoned before anything was written: its caller went away (cancelled or past its deadline) or it was deleted");
+        }
+        lock(&self.inner.creating).remove(&self.id);
+        let _ = self.done.send(true);
+    }
+}
+
+fn cancelled_error(id: &LeaseId) -> LeaseError {
+    LeaseError::new(
+        ErrorKind::Internal,
+        format!("creating lease {id}"),
+        "cancelled: the caller went away, the deadline passed or the lease was deleted",
+    )
+}
+
+/// A lease written but not committed (see [`Manager::add`]): [`PendingLease::commit`] makes it
+/// a served lease; dropping it removes its files.
+pub struct PendingLease {
+    reservation: Reservation,
+    metadata: Option<Metadata>,
+    times: Vec<(i64, i64)>,
+    login: LeaseLogin,
+    added: Added,
+}
+
+impl std::fmt::Debug for PendingLease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingLease")
+            .field("added", &self.added)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PendingLease {
+    /// What the lease will be.
+    pub fn added(&self) -> &Added {
+        &self.added
+    }
+
+    /// The commit point: the lease is served from now on (renewal timers, listed, deletable),
+    /// unless a delete cancelled it meanwhile (then it is rolled back and this is an error).
+    pub fn commit(mut self) -> Result<Added, LeaseError> {
+        let manager = Manager(self.reservation.inner.clone());
+        let id = self.added.lease_id.clone();
+        {
+            let mut leases = lock(&manager.0.leases);
+            if self.reservation.cancel.is_cancelled() {
+                drop(leases);
+                return Err(cancelled_error(&id));
+            }
+            let md = self.metadata.take().unwrap_or_default();
+            let timers = md
+                .tickets
+                .iter()
+                .zip(&self.times)
+                .map(|(t, (s, e))| {
+                    manager.spawn_timer(
+                        id.clone(),
+                        t.clone(),
+                        manager.0.cfg.renew.delay(*s, *e, now_unix()),
+                    )
+                })
+                .collect();
+            leases.insert(
+                id.clone(),
+                Entry {
+                    metadata: md,
+                    timers,
+                },
+            );
+            self.reservation.committed = true;
+        }
+        if let LeaseLogin::Domainless(c) = &self.login {
+            lock(&manager.0.users).insert(c.key(), c.clone());
+        }
+        tracing::info!(lease = %id, tickets = self.added.dirs.len(), "lease created");
+        Ok(self.added.clone())
     }
 }
 
@@ -155,6 +285,7 @@ impl Manager {
             source,
             secret,
             leases: Mutex::default(),
+            creating: Mutex::default(),
             users: Mutex::default(),
         }))
     }
@@ -243,18 +374,29 @@ impl Manager {
         }
     }
 
-    /// Creates a lease: every ticket is obtained and written, or nothing is left behind. Runs in
-    /// its own task, so a client that goes away does not interrupt it half-way.
+    /// Creates a lease up to its commit point: every ticket is obtained and written (or nothing
+    /// is left behind), and the lease is returned as a [`PendingLease`] that the caller commits
+    /// with [`PendingLease::commit`] right before answering. Until then the lease is not served
+    /// (no renewal timer, not listed); dropping it uncommitted rolls it back (its files are
+    /// removed and the log says so).
+    ///
+    /// The work runs in its own task so a half-written lease is never abandoned; when this future
+    /// is dropped (the client went away, or the RPC's deadline passed) the task is cancelled: it
+    /// stops before writing anything, or, when the files are already written, rolls them back.
     pub async fn add(
         &self,
         specs: LeaseSpecs,
         login: LeaseLogin,
         lease_id: Option<LeaseId>,
-    ) -> Result<Added, LeaseError> {
+    ) -> Result<PendingLease, LeaseError> {
         let this = self.clone();
-        tokio::spawn(async move { this.add_inner(specs, login, lease_id).await })
+        let cancel = CancellationToken::new();
+        let caller_gone = cancel.clone().drop_guard();
+        let r = tokio::spawn(async move { this.add_inner(specs, login, lease_id, cancel).await })
             .await
-            .map_err(|e| LeaseError::internal("creating the lease", e))?
+            .map_err(|e| LeaseError::internal("creating the lease", e));
+        caller_gone.disarm();
+        r?
     }
 
     async fn add_inner(
@@ -262,59 +404,88 @@ impl Manager {
         specs: LeaseSpecs,
         login: LeaseLogin,
         lease_id: Option<LeaseId>,
-    ) -> Result<Added, LeaseError> {
+        cancel: CancellationToken,
+    ) -> Result<PendingLease, LeaseError> {
         let id = match lease_id {
             Some(id) => id,
             None => {
                 LeaseId::generate().map_err(|e| LeaseError::internal("drawing a lease id", e))?
             }
         };
-        if lock(&self.0.leases).contains_key(&id) {
-            return Err(LeaseError::new(
-                ErrorKind::Internal,
-                "creating the lease",
-                format!("lease {id} exists"),
-            ));
-        }
-        match self.fill_lease(&id, &specs, &login).await {
-            Ok((md, times)) => {
+        let mut reservation = {
+            let leases = lock(&self.0.leases);
+            let mut creating = lock(&self.0.creating);
+            if leases.contains_key(&id) || creating.contains_key(&id) {
+                return Err(LeaseError::new(
+                    ErrorKind::Internal,
+                    "creating the lease",
+                    format!("lease {id} exists"),
+                ));
+            }
+            let (done, done_rx) = watch::channel(false);
+            creating.insert(
+                id.clone(),
+                Creating {
+                    cancel: cancel.clone(),
+                    done: done_rx,
+                },
+            );
+            Reservation {
+                inner: self.0.clone(),
+                id: id.clone(),
+                cancel: cancel.clone(),
+                done,
+                written: false,
+                committed: false,
+            }
+        };
+        let filled = tokio::select! {
+            biased;
+            () = cancel.cancelled() => Err(cancelled_error(&id)),
+            r = self.fill_lease(&id, &specs, &login) => r,
+        };
+        let written = match filled {
+            Ok(_) if cancel.is_cancelled() => Err(cancelled_error(&id)),
+            Ok(Filled { md, times, files }) => {
+                // Not cancellable once started: the blocking write finishes, then a cancelled
+                // lease is rolled back by the reservation.
+                let (inner, id2) = (self.0.clone(), id.clone());
+                tokio::task::spawn_blocking(move || write_lease(&inner.cfg, &id2, &files, md))
+                    .await
+                    .map_err(|e| LeaseError::internal("writing the lease", e))
+                    .and_then(|r| r)
+                    .map(|md| {
+                        reservation.written = true;
+                        (md, times)
+                    })
+            }
+            Err(e) => Err(e),
+        };
+        match written {
+            Ok((md, times)) if !cancel.is_cancelled() => {
                 let dirs: Vec<PathBuf> = md.tickets.iter().map(TicketInfo::dir).collect();
                 let paths = specs
                     .ticket_of_each()
                     .into_iter()
                     .filter_map(|i| dirs.get(i).cloned())
                     .collect();
-                let timers = md
-                    .tickets
-                    .iter()
-                    .zip(times)
-                    .map(|(t, (s, e))| {
-                        self.spawn_timer(
-                            id.clone(),
-                            t.clone(),
-                            self.0.cfg.renew.delay(s, e, now_unix()),
-                        )
-                    })
-                    .collect();
-                if let LeaseLogin::Domainless(c) = &login {
-                    lock(&self.0.users).insert(c.key(), c.clone());
-                }
-                lock(&self.0.leases).insert(
-                    id.clone(),
-                    Entry {
-                        metadata: md,
-                        timers,
+                Ok(PendingLease {
+                    reservation,
+                    metadata: Some(md),
+                    times,
+                    login,
+                    added: Added {
+                        lease_id: id,
+                        dirs,
+                        paths,
                     },
-                );
-                tracing::info!(lease = %id, tickets = dirs.len(), "lease created");
-                Ok(Added {
-                    lease_id: id,
-                    dirs,
-                    paths,
                 })
             }
+            Ok(_) => Err(cancelled_error(&id)),
             Err(e) => {
-                tracing::warn!(error = %e, "lease not created");
+                if !cancel.is_cancelled() {
+                    tracing::warn!(error = %e, "lease not created");
+                }
                 Err(e)
             }
         }
@@ -334,13 +505,13 @@ impl Manager {
         self.0.cfg.gmsa_dn.clone()
     }
 
-    /// Gets every ticket, then writes the lease (see [`write_lease`]) on a blocking thread.
+    /// Gets every ticket and builds the lease's files and metadata (nothing is written yet).
     async fn fill_lease(
         &self,
         id: &LeaseId,
         specs: &LeaseSpecs,
         login: &LeaseLogin,
-    ) -> Result<(Metadata, Vec<(i64, i64)>), LeaseError> {
+    ) -> Result<Filled, LeaseError> {
         let specs: Vec<&SpecText> = specs.distinct().collect();
         let mut set = tokio::task::JoinSet::new();
         for (i, SpecText { spec, .. }) in specs.iter().enumerate() {
@@ -382,11 +553,7 @@ impl Manager {
                 credential_arn: spec.credential_arn.clone().unwrap_or_default(),
             });
         }
-        let (inner, id2) = (self.0.clone(), id.clone());
-        let md = tokio::task::spawn_blocking(move || write_lease(&inner.cfg, &id2, &files, md))
-            .await
-            .map_err(|e| LeaseError::internal("writing the lease", e))??;
-        Ok((md, times))
+        Ok(Filled { md, times, files })
     }
 
     /// Writes `dir/krb5cc` on a blocking thread (see [`write_ccache`]).
@@ -407,7 +574,18 @@ impl Manager {
 
     /// Deletes a lease: stops its renewals and removes its directory. An unknown id is not an
     /// error (empty list), like upstream 1.x.
+    ///
+    /// A lease still being created is cancelled and waited for: it is rolled back (or, when
+    /// it committed first, deleted here), so no file stays behind either way.
     pub async fn delete(&self, id: &LeaseId) -> Result<Vec<PathBuf>, LeaseError> {
+        let creating = lock(&self.0.creating)
+            .get(id)
+            .map(|c| (c.cancel.clone(), c.done.clone()));
+        if let Some((cancel, mut done)) = creating {
+            tracing::info!(lease = %id, "deleting a lease being created: cancelling it");
+            cancel.cancel();
+            let _ = done.wait_for(|d| *d).await;
+        }
         let entry = lock(&self.0.leases).remove(id);
         let dir = self.0.cfg.layout.lease_dir(id);
         let dirs = match &entry {
@@ -737,7 +915,9 @@ mod tests {
             login: LeaseLogin,
             id: Option<LeaseId>,
         ) -> Result<Added, LeaseError> {
-            self.add(LeaseSpecs::parse(&texts)?, login, id).await
+            self.add(LeaseSpecs::parse(&texts)?, login, id)
+                .await?
+                .commit()
         }
     }
 
@@ -935,6 +1115,101 @@ mod tests {
             t.elapsed()
         );
         assert_eq!(m.lease_ids().len(), 50);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn uncommitted_and_cancelled_adds_leave_nothing() {
+        let root = tempfile::tempdir().unwrap();
+        let src = Arc::new(FakeSource {
+            delay: Duration::from_millis(300),
+            ..FakeSource::default()
+        });
+        let m = manager(root.path(), src.clone(), RenewPolicy::default());
+        m.recover().unwrap();
+        let specs = || LeaseSpecs::parse(&[spec("WebApp01")]).unwrap();
+        // Written, then dropped before its commit: rolled back.
+        let pending = m
+            .add(specs(), LeaseLogin::Domainless(creds()), None)
+            .await
+            .unwrap();
+        let dir = root.path().join(pending.added().lease_id.as_str());
+        assert!(
+            dir.join("WebApp01/krb5cc").exists(),
+            "written before the commit"
+        );
+        assert!(m.lease_ids().is_empty(), "not served before the commit");
+        drop(pending);
+        assert!(!dir.exists(), "rolled back");
+        // The caller goes away while the tickets are being fetched (a client deadline).
+        let r = tokio::time::timeout(
+            Duration::from_millis(50),
+            m.add(specs(), LeaseLogin::DomainJoined, None),
+        )
+        .await;
+        assert!(r.is_err(), "timed out");
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 0);
+        assert!(m.lease_ids().is_empty());
+        // A committed add is served.
+        let a = m
+            .add(specs(), LeaseLogin::DomainJoined, None)
+            .await
+            .unwrap()
+            .commit()
+            .unwrap();
+        assert_eq!(m.lease_ids(), std::slice::from_ref(&a.lease_id));
+        assert_eq!(
+            std::fs::read_dir(root.path()).unwrap().count(),
+            1,
+            "only the committed lease"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn deleting_a_lease_being_created_cancels_it() {
+        let root = tempfile::tempdir().unwrap();
+        let src = Arc::new(FakeSource {
+            delay: Duration::from_millis(300),
+            ..FakeSource::default()
+        });
+        let m = manager(root.path(), src, RenewPolicy::default());
+        m.recover().unwrap();
+        let id = LeaseId::parse("0123456789abcdef0123").unwrap();
+        // While its tickets are fetched.
+        let add = {
+            let (m, id) = (m.clone(), id.clone());
+            tokio::spawn(async move {
+                m.add(
+                    LeaseSpecs::parse(&[spec("WebApp01")]).unwrap(),
+                    LeaseLogin::DomainJoined,
+                    Some(id),
+                )
+                .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(m.delete(&id).await.unwrap().is_empty());
+        assert!(add.await.unwrap().is_err(), "the add is cancelled");
+        assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 0);
+        // Written, not yet committed: the delete waits for the commit point, which fails.
+        let pending = m
+            .add(
+                LeaseSpecs::parse(&[spec("WebApp01")]).unwrap(),
+                LeaseLogin::DomainJoined,
+                Some(id.clone()),
+            )
+            .await
+            .unwrap();
+        let del = {
+            let (m, id) = (m.clone(), id.clone());
+            tokio::spawn(async move { m.delete(&id).await })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!del.is_finished(), "the delete waits for the add");
+        assert!(pending.commit().is_err(), "deleted before its commit");
+        del.await.unwrap().unwrap();
+        assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 0);
+        assert!(m.lease_ids().is_empty());
     }
 
     #[test]

@@ -221,7 +221,7 @@ async fn startup_lease(
         Some(s) => LeaseLogin::Domainless(s.credentials(specs.domain()).await?),
         None => LeaseLogin::DomainJoined,
     };
-    let added = manager.add(specs, login, id.clone()).await?;
+    let added = manager.add(specs, login, id.clone()).await?.commit()?;
     tracing::info!(lease = %added.lease_id, "start-up lease created from CF_CRED_SPEC_FILE");
     Ok(())
 }
@@ -319,7 +319,8 @@ pub async fn serve(cfg: Config) -> Result<(), ServerError> {
     };
     let result = tonic::transport::Server::builder()
         .add_service(CredentialsFetcherServiceServer::new(
-            service::Service::with_secret_source(manager.clone(), sm_secret),
+            service::Service::with_secret_source(manager.clone(), sm_secret)
+                .with_deadline(cfg.rpc_deadline),
         ))
         .serve_with_incoming_shutdown(
             tokio_stream::wrappers::UnixListenerStream::new(listener),

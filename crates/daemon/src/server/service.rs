@@ -4,9 +4,10 @@
 //! domainless user's secret (Secrets Manager) with the request's AWS credentials here, then
 //! hand parsed credspecs and the user to the manager.
 
+use super::config::DEFAULT_RPC_DEADLINE;
 use super::error::{ErrorKind, LeaseError};
 use super::lease::LeaseId;
-use super::manager::{Added, LeaseLogin, Manager};
+use super::manager::{LeaseLogin, Manager, PendingLease};
 use super::proto::credentials_fetcher_service_server::CredentialsFetcherService;
 use super::proto::*;
 use super::secret::{DomainlessCreds, SecretSource, creds_from_secret};
@@ -16,6 +17,7 @@ use cf_aws::AwsClients;
 use cf_aws::arn::CredspecArn;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 use tonic::{Request, Response, Status};
 use zeroize::Zeroizing;
 
@@ -24,6 +26,7 @@ use zeroize::Zeroizing;
 pub struct Service {
     manager: Manager,
     secret: Option<Arc<dyn SecretSource>>,
+    deadline: Duration,
 }
 
 impl Service {
@@ -32,13 +35,56 @@ impl Service {
         Self {
             manager,
             secret: None,
+            deadline: DEFAULT_RPC_DEADLINE,
+        }
+    }
+
+    /// Runs every Add*/Renew* RPC under `deadline` (a caller's shorter `grpc-timeout` wins).
+    pub fn with_deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// The deadline of one call: ours, or the caller's `grpc-timeout` when shorter.
+    fn deadline_for<T>(&self, request: &Request<T>) -> Duration {
+        request
+            .metadata()
+            .get("grpc-timeout")
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_grpc_timeout)
+            .map_or(self.deadline, |t| t.min(self.deadline))
+    }
+
+    /// Runs `rpc` until `deadline`: past it the call fails with DEADLINE_EXCEEDED and `rpc` is
+    /// dropped, which rolls back a lease it had not committed yet (see [`Manager::add`]).
+    async fn within<T>(
+        name: &str,
+        deadline: Duration,
+        rpc: impl Future<Output = Result<T, Status>>,
+    ) -> Result<T, Status> {
+        match tokio::time::timeout(deadline, rpc).await {
+            Ok(r) => r,
+            Err(_) => {
+                tracing::warn!(
+                    rpc = name,
+                    deadline_ms = deadline.as_millis() as u64,
+                    "{name}: the deadline passed before the answer; nothing is committed"
+                );
+                Err(Status::deadline_exceeded(format!(
+                    "{name}: no answer within {} ms (the DC or KDC is slow); nothing was created, retry",
+                    deadline.as_millis()
+                )))
+            }
         }
     }
 
     /// A service whose `AddKerberosLease` logs in domainless as the user from `secret` (upstream's
     /// "secret vault" mode, e.g. an AWS Secrets Manager secret).
     pub fn with_secret_source(manager: Manager, secret: Option<Arc<dyn SecretSource>>) -> Self {
-        Self { manager, secret }
+        Self {
+            secret,
+            ..Self::new(manager)
+        }
     }
 
     /// `AddKerberosLease` as the secret's user; when the login is refused the secret is read
@@ -47,7 +93,7 @@ impl Service {
         &self,
         secret: &dyn SecretSource,
         specs: LeaseSpecs,
-    ) -> Result<Added, LeaseError> {
+    ) -> Result<PendingLease, LeaseError> {
         let domain = specs.domain().to_string();
         let creds = secret.credentials(&domain).await?;
         match self
@@ -84,6 +130,26 @@ pub fn status(e: &LeaseError) -> Status {
     }
 }
 
+/// A `grpc-timeout` header value (1-8 digits and a unit: H, M, S, m, u, n).
+pub fn parse_grpc_timeout(v: &str) -> Option<Duration> {
+    let v = v.trim();
+    let unit = v.chars().last()?;
+    let digits = &v[..v.len() - unit.len_utf8()];
+    if digits.is_empty() || digits.len() > 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        'H' => Duration::from_secs(n * 3600),
+        'M' => Duration::from_secs(n * 60),
+        'S' => Duration::from_secs(n),
+        'm' => Duration::from_millis(n),
+        'u' => Duration::from_micros(n),
+        'n' => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
 fn paths(v: Vec<std::path::PathBuf>) -> Vec<String> {
     v.into_iter().map(|p| p.display().to_string()).collect()
 }
@@ -94,61 +160,77 @@ impl CredentialsFetcherService for Service {
         &self,
         request: Request<CreateKerberosLeaseRequest>,
     ) -> Result<Response<CreateKerberosLeaseResponse>, Status> {
+        let deadline = self.deadline_for(&request);
         let r = request.into_inner();
-        tracing::info!(credspecs = r.credspec_contents.len(), "AddKerberosLease");
-        let specs = LeaseSpecs::parse(&r.credspec_contents).map_err(|e| status(&e))?;
-        let added = match &self.secret {
-            Some(secret) => self.add_with_secret(secret.as_ref(), specs).await,
-            None => {
-                self.manager
-                    .add(specs, LeaseLogin::DomainJoined, None)
-                    .await
+        Self::within("AddKerberosLease", deadline, async move {
+            tracing::info!(credspecs = r.credspec_contents.len(), "AddKerberosLease");
+            let specs = LeaseSpecs::parse(&r.credspec_contents).map_err(|e| status(&e))?;
+            let pending = match &self.secret {
+                Some(secret) => self.add_with_secret(secret.as_ref(), specs).await,
+                None => {
+                    self.manager
+                        .add(specs, LeaseLogin::DomainJoined, None)
+                        .await
+                }
             }
-        }
-        .map_err(|e| status(&e))?;
-        Ok(Response::new(CreateKerberosLeaseResponse {
-            lease_id: added.lease_id.to_string(),
-            created_kerberos_file_paths: paths(added.dirs),
-        }))
+            .map_err(|e| status(&e))?;
+            let response = CreateKerberosLeaseResponse {
+                lease_id: pending.added().lease_id.to_string(),
+                created_kerberos_file_paths: paths(pending.added().dirs.clone()),
+            };
+            pending.commit().map_err(|e| status(&e))?;
+            Ok(Response::new(response))
+        })
+        .await
     }
 
     async fn add_non_domain_joined_kerberos_lease(
         &self,
         request: Request<CreateNonDomainJoinedKerberosLeaseRequest>,
     ) -> Result<Response<CreateNonDomainJoinedKerberosLeaseResponse>, Status> {
+        let deadline = self.deadline_for(&request);
         let r = request.into_inner();
-        tracing::info!(credspecs = r.credspec_contents.len(), user = %r.username, domain = %r.domain, "AddNonDomainJoinedKerberosLease");
-        let creds = DomainlessCreds::new(&r.username, Zeroizing::new(r.password), &r.domain)
-            .map_err(|e| status(&e))?;
-        let specs = LeaseSpecs::parse(&r.credspec_contents).map_err(|e| status(&e))?;
-        let added = self
-            .manager
-            .add(specs, LeaseLogin::Domainless(creds), None)
-            .await
-            .map_err(|e| status(&e))?;
-        // One path per credspec in request order: the agent uses the first of each answer.
-        Ok(Response::new(CreateNonDomainJoinedKerberosLeaseResponse {
-            lease_id: added.lease_id.to_string(),
-            created_kerberos_file_paths: paths(added.paths),
-        }))
+        Self::within("AddNonDomainJoinedKerberosLease", deadline, async move {
+            tracing::info!(credspecs = r.credspec_contents.len(), user = %r.username, domain = %r.domain, "AddNonDomainJoinedKerberosLease");
+            let creds = DomainlessCreds::new(&r.username, Zeroizing::new(r.password), &r.domain)
+                .map_err(|e| status(&e))?;
+            let specs = LeaseSpecs::parse(&r.credspec_contents).map_err(|e| status(&e))?;
+            let pending = self
+                .manager
+                .add(specs, LeaseLogin::Domainless(creds), None)
+                .await
+                .map_err(|e| status(&e))?;
+            // One path per credspec in request order: the agent uses the first of each answer.
+            let response = CreateNonDomainJoinedKerberosLeaseResponse {
+                lease_id: pending.added().lease_id.to_string(),
+                created_kerberos_file_paths: paths(pending.added().paths.clone()),
+            };
+            pending.commit().map_err(|e| status(&e))?;
+            Ok(Response::new(response))
+        })
+        .await
     }
 
     async fn renew_non_domain_joined_kerberos_lease(
         &self,
         request: Request<RenewNonDomainJoinedKerberosLeaseRequest>,
     ) -> Result<Response<RenewNonDomainJoinedKerberosLeaseResponse>, Status> {
+        let deadline = self.deadline_for(&request);
         let r = request.into_inner();
-        tracing::info!(user = %r.username, domain = %r.domain, "RenewNonDomainJoinedKerberosLease");
-        let creds = DomainlessCreds::new(&r.username, Zeroizing::new(r.password), &r.domain)
-            .map_err(|e| status(&e))?;
-        let dirs = self
-            .manager
-            .renew_user(creds)
-            .await
-            .map_err(|e| status(&e))?;
-        Ok(Response::new(RenewNonDomainJoinedKerberosLeaseResponse {
-            renewed_kerberos_file_paths: paths(dirs),
-        }))
+        Self::within("RenewNonDomainJoinedKerberosLease", deadline, async move {
+            tracing::info!(user = %r.username, domain = %r.domain, "RenewNonDomainJoinedKerberosLease");
+            let creds = DomainlessCreds::new(&r.username, Zeroizing::new(r.password), &r.domain)
+                .map_err(|e| status(&e))?;
+            let dirs = self
+                .manager
+                .renew_user(creds)
+                .await
+                .map_err(|e| status(&e))?;
+            Ok(Response::new(RenewNonDomainJoinedKerberosLeaseResponse {
+                renewed_kerberos_file_paths: paths(dirs),
+            }))
+        })
+        .await
     }
 
     async fn delete_kerberos_lease(
@@ -184,34 +266,42 @@ impl CredentialsFetcherService for Service {
         &self,
         request: Request<KerberosArnLeaseRequest>,
     ) -> Result<Response<CreateKerberosArnLeaseResponse>, Status> {
+        let deadline = self.deadline_for(&request);
         let r = request.into_inner();
-        tracing::info!(arns = ?r.credspec_arns.iter().map(|a| a.chars().take(300).collect::<String>()).collect::<Vec<_>>(), region = %r.region, "AddKerberosArnLease");
-        let resp = add_arn_lease(&self.manager, r).await.map_err(|e| {
-            tracing::warn!(error = %e, "AddKerberosArnLease failed");
-            status(&e)
-        })?;
-        Ok(Response::new(resp))
+        Self::within("AddKerberosArnLease", deadline, async move {
+            tracing::info!(arns = ?r.credspec_arns.iter().map(|a| a.chars().take(300).collect::<String>()).collect::<Vec<_>>(), region = %r.region, "AddKerberosArnLease");
+            let resp = add_arn_lease(&self.manager, r).await.map_err(|e| {
+                tracing::warn!(error = %e, "AddKerberosArnLease failed");
+                status(&e)
+            })?;
+            Ok(Response::new(resp))
+        })
+        .await
     }
 
     async fn renew_kerberos_arn_lease(
         &self,
         request: Request<RenewKerberosArnLeaseRequest>,
     ) -> Result<Response<RenewKerberosArnLeaseResponse>, Status> {
+        let deadline = self.deadline_for(&request);
         let r = request.into_inner();
-        tracing::info!(region = %r.region, "RenewKerberosArnLease");
-        let status = match renew_arn_leases(&self.manager, r).await {
-            Ok(n) => {
-                tracing::info!(tickets = n, "ARN leases renewed");
-                "successful"
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "RenewKerberosArnLease failed");
-                "failed"
-            }
-        };
-        Ok(Response::new(RenewKerberosArnLeaseResponse {
-            status: status.into(),
-        }))
+        Self::within("RenewKerberosArnLease", deadline, async move {
+            tracing::info!(region = %r.region, "RenewKerberosArnLease");
+            let status = match renew_arn_leases(&self.manager, r).await {
+                Ok(n) => {
+                    tracing::info!(tickets = n, "ARN leases renewed");
+                    "successful"
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "RenewKerberosArnLease failed");
+                    "failed"
+                }
+            };
+            Ok(Response::new(RenewKerberosArnLeaseResponse {
+                status: status.into(),
+            }))
+        })
+        .await
     }
 }
 
@@ -334,21 +424,24 @@ async fn add_arn_lease(
             "no credspec ARN given",
         ));
     };
-    let added = manager
+    let pending = manager
         .add(LeaseSpecs::new(specs)?, LeaseLogin::Domainless(creds), None)
         .await?;
-    Ok(CreateKerberosArnLeaseResponse {
+    let added = pending.added();
+    let response = CreateKerberosArnLeaseResponse {
         lease_id: added.lease_id.to_string(),
         krb_ticket_response_map: r
             .credspec_arns
             .iter()
-            .zip(added.paths)
+            .zip(&added.paths)
             .map(|(arn, path)| KerberosTicketArnResponse {
                 credspec_arns: arn.trim().to_string(),
                 created_kerberos_file_paths: path.display().to_string(),
             })
             .collect(),
-    })
+    };
+    pending.commit()?;
+    Ok(response)
 }
 
 /// `RenewKerberosArnLease`: re-reads the `CredentialArn` secret of every ARN lease with the
@@ -391,5 +484,27 @@ async fn renew_arn_leases(
     match first_err {
         Some(e) => Err(e),
         None => Ok(renewed),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_timeouts() {
+        for (v, d) in [
+            ("15S", Duration::from_secs(15)),
+            ("19999m", Duration::from_millis(19_999)),
+            ("1H", Duration::from_secs(3600)),
+            ("2M", Duration::from_secs(120)),
+            ("500u", Duration::from_micros(500)),
+            ("7n", Duration::from_nanos(7)),
+        ] {
+            assert_eq!(parse_grpc_timeout(v), Some(d), "{v}");
+        }
+        for bad in ["", "S", "123456789S", "10s", "-1S", "1.5S", "10"] {
+            assert_eq!(parse_grpc_timeout(bad), None, "{bad}");
+        }
     }
 }
