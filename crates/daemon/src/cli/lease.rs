@@ -84,6 +84,23 @@ pub async fn run(a: LeaseArgs) -> Result<(), String> {
             .unwrap_or_else(|| crate::server::config::DEFAULT_KRBDIR.into());
         let ids = crate::server::lease::scan(&root).map_err(|e| e.to_string())?;
         for id in ids {
+            // The renewal column: "ok", or the daemon's note of why it is not renewing normally
+            // (waiting for credentials after a refused login, or failing and retrying).
+            let renewal = std::fs::read_to_string(
+                root.join(id.as_str())
+                    .join(crate::server::manager::RENEWAL_STATE_NAME),
+            )
+            .ok()
+            .map(|s| {
+                s.lines()
+                    .next()
+                    .unwrap_or("")
+                    .chars()
+                    .take(400)
+                    .collect::<String>()
+            })
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "ok".into());
             match crate::server::lease::Metadata::read(&root, &id) {
                 Ok(md) => {
                     for t in md.tickets {
@@ -93,7 +110,7 @@ pub async fn run(a: LeaseArgs) -> Result<(), String> {
                             t.domainless_user.clone()
                         };
                         println!(
-                            "{id}  {}  {}  {}  {}",
+                            "{id}  {}  {}  {}  {}  renewal: {renewal}",
                             t.service_account_name,
                             t.domain_name,
                             user,

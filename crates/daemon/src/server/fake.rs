@@ -4,7 +4,7 @@
 //! `CF_TEST_FAKE_TICKETS=1` selects it in a daemon built with that feature.
 
 use super::error::{BoxFuture, ErrorKind, LeaseError};
-use super::source::{TicketOutcome, TicketRequest, TicketSource};
+use super::source::{Login, TicketOutcome, TicketRequest, TicketSource};
 use krb5_proto::Credentials;
 
 /// A test source: no network, a synthetic TGT (not usable against a KDC) whose lifetime is
@@ -19,6 +19,31 @@ pub struct FakeSource {
     pub fail_for: std::sync::Mutex<Vec<String>>,
     /// Number of calls.
     pub calls: std::sync::atomic::AtomicUsize,
+    /// Domainless passwords refused like a KDC refuses a wrong one (`PermissionDenied`).
+    pub refused_passwords: std::sync::Mutex<Vec<String>>,
+    /// Number of login checks ([`TicketSource::check_login`]).
+    pub checks: std::sync::atomic::AtomicUsize,
+}
+
+impl FakeSource {
+    fn refuse(&self, login: &Login) -> Result<(), LeaseError> {
+        let Login::Domainless(c) = login else {
+            return Ok(());
+        };
+        let refused = self
+            .refused_passwords
+            .lock()
+            .map(|v| v.iter().any(|p| p.as_str() == c.password.as_str()))
+            .unwrap_or(false);
+        if refused {
+            return Err(LeaseError::new(
+                ErrorKind::PermissionDenied,
+                format!("logging in as {}", c.key()),
+                "KDC_ERR_PREAUTH_FAILED (fake source)",
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Default for FakeSource {
@@ -28,11 +53,26 @@ impl Default for FakeSource {
             delay: std::time::Duration::ZERO,
             fail_for: Default::default(),
             calls: Default::default(),
+            refused_passwords: Default::default(),
+            checks: Default::default(),
         }
     }
 }
 
 impl TicketSource for FakeSource {
+    fn check_login<'a>(
+        &'a self,
+        login: &'a Login,
+        realm: &'a str,
+    ) -> BoxFuture<'a, Result<(), LeaseError>> {
+        let _ = realm;
+        Box::pin(async move {
+            self.checks
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.refuse(login)
+        })
+    }
+
     fn get_ticket(&self, req: TicketRequest) -> BoxFuture<'_, Result<TicketOutcome, LeaseError>> {
         Box::pin(async move {
             self.calls
@@ -40,6 +80,7 @@ impl TicketSource for FakeSource {
             if !self.delay.is_zero() {
                 tokio::time::sleep(self.delay).await;
             }
+            self.refuse(&req.login)?;
             let fail = self
                 .fail_for
                 .lock()

@@ -57,6 +57,18 @@ impl RenewPolicy {
     }
 }
 
+impl RenewPolicy {
+    /// A retry delay: `base` with +-25% jitter, at least `retry_min`, at most `retry_max`.
+    pub fn jittered(&self, base: Duration) -> Duration {
+        base.mul_f64(0.75 + 0.5 * random_unit())
+            .clamp(self.retry_min, self.retry_max.max(self.retry_min))
+    }
+}
+
+/// File in a lease directory saying why its renewal is not happening normally (absent when it
+/// is): "waiting for credentials since ...: ..." or "failing since ..., retrying: ...".
+pub const RENEWAL_STATE_NAME: &str = "renewal_state";
+
 /// A uniform number in [0, 1).
 fn random_unit() -> f64 {
     let mut b = [0u8; 4];
@@ -122,6 +134,9 @@ struct Inner {
     creating: Mutex<HashMap<LeaseId, Creating>>,
     /// Domainless passwords known in memory (from RPCs or the secret source), by `user@domain`.
     users: Mutex<HashMap<String, DomainlessCreds>>,
+    /// Bumped whenever credentials arrive (a checked renew, an add, the secret source): wakes
+    /// the timers waiting for credentials after a refused login.
+    creds_arrived: watch::Sender<u64>,
 }
 
 /// The lease manager. Cheap to clone.
@@ -254,7 +269,7 @@ impl PendingLease {
             self.reservation.committed = true;
         }
         if let LeaseLogin::Domainless(c) = &self.login {
-            lock(&manager.0.users).insert(c.key(), c.clone());
+            manager.store_user(c.clone());
         }
         tracing::info!(lease = %id, tickets = self.added.dirs.len(), "lease created");
         Ok(self.added.clone())
@@ -287,6 +302,7 @@ impl Manager {
             leases: Mutex::default(),
             creating: Mutex::default(),
             users: Mutex::default(),
+            creds_arrived: watch::Sender::new(0),
         }))
     }
 
@@ -611,9 +627,13 @@ impl Manager {
 
     /// Renews now every ticket obtained with this user's credentials and remembers the
     /// credentials for later renewals. Returns the renewed ticket directories.
+    ///
+    /// The new credentials are checked first with ONE login; only when the KDC accepts them do
+    /// they replace the known ones. A refused (or unverifiable) renew changes nothing: the old
+    /// password is kept and the leases are untouched. Without leases of this user nothing is
+    /// checked or remembered.
     pub async fn renew_user(&self, creds: DomainlessCreds) -> Result<Vec<PathBuf>, LeaseError> {
         let key = creds.key();
-        lock(&self.0.users).insert(key.clone(), creds.clone());
         let targets: Vec<(LeaseId, TicketInfo)> = lock(&self.0.leases)
             .iter()
             .flat_map(|(id, e)| {
@@ -626,6 +646,16 @@ impl Manager {
                 !t.domainless_user.is_empty() && user_key(&t.domainless_user, &t.domain_name) == key
             })
             .collect();
+        if targets.is_empty() {
+            return Ok(Vec::new());
+        }
+        let login = Login::Domainless(creds.clone());
+        let realm = creds.domain.to_ascii_uppercase();
+        if let Err(e) = self.0.source.check_login(&login, &realm).await {
+            tracing::warn!(user = %key, error = %e, "renew refused: the new credentials did not log in; the known ones and the leases are unchanged");
+            return Err(e);
+        }
+        self.store_user(creds);
         let this = self.clone();
         tokio::spawn(async move {
             let mut set = tokio::task::JoinSet::new();
@@ -669,7 +699,7 @@ impl Manager {
         if let Some(s) = &self.0.secret {
             let c = s.credentials(&t.domain_name).await?;
             if c.key() == key {
-                lock(&self.0.users).insert(key, c.clone());
+                self.store_user(c.clone());
                 return Ok(Login::Domainless(c));
             }
         }
@@ -723,26 +753,77 @@ impl Manager {
         Ok((o.tgt.start_time, o.tgt.end_time))
     }
 
+    /// The renewal timer of one ticket. A transient failure (KDC or DC unreachable, timeout) is
+    /// retried with jittered exponential back-off (at least `retry_min`); a login the KDC
+    /// refused is not retried: the lease is marked as waiting for credentials (log and
+    /// [`RENEWAL_STATE_NAME`], shown by `gmsa lease list`) until new credentials arrive.
     fn spawn_timer(&self, id: LeaseId, t: TicketInfo, first: Duration) -> AbortHandle {
         let weak = Arc::downgrade(&self.0);
         tokio::spawn(async move {
             let mut delay = first;
             let mut retry: Option<Duration> = None;
+            let mut marked = false;
+            let mut failing_since: Option<i64> = None;
             loop {
                 tokio::time::sleep(delay).await;
                 let Some(inner) = weak.upgrade() else { return };
                 let this = Manager(inner);
+                let mut arrived = this.0.creds_arrived.subscribe();
                 match this.renew_ticket(&id, &t).await {
                     Ok((s, e)) => {
                         retry = None;
+                        failing_since = None;
                         delay = this.0.cfg.renew.delay(s, e, now_unix());
+                        if marked {
+                            marked = false;
+                            this.set_renewal_state(&id, None).await;
+                        }
+                    }
+                    Err(e) if super::refusals::is_credentials_refusal(&e) => {
+                        tracing::warn!(lease = %id, gmsa = %t.service_account_name, error = %e, "renewal waiting for credentials: the KDC refused the login; not retried until new credentials arrive (RenewNonDomainJoinedKerberosLease)");
+                        this.set_renewal_state(
+                            &id,
+                            Some(format!("waiting for credentials since {}: {e}", crate::timefmt::iso8601(now_unix()))),
+                        )
+                        .await;
+                        marked = true;
+                        retry = None;
+                        failing_since = None;
+                        let dir = t.dir();
+                        drop(this);
+                        if arrived.changed().await.is_err() {
+                            return;
+                        }
+                        // A checked renew has usually rewritten the ticket already: schedule
+                        // from it, else renew now.
+                        let Some(inner) = weak.upgrade() else { return };
+                        let p = inner.cfg.renew.clone();
+                        drop(inner);
+                        let cc = dir.join(CCACHE_NAME);
+                        delay = match tokio::task::spawn_blocking(move || read_ccache_times(&cc))
+                            .await
+                            .ok()
+                            .flatten()
+                        {
+                            Some((s, e)) if s >= now_unix() - 60 && e > now_unix() => p.delay(s, e, now_unix()),
+                            _ => Duration::ZERO,
+                        };
                     }
                     Err(e) => {
                         let p = &this.0.cfg.renew;
                         let next = retry.map(|r| (r * 2).min(p.retry_max)).unwrap_or(p.retry_min);
-                        tracing::warn!(lease = %id, gmsa = %t.service_account_name, error = %e, retry_in_s = next.as_secs(), "renewal failed");
                         retry = Some(next);
-                        delay = next;
+                        delay = p.jittered(next);
+                        tracing::warn!(lease = %id, gmsa = %t.service_account_name, error = %e, retry_in_ms = delay.as_millis() as u64, "renewal failed");
+                        this.set_renewal_state(
+                            &id,
+                            Some(format!(
+                                "failing since {}, retrying: {e}",
+                                crate::timefmt::iso8601(*failing_since.get_or_insert(now_unix()))
+                            )),
+                        )
+                        .await;
+                        marked = true;
                     }
                 }
             }
@@ -750,9 +831,49 @@ impl Manager {
         .abort_handle()
     }
 
+    /// Records a lease's renewal problem in its directory ([`RENEWAL_STATE_NAME`], read by
+    /// `gmsa lease list`), or removes it (`None`: renewing normally).
+    async fn set_renewal_state(&self, id: &LeaseId, state: Option<String>) {
+        let path = self.0.cfg.layout.lease_dir(id).join(RENEWAL_STATE_NAME);
+        let r = tokio::task::spawn_blocking(move || match state {
+            Some(s) => {
+                use std::io::Write as _;
+                use std::os::unix::fs::OpenOptionsExt as _;
+                let mut f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .mode(0o600)
+                    .open(&path)?;
+                f.write_all(s.as_bytes())?;
+                f.write_all(b"\n")
+            }
+            None => match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            },
+        })
+        .await;
+        if let Ok(Err(e)) = r {
+            tracing::warn!(lease = %id, error = %e, "cannot record the lease's renewal state");
+        }
+    }
+
     /// Remembers domainless credentials (e.g. from the secret source at start-up).
     pub fn remember_user(&self, creds: DomainlessCreds) {
-        lock(&self.0.users).insert(creds.key(), creds);
+        self.store_user(creds);
+    }
+
+    /// Stores credentials for renewals and wakes the timers waiting for credentials (when they
+    /// differ from the known ones).
+    fn store_user(&self, creds: DomainlessCreds) {
+        let changed = lock(&self.0.users)
+            .insert(creds.key(), creds.clone())
+            .as_ref()
+            != Some(&creds);
+        if changed {
+            self.0.creds_arrived.send_modify(|n| *n += 1);
+        }
     }
 
     /// Drops every timer (for shutdown).
@@ -1210,6 +1331,99 @@ mod tests {
         del.await.unwrap().unwrap();
         assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 0);
         assert!(m.lease_ids().is_empty());
+    }
+
+    /// A renew with a refused password changes nothing (the known password keeps renewing);
+    /// a timer whose login is refused stops, marks the lease as waiting for credentials, and
+    /// resumes when a renew brings the right ones.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn refused_credentials_wait_for_new_ones() {
+        use std::sync::atomic::Ordering::Relaxed;
+        let root = tempfile::tempdir().unwrap();
+        let src = Arc::new(FakeSource::default());
+        let renew = RenewPolicy {
+            fixed: Some(Duration::from_millis(50)),
+            retry_min: Duration::from_millis(20),
+            ..RenewPolicy::default()
+        };
+        let m = manager(root.path(), src.clone(), renew);
+        m.recover().unwrap();
+        let a = m
+            .add_texts(
+                vec![spec("WebApp01")],
+                LeaseLogin::Domainless(creds()),
+                None,
+            )
+            .await
+            .unwrap();
+        let state = root
+            .path()
+            .join(a.lease_id.as_str())
+            .join(RENEWAL_STATE_NAME);
+        let with = |pw: &str| {
+            DomainlessCreds::new("svc-fetcher", Zeroizing::new(pw.into()), "example.test").unwrap()
+        };
+        // A wrong renew: one check, refused, nothing renewed, the known password kept.
+        src.refused_passwords.lock().unwrap().push("bad".into());
+        let calls = src.calls.load(Relaxed);
+        let e = m.renew_user(with("bad")).await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::PermissionDenied);
+        assert_eq!(src.checks.load(Relaxed), 1);
+        assert!(
+            src.calls.load(Relaxed) <= calls + 1,
+            "only the timer renewed"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            src.calls.load(Relaxed) >= calls + 3,
+            "timers go on with the known password"
+        );
+        assert!(!state.exists());
+        // The known password is refused now (rotated on the DC): the timer stops and waits.
+        src.refused_passwords.lock().unwrap().push("pw".into());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let text = std::fs::read_to_string(&state).unwrap();
+        assert!(text.starts_with("waiting for credentials since "), "{text}");
+        let stopped = src.calls.load(Relaxed);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(
+            src.calls.load(Relaxed),
+            stopped,
+            "no retry of a refused login"
+        );
+        // The wrong one again (an agent retry): refused, still waiting.
+        m.renew_user(with("bad")).await.unwrap_err();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(src.calls.load(Relaxed), stopped);
+        // The right one: renewed now, and the timer resumes.
+        assert_eq!(m.renew_user(with("new")).await.unwrap(), a.dirs);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(src.calls.load(Relaxed) >= stopped + 3, "renewing again");
+        assert!(!state.exists(), "no longer waiting");
+    }
+
+    #[test]
+    fn retries_are_jittered_within_bounds() {
+        let p = RenewPolicy {
+            retry_min: Duration::from_secs(10),
+            retry_max: Duration::from_secs(600),
+            ..RenewPolicy::default()
+        };
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..100 {
+            let d = p.jittered(Duration::from_secs(100));
+            assert!(
+                d >= Duration::from_secs(75) && d <= Duration::from_secs(125),
+                "{d:?}"
+            );
+            seen.insert(d);
+            assert!(
+                p.jittered(Duration::from_secs(1)) >= p.retry_min,
+                "minimum delay"
+            );
+            assert!(p.jittered(Duration::from_secs(10_000)) <= p.retry_max);
+        }
+        assert!(seen.len() > 50, "jittered");
     }
 
     #[test]

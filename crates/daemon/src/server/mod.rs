@@ -30,6 +30,7 @@ pub mod kerberos;
 pub mod lease;
 pub mod manager;
 pub mod proto;
+pub mod refusals;
 pub mod secret;
 pub mod selftest;
 pub mod service;

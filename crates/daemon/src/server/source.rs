@@ -61,6 +61,18 @@ pub struct TicketOutcome {
 
 /// Obtains gMSA tickets.
 pub trait TicketSource: Send + Sync {
+    /// Checks `login`'s credentials with one login (an AS exchange, or a cached ticket that
+    /// they already obtained) before they replace known-good ones; `realm` picks a keytab's
+    /// principal. A source whose credentials cannot be wrong accepts them (the default).
+    fn check_login<'a>(
+        &'a self,
+        login: &'a Login,
+        realm: &'a str,
+    ) -> BoxFuture<'a, Result<(), LeaseError>> {
+        let _ = (login, realm);
+        Box::pin(async { Ok(()) })
+    }
+
     /// Gets the gMSA's TGT.
     fn get_ticket(&self, req: TicketRequest) -> BoxFuture<'_, Result<TicketOutcome, LeaseError>>;
 
