@@ -22,11 +22,17 @@ const RENEW_SECS: u64 = 3;
 const LEASES: usize = 20;
 
 /// samba-tool on the running DC's sam.ldb (the testenv's own way of changing objects).
-fn samba_tool(env: &serde_json::Value, args: &[&str]) -> String {
-    let out = Command::new("samba-tool")
-        .args(args)
+fn samba_tool_cmd(env: &serde_json::Value, args: &[&str]) -> Command {
+    let mut cmd = Command::new("samba-tool");
+    cmd.args(args)
         .args(["-H", env["sam_ldb"].as_str().unwrap()])
-        .args(["-s", env["smb_conf"].as_str().unwrap()])
+        .args(["-s", env["smb_conf"].as_str().unwrap()]);
+    cmd
+}
+
+/// Runs [`samba_tool_cmd`]; asserts success, returns stdout.
+fn samba_tool(env: &serde_json::Value, args: &[&str]) -> String {
+    let out = samba_tool_cmd(env, args)
         .output()
         .unwrap_or_else(|e| panic!("samba-tool is installed (testenv/samba-dc.sh): {e}"));
     assert!(
@@ -58,10 +64,7 @@ impl Drop for LockoutUser {
                 self.pso.as_str(),
             ],
         ] {
-            let _ = Command::new("samba-tool")
-                .args(&args)
-                .args(["-H", self.env["sam_ldb"].as_str().unwrap()])
-                .args(["-s", self.env["smb_conf"].as_str().unwrap()])
+            let _ = samba_tool_cmd(&self.env, &args)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status();
