@@ -38,7 +38,8 @@ struct Args {
     /// Host keytab for domain-joined mode (default: KRB5_KTNAME, else /etc/krb5.keytab).
     #[arg(long)]
     keytab: Option<PathBuf>,
-    /// Principal to use from the keytab (default: the first one in the credspec's realm).
+    /// Principal to use from the keytab (default: CF_MACHINE_PRINCIPAL, else the credspec realm's
+    /// first single-component principal such as HOST$, else the first; see the login module).
     #[arg(long)]
     machine_principal: Option<String>,
     /// Domain controller HOST[:PORT] (default: DOMAIN_CONTROLLER_GMSA, else DNS SRV).

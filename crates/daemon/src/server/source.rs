@@ -17,7 +17,7 @@ pub enum Login {
     DomainJoined {
         /// The keytab (`KRB5_KTNAME`, else /etc/krb5.keytab).
         keytab: PathBuf,
-        /// The principal to use (default: the keytab's first principal in the credspec's realm).
+        /// The principal to use (default: chosen by [`crate::login::keytab_principal`]).
         principal: Option<String>,
     },
     /// Domainless: an AD user allowed to read the password.
