@@ -764,6 +764,7 @@ impl Manager {
             let mut retry: Option<Duration> = None;
             let mut marked = false;
             let mut failing_since: Option<i64> = None;
+            let mut waiting = false;
             loop {
                 tokio::time::sleep(delay).await;
                 let Some(inner) = weak.upgrade() else { return };
@@ -773,6 +774,7 @@ impl Manager {
                     Ok((s, e)) => {
                         retry = None;
                         failing_since = None;
+                        waiting = false;
                         delay = this.0.cfg.renew.delay(s, e, now_unix());
                         if marked {
                             marked = false;
@@ -780,12 +782,20 @@ impl Manager {
                         }
                     }
                     Err(e) if super::refusals::is_credentials_refusal(&e) => {
-                        tracing::warn!(lease = %id, gmsa = %t.service_account_name, error = %e, "renewal waiting for credentials: the KDC refused the login; not retried until new credentials arrive (RenewNonDomainJoinedKerberosLease)");
-                        this.set_renewal_state(
-                            &id,
-                            Some(format!("waiting for credentials since {}: {e}", crate::timefmt::iso8601(now_unix()))),
-                        )
-                        .await;
+                        // Woken by other credentials (another user's) and still refused: the
+                        // lease keeps its first "since".
+                        if !waiting {
+                            tracing::warn!(lease = %id, gmsa = %t.service_account_name, error = %e, "renewal waiting for credentials: the KDC refused the login; not retried until new credentials arrive (RenewNonDomainJoinedKerberosLease)");
+                            this.set_renewal_state(
+                                &id,
+                                Some(format!(
+                                    "waiting for credentials since {}: {e}",
+                                    crate::timefmt::iso8601(now_unix())
+                                )),
+                            )
+                            .await;
+                        }
+                        waiting = true;
                         marked = true;
                         retry = None;
                         failing_since = None;
@@ -810,6 +820,7 @@ impl Manager {
                         };
                     }
                     Err(e) => {
+                        waiting = false;
                         let p = &this.0.cfg.renew;
                         let next = retry.map(|r| (r * 2).min(p.retry_max)).unwrap_or(p.retry_min);
                         retry = Some(next);
