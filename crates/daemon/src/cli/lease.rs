@@ -32,7 +32,8 @@ pub enum LeaseCommand {
         #[arg(long)]
         domain: Option<String>,
     },
-    /// List the leases in the krbdir.
+    /// List the leases in the krbdir, one line per ticket, ending with its renewal state
+    /// (`renewal: ok`, `renewal: waiting for credentials since ...`, `renewal: failing since ...`).
     List {
         /// The krbdir (default: $CF_KRB_DIR, else /var/credentials-fetcher/krbdir).
         #[arg(long)]
