@@ -14,9 +14,12 @@
 //! Prints figures with their targets; asserts nothing.
 //!
 //! ```text
-//! cargo build --release -p credentials-fetcherd --bin credentials-fetcherd
+//! cargo build --release -p credentials-fetcherd --features test-fake --bin credentials-fetcherd
 //! cargo run --release -p benches --bin daemon_bench
 //! ```
+//!
+//! (`test-fake`: the memory figures compare the real source with `CF_TEST_FAKE_TICKETS=1`,
+//! which only a daemon built with that feature has.)
 
 use benches::{median, ms, percentile};
 use credentials_fetcherd::server::connect;
@@ -262,7 +265,7 @@ async fn main() {
         .with_file_name("credentials-fetcherd");
     assert!(
         daemon.exists(),
-        "build it first: cargo build --release -p credentials-fetcherd --bin credentials-fetcherd"
+        "build it first: cargo build --release -p credentials-fetcherd --features test-fake --bin credentials-fetcherd"
     );
     let gmsa = s(&j["gmsa"]["name"]);
     let env: &'static Env = Box::leak(Box::new(Env {

@@ -26,12 +26,15 @@ pub(crate) fn read_bounded(path: &Path) -> Result<Zeroizing<Vec<u8>>, CcacheErro
     })
 }
 
-/// Replaces `path` with `bytes` atomically and durably (see [`atomic_replace`]: a new file in
-/// the same directory created with `O_EXCL` and exactly `mode`, fsynced, renamed over `path`,
-/// the directory fsynced). On error `path` is left as it was.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), CcacheError> {
-    atomic_replace::Replace::new(mode)
-        .write(path, bytes)
+/// Replaces `path` with `bytes` atomically as `how` says (see [`atomic_replace`]: a new file in
+/// the same directory created with `O_EXCL`, exactly the mode and group asked, optionally
+/// fsynced, renamed over `path`). On error `path` is left as it was.
+pub(crate) fn write_atomic(
+    path: &Path,
+    bytes: &[u8],
+    how: &atomic_replace::Replace,
+) -> Result<(), CcacheError> {
+    how.write(path, bytes)
         .map_err(|e| CcacheError::io(e.path, e.source))
 }
 

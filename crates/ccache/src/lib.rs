@@ -40,6 +40,8 @@ mod principal;
 
 use std::path::{Path, PathBuf};
 
+/// How [`Ccache::write_with`] writes: mode, group and durability.
+pub use atomic_replace::{Durability, Replace};
 pub use codec::{MAX_COMPONENTS, MAX_CREDENTIALS};
 pub use credential::{
     Address, AuthData, CONFIG_COMPONENT, CONFIG_REALM, Credential, KeyBlock, config_key,
@@ -146,8 +148,23 @@ impl Ccache {
     /// cache.write_atomic(std::path::Path::new("/var/run/gmsa/krb5cc"), 0o600).unwrap();
     /// ```
     pub fn write_atomic(&self, path: &Path, mode: u32) -> Result<(), CcacheError> {
+        self.write_with(path, &Replace::new(mode))
+    }
+
+    /// Writes the cache (version 4) to `path` the way `how` says: mode, group and durability
+    /// (see [`Replace`]). A reader of `path` sees the old cache or the new one, never a mix; the
+    /// file has its mode and group before it gets its name. The one ccache writer of the
+    /// workspace: `gmsa kinit`/`kvno`/`fetch` and the daemon's leases all write through it.
+    ///
+    /// ```no_run
+    /// # use ccache::{Ccache, Durability, Principal, Replace};
+    /// let cache = Ccache::new(Principal::parse("webapp01$@EXAMPLE.COM").unwrap());
+    /// let how = Replace::new(0o640).group(Some(1000)).durability(Durability::PageCache);
+    /// cache.write_with(std::path::Path::new("/var/credentials-fetcher/krbdir/l/WebApp01/krb5cc"), &how).unwrap();
+    /// ```
+    pub fn write_with(&self, path: &Path, how: &Replace) -> Result<(), CcacheError> {
         let bytes = zeroize::Zeroizing::new(self.to_bytes());
-        file::write_atomic(path, &bytes, mode)
+        file::write_atomic(path, &bytes, how)
     }
 
     /// The credentials that are tickets (configuration entries left out).

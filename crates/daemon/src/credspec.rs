@@ -88,7 +88,32 @@ struct RawGmsa {
 #[serde(rename_all = "PascalCase")]
 struct RawHost {
     #[serde(default)]
-    plugin_input: Option<RawPluginInput>,
+    plugin_input: Option<PluginInput>,
+}
+
+/// `HostAccountConfig.PluginInput`: a JSON object (what the ECS agent sends and Windows
+/// credspecs hold) or a JSON string holding that object (what some tools write).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum PluginInput {
+    Object(RawPluginInput),
+    Text(String),
+}
+
+impl PluginInput {
+    fn credential_arn(self) -> Result<Option<String>, CredSpecError> {
+        match self {
+            PluginInput::Object(p) => Ok(p.credential_arn),
+            PluginInput::Text(t) if t.trim().is_empty() => Ok(None),
+            PluginInput::Text(t) => serde_json::from_str::<RawPluginInput>(&t)
+                .map(|p| p.credential_arn)
+                .map_err(|e| {
+                    CredSpecError::Json(format!(
+                        "HostAccountConfig.PluginInput is a string but not a JSON object: {e}"
+                    ))
+                }),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -159,10 +184,10 @@ impl CredSpec {
                 .domain_join_config
                 .net_bios_name
                 .filter(|n| !n.is_empty()),
-            credential_arn: raw
-                .host_account_config
-                .and_then(|h| h.plugin_input)
-                .and_then(|p| p.credential_arn),
+            credential_arn: match raw.host_account_config.and_then(|h| h.plugin_input) {
+                Some(p) => p.credential_arn()?,
+                None => None,
+            },
         })
     }
 
@@ -207,6 +232,43 @@ mod tests {
         let mut bom = b"\xEF\xBB\xBF".to_vec();
         bom.extend(spec("example.test", &["WebApp01$"]));
         assert_eq!(CredSpec::parse(&bom).unwrap().gmsa_name, "WebApp01");
+    }
+
+    #[test]
+    fn plugin_input_is_an_object_or_a_string_holding_one() {
+        let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:gmsa-user";
+        let with = |plugin_input: serde_json::Value| {
+            let mut v: serde_json::Value =
+                serde_json::from_slice(&spec("example.test", &["WebApp01"])).unwrap();
+            v["HostAccountConfig"] = serde_json::json!({
+                "PortableCcgVersion": "1",
+                "PluginGUID": "{859E1386-BDB4-49E8-85C7-3070B13920E1}",
+                "PluginInput": plugin_input
+            });
+            CredSpec::parse(&serde_json::to_vec(&v).unwrap())
+        };
+        let object = serde_json::json!({"CredentialArn": arn});
+        assert_eq!(
+            with(object.clone()).unwrap().credential_arn.as_deref(),
+            Some(arn)
+        );
+        assert_eq!(
+            with(serde_json::Value::String(object.to_string()))
+                .unwrap()
+                .credential_arn
+                .as_deref(),
+            Some(arn)
+        );
+        assert_eq!(with(serde_json::json!({})).unwrap().credential_arn, None);
+        assert_eq!(with(serde_json::json!("")).unwrap().credential_arn, None);
+        assert!(matches!(
+            with(serde_json::json!("not json")),
+            Err(CredSpecError::Json(_))
+        ));
+        assert!(matches!(
+            with(serde_json::json!(42)),
+            Err(CredSpecError::Json(_))
+        ));
     }
 
     #[test]

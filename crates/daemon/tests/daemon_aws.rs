@@ -4,6 +4,7 @@
 //! reaching the gRPC caller with nothing left on disk. Fails (never skips) without either peer.
 
 use cf_aws::AwsClients;
+use cf_aws::sdk::secretsmanager;
 use credentials_fetcherd::server::connect;
 use credentials_fetcherd::server::proto::*;
 use std::path::Path;
@@ -315,7 +316,13 @@ async fn arn_leases_from_s3_and_ssm_and_renewal() {
     )
     .await;
     let param = unique("cf-daemon-spec");
-    put_parameter(&aws, &param, &spec(&env, Some(&dn_secret))).await;
+    // This credspec's HostAccountConfig.PluginInput is a JSON string holding the object (the
+    // S3 one's is the object itself, as the ECS agent sends it): both are accepted.
+    let mut ssm_spec: serde_json::Value =
+        serde_json::from_str(&spec(&env, Some(&dn_secret))).unwrap();
+    let input = ssm_spec["HostAccountConfig"]["PluginInput"].to_string();
+    ssm_spec["HostAccountConfig"]["PluginInput"] = input.into();
+    put_parameter(&aws, &param, &ssm_spec.to_string()).await;
     let s3_arn = format!("arn:aws:s3:::{bucket}/specs/webapp01.json#123/WebApp01");
     let ssm_arn = format!(
         "arn:aws:ssm:{}:{}:parameter/{param}#456/WebApp01",
@@ -383,6 +390,44 @@ async fn arn_leases_from_s3_and_ssm_and_renewal() {
     for ((_, p), b) in leases.iter().zip(before) {
         assert!(stamp(p) > b, "{p} was not rewritten");
         assert!(klist(&env, p).contains(&env.gmsa_principal()));
+    }
+    // One secret broken: "failed", but the lease of the other secret is still renewed (each
+    // secret broken in turn, so whatever order the daemon tries them in, one run has the broken
+    // secret first).
+    for (broken, renewed) in [(&secret_arn, 1), (&dn_secret, 0)] {
+        let sm = secretsmanager::Client::new(aws.sdk_config());
+        sm.put_secret_value()
+            .secret_id(broken.as_str())
+            .secret_string("{\"username\": \"svc-fetcher\", password: broken")
+            .send()
+            .await
+            .unwrap();
+        let before: Vec<_> = leases.iter().map(|(_, p)| stamp(p)).collect();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let r = c
+            .renew_kerberos_arn_lease(renew_req(&env, "reader"))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(r.status, "failed", "secret {broken} is broken");
+        // (Both secrets name the same user, so the good one's renewal may also renew the other
+        // lease: only the good one's is asserted.)
+        let (_, p) = &leases[renewed];
+        assert!(
+            stamp(p) > before[renewed],
+            "{p} was not renewed although its secret is fine"
+        );
+        let good = if broken == &secret_arn {
+            env.user_secret()
+        } else {
+            env.user_secret_with_dn(&dn)
+        };
+        sm.put_secret_value()
+            .secret_id(broken.as_str())
+            .secret_string(good)
+            .send()
+            .await
+            .unwrap();
     }
     // Refused credentials: "failed", tickets untouched.
     let mut bad = renew_req(&env, "reader");

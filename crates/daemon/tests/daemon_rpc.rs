@@ -235,3 +235,51 @@ async fn renewal_rewrites_the_ccache_in_place() {
     let entries: Vec<_> = std::fs::read_dir(cc.parent().unwrap()).unwrap().collect();
     assert_eq!(entries.len(), 1, "no temporary files left");
 }
+
+/// What the ECS agent expects of the paths: a domainless add answers one path per credspec in
+/// request order (duplicates share their first spelling's directory), each ending in the
+/// gMSA's name; a domain-joined add answers one directory per distinct gMSA.
+#[tokio::test]
+async fn paths_keep_the_gmsa_name_one_per_credspec_in_request_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = start(dir.path(), &[]);
+    let mut c = connect(&d.socket).await.unwrap();
+    let specs = vec![
+        spec("WebApp02"),
+        spec("WebApp01"),
+        spec("webapp02"),
+        spec("Api"),
+    ];
+    let r = c
+        .add_non_domain_joined_kerberos_lease(CreateNonDomainJoinedKerberosLeaseRequest {
+            credspec_contents: specs.clone(),
+            username: "svc-fetcher".into(),
+            password: "pw".into(),
+            domain: "example.test".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let root = d.krbdir.join(&r.lease_id);
+    let want: Vec<String> = ["WebApp02", "WebApp01", "WebApp02", "Api"]
+        .iter()
+        .map(|n| root.join(n).display().to_string())
+        .collect();
+    assert_eq!(r.created_kerberos_file_paths, want);
+    for p in &r.created_kerberos_file_paths {
+        assert!(Path::new(p).join("krb5cc").is_file(), "{p}");
+    }
+    let r = c
+        .add_kerberos_lease(CreateKerberosLeaseRequest {
+            credspec_contents: specs,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let root = d.krbdir.join(&r.lease_id);
+    let want: Vec<String> = ["WebApp02", "WebApp01", "Api"]
+        .iter()
+        .map(|n| root.join(n).display().to_string())
+        .collect();
+    assert_eq!(r.created_kerberos_file_paths, want);
+}

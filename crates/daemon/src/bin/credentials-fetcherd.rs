@@ -40,7 +40,8 @@ struct Args {
     /// Host keytab for domain-joined mode (default: KRB5_KTNAME, else /etc/krb5.keytab).
     #[arg(long)]
     keytab: Option<PathBuf>,
-    /// Principal to use from the keytab (default: the first one in the credspec's realm).
+    /// Principal to use from the keytab (default: CF_MACHINE_PRINCIPAL, else the credspec realm's
+    /// first single-component principal such as HOST$, else the first; see the login module).
     #[arg(long)]
     machine_principal: Option<String>,
     /// Domain controller HOST[:PORT] (default: DOMAIN_CONTROLLER_GMSA, else DNS SRV).
@@ -52,6 +53,11 @@ struct Args {
     /// Credspec to lease at start-up, PATH[:LEASEID] (default: CF_CRED_SPEC_FILE).
     #[arg(long)]
     cred_spec_file: Option<String>,
+    /// Longest an Add*/Renew* call may take, in seconds (default: CF_RPC_DEADLINE_SECS, else
+    /// 15, under the ECS agent's 20 s attempt); a shorter grpc-timeout of the caller wins. A
+    /// lease whose call ends first (deadline or client gone) is rolled back.
+    #[arg(long)]
+    rpc_deadline_secs: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -96,6 +102,7 @@ fn main() -> ExitCode {
         aws_sm_secret_name: args.aws_sm_secret_name,
         domainless_secret_file: args.domainless_secret_file,
         cred_spec_file: args.cred_spec_file,
+        rpc_deadline_secs: args.rpc_deadline_secs,
         ..config::Flags::default()
     };
     let ecs = std::fs::read_to_string(config::ECS_CONFIG).ok();

@@ -1,7 +1,6 @@
 //! `gmsa fetch` and `gmsa doctor`: the whole chain from a credspec to the gMSA's ccache.
 
-use super::kinit::read_password;
-use super::{CacheArgs, KdcArgs, parse_mode};
+use super::args::{CacheArgs, KdcArgs, parse_mode, read_password};
 use crate::convert;
 use crate::credspec::CredSpec;
 use krb5_proto::Principal;
@@ -29,7 +28,8 @@ pub struct ChainArgs {
     /// Domain-joined mode: the host's keytab (e.g. /etc/krb5.keytab).
     #[arg(long, value_name = "FILE")]
     pub keytab: Option<PathBuf>,
-    /// The principal to use from the keytab (default: its first principal).
+    /// The principal to use from the keytab (default: the first single-component principal of
+    /// the credspec's realm, e.g. HOST$@REALM, else the first; the daemon's rule).
     #[arg(long, value_name = "PRINCIPAL", requires = "keytab")]
     pub principal: Option<String>,
     /// The domain controller, HOST[:PORT] (default: DNS SRV _ldap._tcp.dc._msdcs.DOMAIN).
@@ -107,21 +107,9 @@ fn prepare(a: &ChainArgs) -> Result<Prepared, String> {
             .as_ref()
             .ok_or("give --user with --password-file, or --keytab")?;
         let kt = Keytab::read(path).map_err(|e| format!("keytab {}: {e}", path.display()))?;
-        let p = match &a.principal {
-            Some(p) => Principal::parse(p, Some(&realm)).map_err(|e| e.to_string())?,
-            None => kt
-                .principals()
-                .into_iter()
-                .next()
-                .ok_or_else(|| format!("keytab {} is empty", path.display()))?,
-        };
-        let keys = kt.keys_for(&p);
-        if keys.is_empty() {
-            return Err(format!(
-                "keytab {} has no usable key for {p}",
-                path.display()
-            ));
-        }
+        // The daemon's rule (crate::login): --principal, else the realm's machine account.
+        let (p, keys) = crate::login::keytab_login(&kt, Some(&realm), a.principal.as_deref())
+            .map_err(|e| format!("keytab {}: {e}", path.display()))?;
         (p, Secret::Keys(keys))
     };
     let fetch = FetchOptions {
@@ -137,7 +125,7 @@ fn prepare(a: &ChainArgs) -> Result<Prepared, String> {
         },
         ..FetchOptions::default()
     };
-    let opts = super::as_options(&client)?;
+    let opts = super::args::as_options(&client)?;
     Ok(Prepared {
         spec,
         opts,
@@ -186,9 +174,11 @@ pub async fn run_fetch(a: FetchArgs) -> Result<(), String> {
     })?;
     // Atomic (a reader sees the old cache or the new one, never a mix) but not fsynced, as MIT
     // kinit does: after a crash the ticket is fetched again, while an fsync costs milliseconds.
-    atomic_replace::Replace::new(mode)
-        .durability(atomic_replace::Durability::PageCache)
-        .write(&path, &convert::new_cache(&ticket.tgt).to_bytes())
+    convert::new_cache(&ticket.tgt)
+        .write_with(
+            &path,
+            &ccache::Replace::new(mode).durability(ccache::Durability::PageCache),
+        )
         .map_err(|e| format!("cannot write the credential cache {}: {e}", path.display()))?;
     if let Some(kt_path) = &a.keytab_out {
         let keys = ticket
@@ -422,7 +412,7 @@ pub async fn run_doctor(a: DoctorArgs) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_mode;
+    use super::super::args::parse_mode;
 
     #[test]
     fn mode_is_permission_bits_the_owner_can_read() {

@@ -1,11 +1,10 @@
-use super::{CacheArgs, KdcArgs};
+use super::args::{CacheArgs, KdcArgs, parse_mode, read_password};
 use crate::convert;
 use krb5_proto::Principal;
 use krb5_proto::as_exchange::{AsOptions, Secret};
 use krb5_proto::keytab::Keytab;
 use std::path::PathBuf;
 use std::time::Duration;
-use zeroize::Zeroizing;
 
 /// `gmsa kinit`.
 #[derive(Debug, clap::Args)]
@@ -34,37 +33,6 @@ pub struct KinitArgs {
     pub mode: String,
 }
 
-pub(super) fn read_password(path: &PathBuf) -> Result<Zeroizing<Vec<u8>>, String> {
-    let mut bytes = if path.as_os_str() == "-" {
-        let mut v = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin().take(64 * 1024), &mut v)
-            .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
-        Zeroizing::new(v)
-    } else {
-        let meta = std::fs::metadata(path)
-            .map_err(|e| format!("cannot read password file {}: {e}", path.display()))?;
-        if meta.len() > 64 * 1024 {
-            return Err(format!(
-                "password file {} is larger than 64 KiB",
-                path.display()
-            ));
-        }
-        Zeroizing::new(
-            std::fs::read(path)
-                .map_err(|e| format!("cannot read password file {}: {e}", path.display()))?,
-        )
-    };
-    if bytes.last() == Some(&b'\n') {
-        bytes.pop();
-        if bytes.last() == Some(&b'\r') {
-            bytes.pop();
-        }
-    }
-    Ok(bytes)
-}
-
-use std::io::Read as _;
-
 pub async fn run(a: KinitArgs) -> Result<(), String> {
     let client = a.kdc.client()?;
     let principal = Principal::parse(&a.principal, client.conf().default_realm())
@@ -90,11 +58,11 @@ pub async fn run(a: KinitArgs) -> Result<(), String> {
     } else {
         return Err("give --password-file or --keytab".into());
     };
-    let mode = super::parse_mode(&a.mode)?;
+    let mode = parse_mode(&a.mode)?;
     let opts = AsOptions {
         lifetime: Duration::from_secs(a.lifetime),
         renew_life: (a.renewable > 0).then(|| Duration::from_secs(a.renewable)),
-        ..super::as_options(&client)?
+        ..super::args::as_options(&client)?
     };
     let path = a.cache.path()?;
     let tgt = client

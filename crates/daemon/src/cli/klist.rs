@@ -1,4 +1,4 @@
-use super::CacheArgs;
+use super::args::CacheArgs;
 use crate::timefmt::{iso8601, klist_style};
 use ccache::Ccache;
 use krb5_proto::crypto::EncType;

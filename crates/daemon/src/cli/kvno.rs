@@ -1,4 +1,4 @@
-use super::{CacheArgs, KdcArgs};
+use super::args::{CacheArgs, KdcArgs};
 use crate::convert;
 use krb5_proto::Principal;
 use krb5_proto::tgs_exchange::TgsOptions;
@@ -24,7 +24,7 @@ pub async fn run(a: KvnoArgs) -> Result<(), String> {
     let client = a.kdc.client()?;
     // Session-key enctypes from krb5.conf's default_tgs_enctypes (and allow_rc4).
     let opts = TgsOptions {
-        etypes: super::as_options(&client)?
+        etypes: super::args::as_options(&client)?
             .enctype_policy
             .tgs_enctypes()
             .to_vec(),

@@ -32,7 +32,8 @@ pub enum LeaseCommand {
         #[arg(long)]
         domain: Option<String>,
     },
-    /// List the leases in the krbdir.
+    /// List the leases in the krbdir, one line per ticket, ending with its renewal state
+    /// (`renewal: ok`, `renewal: waiting for credentials since ...`, `renewal: failing since ...`).
     List {
         /// The krbdir (default: $CF_KRB_DIR, else /var/credentials-fetcher/krbdir).
         #[arg(long)]
@@ -70,7 +71,7 @@ fn socket(a: &Option<PathBuf>) -> PathBuf {
 }
 
 fn password(p: &PathBuf) -> Result<String, String> {
-    let b = super::kinit::read_password(p)?;
+    let b = super::args::read_password(p)?;
     String::from_utf8(b.to_vec()).map_err(|_| "the password is not UTF-8".into())
 }
 
@@ -84,6 +85,23 @@ pub async fn run(a: LeaseArgs) -> Result<(), String> {
             .unwrap_or_else(|| crate::server::config::DEFAULT_KRBDIR.into());
         let ids = crate::server::lease::scan(&root).map_err(|e| e.to_string())?;
         for id in ids {
+            // The renewal column: "ok", or the daemon's note of why it is not renewing normally
+            // (waiting for credentials after a refused login, or failing and retrying).
+            let renewal = std::fs::read_to_string(
+                root.join(id.as_str())
+                    .join(crate::server::manager::RENEWAL_STATE_NAME),
+            )
+            .ok()
+            .map(|s| {
+                s.lines()
+                    .next()
+                    .unwrap_or("")
+                    .chars()
+                    .take(400)
+                    .collect::<String>()
+            })
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "ok".into());
             match crate::server::lease::Metadata::read(&root, &id) {
                 Ok(md) => {
                     for t in md.tickets {
@@ -93,7 +111,7 @@ pub async fn run(a: LeaseArgs) -> Result<(), String> {
                             t.domainless_user.clone()
                         };
                         println!(
-                            "{id}  {}  {}  {}  {}",
+                            "{id}  {}  {}  {}  {}  renewal: {renewal}",
                             t.service_account_name,
                             t.domain_name,
                             user,

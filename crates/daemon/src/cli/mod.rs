@@ -1,5 +1,6 @@
 //! The `gmsa` command-line tool.
 
+mod args;
 mod blob;
 mod fetch;
 mod kinit;
@@ -8,7 +9,6 @@ mod kvno;
 mod lease;
 
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Kerberos and gMSA credentials, without spawning kinit.
@@ -38,65 +38,6 @@ pub enum Command {
     Blob(blob::BlobCommand),
     /// Leases of a running credentials-fetcherd (over its Unix socket).
     Lease(lease::LeaseArgs),
-}
-
-/// Options shared by commands that talk to a KDC.
-#[derive(Debug, clap::Args)]
-pub struct KdcArgs {
-    /// KDC to use, as HOST[:PORT] (repeat for failover); default: krb5.conf, then DNS SRV records.
-    #[arg(long = "kdc", value_name = "HOST[:PORT]")]
-    pub kdc: Vec<String>,
-    /// Seconds to wait for each KDC before trying the next.
-    #[arg(long, value_name = "SECONDS", default_value_t = 3.0)]
-    pub timeout: f64,
-}
-
-/// The ccache option.
-#[derive(Debug, clap::Args)]
-pub struct CacheArgs {
-    /// Credential cache (FILE:path or a path); default: $KRB5CCNAME, else /tmp/krb5cc_<uid>.
-    #[arg(short = 'c', long = "cache", value_name = "CCACHE")]
-    pub cache: Option<String>,
-}
-
-impl CacheArgs {
-    fn path(&self) -> Result<PathBuf, String> {
-        ccache::resolve_path(self.cache.as_deref()).map_err(|e| e.to_string())
-    }
-}
-
-impl KdcArgs {
-    fn client(&self) -> Result<krb5_proto::client::Client, String> {
-        let conf = krb5_proto::config::Krb5Conf::load_default().map_err(|e| e.to_string())?;
-        let mut client = krb5_proto::client::Client::new(conf);
-        if !self.kdc.is_empty() {
-            let kdcs = self
-                .kdc
-                .iter()
-                .map(|k| {
-                    krb5_proto::transport::KdcAddr::parse(k).map_err(|e| format!("--kdc {k}: {e}"))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            client = client.with_kdcs(kdcs);
-        }
-        if !(self.timeout.is_finite() && self.timeout > 0.0 && self.timeout <= 600.0) {
-            return Err("--timeout must be between 0 and 600 seconds".into());
-        }
-        Ok(client.with_timeout(std::time::Duration::from_secs_f64(self.timeout)))
-    }
-}
-
-/// AS options under krb5.conf's enctype policy (`permitted_enctypes`, `default_tkt_enctypes`,
-/// `allow_rc4`): every login of the CLI goes through this.
-pub(crate) fn as_options(
-    client: &krb5_proto::client::Client,
-) -> Result<krb5_proto::as_exchange::AsOptions, String> {
-    let policy = krb5_proto::etype_policy::EnctypePolicy::from_conf(client.conf())
-        .map_err(|e| format!("krb5.conf: {e}"))?;
-    Ok(krb5_proto::as_exchange::AsOptions {
-        enctype_policy: policy,
-        ..Default::default()
-    })
 }
 
 /// Runs the CLI and returns the process exit code; errors are printed as one line, never a panic.
@@ -129,17 +70,5 @@ pub fn main() -> ExitCode {
             eprintln!("gmsa: {msg}");
             ExitCode::FAILURE
         }
-    }
-}
-
-/// `--mode`: octal permission bits only (no setuid/setgid/sticky: a keytab or ccache never
-/// needs them, and larger numbers must not be silently truncated), readable by the owner.
-pub(crate) fn parse_mode(text: &str) -> Result<u32, String> {
-    match u32::from_str_radix(text, 8) {
-        Ok(m) if m <= 0o777 && m & 0o400 != 0 => Ok(m),
-        _ => Err(format!(
-            "--mode {text}: give octal permission bits from 400 to 777 that let the owner read \
-             the file, e.g. 600 (the default) or 640"
-        )),
     }
 }

@@ -9,6 +9,10 @@ use std::path::PathBuf;
 pub const DEFAULT_SOCKET: &str = "/var/credentials-fetcher/socket/credentials_fetcher.sock";
 /// Default krbdir.
 pub const DEFAULT_KRBDIR: &str = "/var/credentials-fetcher/krbdir";
+/// How long an Add*/Renew* RPC may take by default (`CF_RPC_DEADLINE_SECS`): shorter than
+/// the ECS agent's 20 s attempt, so a slow DC gets an answer (DEADLINE_EXCEEDED, retried by the
+/// agent) before the agent gives up on the call, and the lease is rolled back, not leaked.
+pub const DEFAULT_RPC_DEADLINE: std::time::Duration = std::time::Duration::from_secs(15);
 /// The ECS agent's config file.
 pub const ECS_CONFIG: &str = "/etc/ecs/ecs.config";
 
@@ -41,6 +45,8 @@ pub struct Flags {
     pub gmsa_ou: Option<String>,
     /// `CF_GMSA_DISTINGUISHED_NAME`.
     pub gmsa_dn: Option<String>,
+    /// `--rpc-deadline-secs` / `CF_RPC_DEADLINE_SECS`.
+    pub rpc_deadline_secs: Option<String>,
 }
 
 /// The resolved settings.
@@ -73,6 +79,9 @@ pub struct Config {
     pub domainless_secret_file: Option<PathBuf>,
     /// `CF_CRED_SPEC_FILE`: credspec path and optional lease id.
     pub cred_spec_file: Option<(PathBuf, Option<LeaseId>)>,
+    /// Longest an Add*/Renew* RPC runs (`--rpc-deadline-secs` / `CF_RPC_DEADLINE_SECS`, seconds,
+    /// default [`DEFAULT_RPC_DEADLINE`]); a caller's shorter `grpc-timeout` wins.
+    pub rpc_deadline: std::time::Duration,
     /// Test hook `CF_TEST_RENEW_SECS`: renew every N seconds instead of from the ticket's life.
     pub test_renew_secs: Option<u64>,
     /// Test hook `CF_TEST_FAKE_TICKETS=1`: synthetic tickets, no KDC (for tests of the RPC layer).
@@ -257,6 +266,22 @@ impl Config {
                 Some((PathBuf::from(p), id))
             }
         };
+        let rpc_deadline = match flags
+            .rpc_deadline_secs
+            .clone()
+            .or_else(|| get("CF_RPC_DEADLINE_SECS"))
+        {
+            None => DEFAULT_RPC_DEADLINE,
+            Some(v) => match v.trim().parse::<f64>() {
+                Ok(s) if s > 0.0 && s <= 600.0 => std::time::Duration::from_secs_f64(s),
+                _ => {
+                    return Err(bad(
+                        "CF_RPC_DEADLINE_SECS",
+                        format!("{v:?}: give seconds, more than 0 and at most 600"),
+                    ));
+                }
+            },
+        };
         Ok(Self {
             socket,
             socket_gid,
@@ -283,6 +308,7 @@ impl Config {
                 .clone()
                 .or_else(|| get("CF_DOMAINLESS_SECRET_FILE").map(PathBuf::from)),
             cred_spec_file,
+            rpc_deadline,
             test_renew_secs: get("CF_TEST_RENEW_SECS")
                 .and_then(|v| v.parse().ok())
                 .filter(|v| *v > 0),
@@ -306,6 +332,7 @@ mod tests {
         assert_eq!(c.socket_gid, Some(1000));
         assert_eq!(c.socket, PathBuf::from(DEFAULT_SOCKET));
         assert_eq!(c.ccache_mode, 0o600);
+        assert_eq!(c.rpc_deadline, DEFAULT_RPC_DEADLINE);
         let flags = Flags {
             dc: Some("flag".into()),
             ..Flags::default()
@@ -327,11 +354,13 @@ mod tests {
             "CF_CRED_SPEC_FILE" => Some("/etc/spec.json:0123456789abcdef0123".to_string()),
             "KRB5_KTNAME" => Some("FILE:/tmp/kt".to_string()),
             "CF_KRB5CC_MODE" => Some("640".to_string()),
+            "CF_RPC_DEADLINE_SECS" => Some("2.5".to_string()),
             _ => None,
         };
         let c = Config::resolve(&Flags::default(), &env, None, "").unwrap();
         assert_eq!(c.socket, PathBuf::from("/tmp/x.sock"));
         assert_eq!(c.krbdir, PathBuf::from("/tmp/krb"));
+        assert_eq!(c.rpc_deadline, std::time::Duration::from_millis(2500));
         assert_eq!(c.keytab, PathBuf::from("/tmp/kt"));
         assert_eq!(c.ccache_mode, 0o640);
         let (p, id) = c.cred_spec_file.unwrap();

@@ -16,6 +16,11 @@
 //! (single flight); those that were waiting when it failed get its error instead of trying again
 //! one after another against a DC or KDC that is down.
 //!
+//! Credentials the KDC refused (wrong or expired password, revoked account) are remembered by a
+//! keyed hash ([`super::refusals`]) and never sent again: every waiting and later login with the
+//! same (principal, secret) fails at once with `PERMISSION_DENIED`, so a wrong password costs
+//! the account at most one failed pre-authentication per daemon (AD lockout).
+//!
 //! The LDAP session is kept too: one [`GmsaReader`] per (login principal, domain), bound once,
 //! so a password read after the first costs one search round trip instead of a TCP connect, a
 //! TGS exchange for `ldap/<dc>` and a three-round-trip SASL bind. A session is locked only for
@@ -27,11 +32,11 @@
 //! only the search and the gMSA's AS exchange.
 
 use super::config::Config;
+use super::error::{BoxFuture, ErrorKind, LeaseError};
+use super::refusals::{Refusals, refusal_reason};
 use super::s2k::S2kCache;
-use super::source::{
-    BoxFuture, ErrorKind, LeaseError, Login, SecretSource, TicketOutcome, TicketRequest,
-    TicketSource,
-};
+use super::secret::SecretSource;
+use super::source::{Login, TicketOutcome, TicketRequest, TicketSource};
 use krb5_proto::as_exchange::{AsOptions, Secret};
 use krb5_proto::client::Client;
 use krb5_proto::etype_policy::EnctypePolicy;
@@ -174,6 +179,10 @@ pub struct KerberosSource {
     ldap_idle: Duration,
     max_password_age: Duration,
     ldap_connections: AtomicU64,
+    /// Refused (login principal, secret) pairs, never sent again.
+    refusals: Refusals,
+    /// AS exchanges as a login principal (user or machine).
+    user_logins: AtomicU64,
 }
 
 fn slot<T>(map: &Mutex<HashMap<String, Slot<T>>>, key: &str) -> Slot<T> {
@@ -215,6 +224,8 @@ impl KerberosSource {
             ldap_idle: LDAP_IDLE_CLOSE,
             max_password_age: MAX_PASSWORD_AGE,
             ldap_connections: AtomicU64::new(0),
+            refusals: Refusals::new(),
+            user_logins: AtomicU64::new(0),
         }
     }
 
@@ -273,6 +284,12 @@ impl KerberosSource {
         self.s2k.derivations()
     }
 
+    /// How many AS exchanges as a login principal (domainless user or host) this source has made
+    /// (successful or not).
+    pub fn user_logins(&self) -> u64 {
+        self.user_logins.load(Ordering::Relaxed)
+    }
+
     /// How many AS exchanges as a gMSA this source has made (successful or not).
     pub fn gmsa_logins(&self) -> u64 {
         self.gmsa_logins.load(Ordering::Relaxed)
@@ -292,40 +309,16 @@ impl KerberosSource {
                     .await
                     .map_err(|e| LeaseError::internal(step.clone(), e))?
                     .map_err(|e| LeaseError::new(ErrorKind::FailedPrecondition, step.clone(), e))?;
-                let all = kt.principals();
-                // A configured principal without `@REALM` is in the credspec's realm, else in
-                // the keytab's first principal's.
-                let default_realm = match realm {
-                    Some(r) => Some(r.to_owned()),
-                    None => all.first().map(|p| p.realm_str()),
-                };
-                let p = match principal {
-                    Some(p) => Principal::parse(p, default_realm.as_deref())
-                        .map_err(|e| LeaseError::invalid(step.clone(), e))?,
-                    None => all
-                        .iter()
-                        .find(|p| {
-                            realm.is_none_or(|r| p.realm_str().eq_ignore_ascii_case(r))
-                                && p.components.len() == 1
-                        })
-                        .or_else(|| all.first())
-                        .cloned()
-                        .ok_or_else(|| {
-                            LeaseError::new(
-                                ErrorKind::FailedPrecondition,
-                                step.clone(),
-                                "the keytab is empty",
-                            )
-                        })?,
-                };
-                let keys = kt.keys_for(&p);
-                if keys.is_empty() {
-                    return Err(LeaseError::new(
-                        ErrorKind::FailedPrecondition,
-                        step,
-                        format!("no usable key for {p}"),
-                    ));
-                }
+                let (p, keys) = crate::login::keytab_login(&kt, realm, principal.as_deref())
+                    .map_err(|e| {
+                        let kind = match e {
+                            crate::login::KeytabLoginError::BadPrincipal(_) => {
+                                ErrorKind::InvalidArgument
+                            }
+                            _ => ErrorKind::FailedPrecondition,
+                        };
+                        LeaseError::new(kind, step.clone(), e)
+                    })?;
                 Ok((p, Secret::Keys(keys), None))
             }
             Login::Domainless(c) => {
@@ -357,6 +350,12 @@ impl KerberosSource {
         password: Option<Zeroizing<String>>,
     ) -> Result<(String, Credentials), LeaseError> {
         let key = principal.to_string().to_ascii_lowercase();
+        let tag = self.refusals.tag(&key, &secret);
+        // Refused before: not sent again (checked before and after waiting for the login in
+        // flight, which may be the one that gets refused).
+        if let Some(e) = self.refusals.check(&key, &tag) {
+            return Err(e);
+        }
         let slot = slot(&self.tgts, &key);
         let waiting = Instant::now();
         let mut guard = slot.lock().await;
@@ -366,12 +365,16 @@ impl KerberosSource {
         {
             return Ok((key, c.tgt.clone()));
         }
+        if let Some(e) = self.refusals.check(&key, &tag) {
+            return Err(e);
+        }
         // Only an unreachable KDC is shared with the waiters: a request with a wrong password
         // must not fail the others.
         if let Some(e) = guard.failure_since(waiting) {
             return Err(e);
         }
         let t = Instant::now();
+        self.user_logins.fetch_add(1, Ordering::Relaxed);
         let tgt = match self
             .client
             .as_exchange(principal.clone(), secret, self.as_opts.clone())
@@ -379,6 +382,14 @@ impl KerberosSource {
         {
             Ok(t) => t,
             Err(e) => {
+                if let Some(reason) = refusal_reason(&e) {
+                    self.refusals.record(&key, tag, reason);
+                    tracing::warn!(
+                        principal = %principal,
+                        reason,
+                        "the KDC refused the credentials of {principal} ({reason}): they are not sent again until new credentials arrive"
+                    );
+                }
                 let e = LeaseError::from_krb5(format!("logging in as {principal}"), &e);
                 if e.kind == ErrorKind::Unavailable {
                     guard.failed = Some((Instant::now(), e.clone()));
@@ -680,6 +691,19 @@ impl KerberosSource {
 }
 
 impl TicketSource for KerberosSource {
+    fn check_login<'a>(
+        &'a self,
+        login: &'a Login,
+        realm: &'a str,
+    ) -> BoxFuture<'a, Result<(), LeaseError>> {
+        Box::pin(async move {
+            let (principal, secret, password) = Self::login_secret(login, Some(realm)).await?;
+            self.login_tgt(principal, secret, password)
+                .await
+                .map(|_| ())
+        })
+    }
+
     fn get_ticket(&self, req: TicketRequest) -> BoxFuture<'_, Result<TicketOutcome, LeaseError>> {
         Box::pin(self.ticket(req, None))
     }
@@ -821,6 +845,158 @@ mod tests {
         .unwrap();
     }
 
+    /// A KDC stand-in on TCP that answers every request with KRB-ERROR `code` and counts them.
+    async fn refusing_kdc(code: i32) -> (u16, Arc<AtomicU64>) {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let count = Arc::new(AtomicU64::new(0));
+        let c = count.clone();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                let c = c.clone();
+                tokio::spawn(async move {
+                    loop {
+                        let mut len = [0u8; 4];
+                        if s.read_exact(&mut len).await.is_err() {
+                            return;
+                        }
+                        let mut req = vec![0u8; u32::from_be_bytes(len).min(65_536) as usize];
+                        if s.read_exact(&mut req).await.is_err() {
+                            return;
+                        }
+                        c.fetch_add(1, Ordering::SeqCst);
+                        // Slow enough that every waiter is queued behind the first attempt.
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        use krb5_proto::asn1::{self, KerberosTime, KrbError, PrincipalName};
+                        let err = KrbError {
+                            pvno: 5,
+                            msg_type: asn1::msg_type::KRB_ERROR,
+                            ctime: None,
+                            cusec: None,
+                            stime: KerberosTime::from_unix(now()),
+                            susec: 0,
+                            error_code: code,
+                            crealm: None,
+                            cname: None,
+                            realm: "EXAMPLE.TEST".into(),
+                            sname: PrincipalName::new(
+                                asn1::name_type::SRV_INST,
+                                ["krbtgt", "EXAMPLE.TEST"],
+                            ),
+                            e_text: None,
+                            e_data: None,
+                        };
+                        let out = asn1::encode(&err);
+                        let mut framed = (out.len() as u32).to_be_bytes().to_vec();
+                        framed.extend_from_slice(&out);
+                        if s.write_all(&framed).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (port, count)
+    }
+
+    fn domainless_request(password: &str) -> TicketRequest {
+        let spec = r#"{"CmsPlugins":["ActiveDirectory"],"DomainJoinConfig":{"DnsName":"example.test","NetBiosName":"EXAMPLE","MachineAccountName":"WebApp01"},"ActiveDirectoryConfig":{"GroupManagedServiceAccounts":[{"Name":"WebApp01","Scope":"example.test"}]}}"#;
+        TicketRequest {
+            credspec: crate::credspec::CredSpec::parse(spec.as_bytes()).unwrap(),
+            login: Login::Domainless(
+                super::super::secret::DomainlessCreds::new(
+                    "svc-fetcher",
+                    Zeroizing::new(password.into()),
+                    "example.test",
+                )
+                .unwrap(),
+            ),
+            distinguished_name: None,
+            ou: None,
+        }
+    }
+
+    /// N requests (leases, renewals, timers) with a password the KDC refuses, all at once and
+    /// then again later: ONE AS exchange reaches the KDC; everyone gets PERMISSION_DENIED
+    /// naming the refusal; a different password is tried (once) again.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_refused_password_is_sent_once() {
+        let (port, count) =
+            refusing_kdc(krb5_proto::asn1::error_code::KDC_ERR_PREAUTH_FAILED).await;
+        let client = Client::new(krb5_proto::config::Krb5Conf::empty())
+            .with_kdcs(vec![
+                krb5_proto::transport::KdcAddr::parse(&format!("tcp/127.0.0.1:{port}")).unwrap(),
+            ])
+            .with_timeout(Duration::from_secs(5));
+        let src = Arc::new(KerberosSource::new(client, FetchOptions::default()));
+        let req = domainless_request("wrong-password");
+        let mut set = tokio::task::JoinSet::new();
+        for i in 0..20 {
+            let (src, req) = (src.clone(), req.clone());
+            set.spawn(async move {
+                if i % 2 == 0 {
+                    src.get_ticket(req).await
+                } else {
+                    src.renew_ticket(req, Some(now())).await
+                }
+            });
+        }
+        while let Some(r) = set.join_next().await {
+            let e = r.unwrap().unwrap_err();
+            assert_eq!(e.kind, ErrorKind::PermissionDenied, "{e}");
+            assert!(super::super::refusals::is_credentials_refusal(&e), "{e}");
+            assert!(e.to_string().contains("KDC_ERR_PREAUTH_FAILED"), "{e}");
+        }
+        assert_eq!(
+            count.load(Ordering::SeqCst),
+            1,
+            "one attempt for 20 requests"
+        );
+        // Later requests (timers, agent retries) and a check of the same credentials: none sent.
+        for _ in 0..5 {
+            let e = src.get_ticket(req.clone()).await.unwrap_err();
+            assert!(
+                e.to_string()
+                    .contains("not retried until new credentials arrive"),
+                "{e}"
+            );
+        }
+        let e = src
+            .check_login(&req.login, "EXAMPLE.TEST")
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::PermissionDenied);
+        assert!(!e.to_string().contains("wrong-password"), "{e}");
+        assert_eq!(count.load(Ordering::SeqCst), 1);
+        assert_eq!(src.user_logins(), 1);
+        // Different credentials arrive: tried once, refused, remembered too.
+        let other = domainless_request("another-password");
+        src.get_ticket(other.clone()).await.unwrap_err();
+        src.get_ticket(other).await.unwrap_err();
+        assert_eq!(count.load(Ordering::SeqCst), 2);
+        assert_eq!(src.gmsa_logins(), 0);
+    }
+
+    /// A KDC that is unreachable is not a refusal: the next request tries again.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn other_kdc_errors_are_not_remembered() {
+        let (port, count) =
+            refusing_kdc(krb5_proto::asn1::error_code::KDC_ERR_SVC_UNAVAILABLE).await;
+        let client = Client::new(krb5_proto::config::Krb5Conf::empty())
+            .with_kdcs(vec![
+                krb5_proto::transport::KdcAddr::parse(&format!("tcp/127.0.0.1:{port}")).unwrap(),
+            ])
+            .with_timeout(Duration::from_secs(5));
+        let src = KerberosSource::new(client, FetchOptions::default());
+        let req = domainless_request("pw");
+        let e = src.get_ticket(req.clone()).await.unwrap_err();
+        assert!(!super::super::refusals::is_credentials_refusal(&e), "{e}");
+        let n = count.load(Ordering::SeqCst);
+        src.get_ticket(req).await.unwrap_err();
+        assert!(count.load(Ordering::SeqCst) > n, "tried again");
+    }
+
     /// Ten requests of one login waiting on a KDC that never answers share one failure: they
     /// end together instead of timing out one after another.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -843,7 +1019,7 @@ mod tests {
         let req = TicketRequest {
             credspec: crate::credspec::CredSpec::parse(spec.as_bytes()).unwrap(),
             login: Login::Domainless(
-                super::super::source::DomainlessCreds::new(
+                super::super::secret::DomainlessCreds::new(
                     "svc-fetcher",
                     Zeroizing::new("pw".into()),
                     "example.test",

@@ -4,19 +4,19 @@
 //! `std::sync::Mutex` that is never held across an `.await`, so RPCs run concurrently and a slow
 //! DC only delays the requests that need it.
 
-use super::lease::{
-    CCACHE_NAME, Durability, Layout, LeaseId, MAX_TICKETS_PER_LEASE, Metadata, TicketInfo,
-};
-use super::source::{
-    DomainlessCreds, ErrorKind, LeaseError, Login, SecretSource, TicketRequest, TicketSource,
-    user_key,
-};
+use super::error::{ErrorKind, LeaseError};
+use super::lease::{CCACHE_NAME, Durability, Layout, LeaseId, Metadata, TicketInfo};
+use super::secret::{DomainlessCreds, SecretSource, user_key};
+use super::source::{Login, TicketRequest, TicketSource};
+use super::specs::{LeaseSpecs, SpecText};
 use crate::credspec::CredSpec;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
+use tokio::sync::watch;
 use tokio::task::AbortHandle;
+use tokio_util::sync::CancellationToken;
 use zeroize::Zeroizing;
 
 /// When tickets are renewed.
@@ -56,6 +56,18 @@ impl RenewPolicy {
         Duration::from_secs_f64((at - now as f64).clamp(1.0, 30.0 * 86_400.0))
     }
 }
+
+impl RenewPolicy {
+    /// A retry delay: `base` with +-25% jitter, at least `retry_min`, at most `retry_max`.
+    pub fn jittered(&self, base: Duration) -> Duration {
+        base.mul_f64(0.75 + 0.5 * random_unit())
+            .clamp(self.retry_min, self.retry_max.max(self.retry_min))
+    }
+}
+
+/// File in a lease directory saying why its renewal is not happening normally (absent when it
+/// is): "waiting for credentials since ...: ..." or "failing since ..., retrying: ...".
+pub const RENEWAL_STATE_NAME: &str = "renewal_state";
 
 /// A uniform number in [0, 1).
 fn random_unit() -> f64 {
@@ -118,8 +130,13 @@ struct Inner {
     source: Arc<dyn TicketSource>,
     secret: Option<Arc<dyn SecretSource>>,
     leases: Mutex<HashMap<LeaseId, Entry>>,
+    /// Leases being created (reserved ids), see [`Reservation`].
+    creating: Mutex<HashMap<LeaseId, Creating>>,
     /// Domainless passwords known in memory (from RPCs or the secret source), by `user@domain`.
     users: Mutex<HashMap<String, DomainlessCreds>>,
+    /// Bumped whenever credentials arrive (a checked renew, an add, the secret source): wakes
+    /// the timers waiting for credentials after a refused login.
+    creds_arrived: watch::Sender<u64>,
 }
 
 /// The lease manager. Cheap to clone.
@@ -133,6 +150,132 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     }
 }
 
+/// A lease's tickets, obtained but not written yet.
+struct Filled {
+    md: Metadata,
+    times: Vec<(i64, i64)>,
+    files: Vec<(PathBuf, ccache::Ccache)>,
+}
+
+/// A lease being created: a delete cancels it and waits until `done` turns true (committed or
+/// rolled back).
+struct Creating {
+    cancel: CancellationToken,
+    done: watch::Receiver<bool>,
+}
+
+/// Held from the moment an add reserves its lease id until the lease is committed or rolled
+/// back: on drop, an uncommitted lease whose files were written is removed, and the id is
+/// released (waking a delete waiting for it).
+struct Reservation {
+    inner: Arc<Inner>,
+    id: LeaseId,
+    cancel: CancellationToken,
+    done: watch::Sender<bool>,
+    /// The lease directory is ours and written.
+    written: bool,
+    committed: bool,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if !self.committed && self.written {
+            let dir = self.inner.cfg.layout.lease_dir(&self.id);
+            let why = if self.cancel.is_cancelled() {
+                "its caller went away (cancelled or past its deadline) or it was deleted"
+            } else {
+                "it was not committed"
+            };
+            match std::fs::remove_dir_all(&dir) {
+                Ok(()) => {
+                    tracing::warn!(lease = %self.id, "lease rolled back before its commit: {why}; its files are removed")
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    tracing::error!(lease = %self.id, error = %e, "rolling back lease {}: cannot remove {}", self.id, dir.display())
+                }
+            }
+        } else if !self.committed && self.cancel.is_cancelled() {
+            tracing::warn!(lease = %self.id, "lease abandoned before anything was written: its caller went away (cancelled or past its deadline) or it was deleted");
+        }
+        lock(&self.inner.creating).remove(&self.id);
+        let _ = self.done.send(true);
+    }
+}
+
+fn cancelled_error(id: &LeaseId) -> LeaseError {
+    LeaseError::new(
+        ErrorKind::Internal,
+        format!("creating lease {id}"),
+        "cancelled: the caller went away, the deadline passed or the lease was deleted",
+    )
+}
+
+/// A lease written but not committed (see [`Manager::add`]): [`PendingLease::commit`] makes it
+/// a served lease; dropping it removes its files.
+pub struct PendingLease {
+    reservation: Reservation,
+    metadata: Option<Metadata>,
+    times: Vec<(i64, i64)>,
+    login: LeaseLogin,
+    added: Added,
+}
+
+impl std::fmt::Debug for PendingLease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingLease")
+            .field("added", &self.added)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PendingLease {
+    /// What the lease will be.
+    pub fn added(&self) -> &Added {
+        &self.added
+    }
+
+    /// The commit point: the lease is served from now on (renewal timers, listed, deletable),
+    /// unless a delete cancelled it meanwhile (then it is rolled back and this is an error).
+    pub fn commit(mut self) -> Result<Added, LeaseError> {
+        let manager = Manager(self.reservation.inner.clone());
+        let id = self.added.lease_id.clone();
+        {
+            let mut leases = lock(&manager.0.leases);
+            if self.reservation.cancel.is_cancelled() {
+                drop(leases);
+                return Err(cancelled_error(&id));
+            }
+            let md = self.metadata.take().unwrap_or_default();
+            let timers = md
+                .tickets
+                .iter()
+                .zip(&self.times)
+                .map(|(t, (s, e))| {
+                    manager.spawn_timer(
+                        id.clone(),
+                        t.clone(),
+                        manager.0.cfg.renew.delay(*s, *e, now_unix()),
+                    )
+                })
+                .collect();
+            leases.insert(
+                id.clone(),
+                Entry {
+                    metadata: md,
+                    timers,
+                },
+            );
+            self.reservation.committed = true;
+        }
+        if let LeaseLogin::Domainless(c) = &self.login {
+            manager.store_user(c.clone());
+        }
+        tracing::info!(lease = %id, tickets = self.added.dirs.len(), "lease created");
+        Ok(self.added.clone())
+    }
+}
+
 /// The result of adding a lease.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Added {
@@ -140,6 +283,9 @@ pub struct Added {
     pub lease_id: LeaseId,
     /// The ticket directories, one per distinct gMSA, in request order.
     pub dirs: Vec<PathBuf>,
+    /// For each requested credspec, in request order, its ticket directory (duplicates share
+    /// the directory named after their first spelling).
+    pub paths: Vec<PathBuf>,
 }
 
 impl Manager {
@@ -154,7 +300,9 @@ impl Manager {
             source,
             secret,
             leases: Mutex::default(),
+            creating: Mutex::default(),
             users: Mutex::default(),
+            creds_arrived: watch::Sender::new(0),
         }))
     }
 
@@ -235,49 +383,6 @@ impl Manager {
         Ok(n)
     }
 
-    /// Parses credspecs; merges duplicates (same gMSA and domain).
-    pub fn parse_credspecs(contents: &[String]) -> Result<Vec<(CredSpec, String)>, LeaseError> {
-        if contents.is_empty() {
-            return Err(LeaseError::invalid(
-                "checking the request",
-                "no credspec given",
-            ));
-        }
-        if contents.len() > MAX_TICKETS_PER_LEASE {
-            return Err(LeaseError::invalid(
-                "checking the request",
-                format!("more than {MAX_TICKETS_PER_LEASE} credspecs"),
-            ));
-        }
-        let mut out: Vec<(CredSpec, String)> = Vec::new();
-        for (i, c) in contents.iter().enumerate() {
-            let spec = CredSpec::parse(c.as_bytes())
-                .map_err(|e| LeaseError::invalid(format!("parsing credspec #{}", i + 1), e))?;
-            if !out.iter().any(|(s, _)| {
-                s.gmsa_name.eq_ignore_ascii_case(&spec.gmsa_name) && s.domain == spec.domain
-            }) {
-                out.push((spec, c.clone()));
-            }
-        }
-        // Two gMSAs of different domains with the same name would share a directory.
-        for (i, (a, _)) in out.iter().enumerate() {
-            if out
-                .iter()
-                .skip(i + 1)
-                .any(|(b, _)| b.gmsa_name.eq_ignore_ascii_case(&a.gmsa_name))
-            {
-                return Err(LeaseError::invalid(
-                    "checking the request",
-                    format!(
-                        "gMSA {} appears for two domains; put them in separate requests",
-                        a.gmsa_name
-                    ),
-                ));
-            }
-        }
-        Ok(out)
-    }
-
     fn login_for(&self, login: &LeaseLogin) -> Login {
         match login {
             LeaseLogin::DomainJoined => self.0.cfg.domain_joined.clone(),
@@ -285,70 +390,118 @@ impl Manager {
         }
     }
 
-    /// Creates a lease: every ticket is obtained and written, or nothing is left behind. Runs in
-    /// its own task, so a client that goes away does not interrupt it half-way.
+    /// Creates a lease up to its commit point: every ticket is obtained and written (or nothing
+    /// is left behind), and the lease is returned as a [`PendingLease`] that the caller commits
+    /// with [`PendingLease::commit`] right before answering. Until then the lease is not served
+    /// (no renewal timer, not listed); dropping it uncommitted rolls it back (its files are
+    /// removed and the log says so).
+    ///
+    /// The work runs in its own task so a half-written lease is never abandoned; when this future
+    /// is dropped (the client went away, or the RPC's deadline passed) the task is cancelled: it
+    /// stops before writing anything, or, when the files are already written, rolls them back.
     pub async fn add(
         &self,
-        credspecs: Vec<String>,
+        specs: LeaseSpecs,
         login: LeaseLogin,
         lease_id: Option<LeaseId>,
-    ) -> Result<Added, LeaseError> {
+    ) -> Result<PendingLease, LeaseError> {
         let this = self.clone();
-        tokio::spawn(async move { this.add_inner(credspecs, login, lease_id).await })
+        let cancel = CancellationToken::new();
+        let caller_gone = cancel.clone().drop_guard();
+        let r = tokio::spawn(async move { this.add_inner(specs, login, lease_id, cancel).await })
             .await
-            .map_err(|e| LeaseError::internal("creating the lease", e))?
+            .map_err(|e| LeaseError::internal("creating the lease", e));
+        caller_gone.disarm();
+        r?
     }
 
     async fn add_inner(
         &self,
-        credspecs: Vec<String>,
+        specs: LeaseSpecs,
         login: LeaseLogin,
         lease_id: Option<LeaseId>,
-    ) -> Result<Added, LeaseError> {
-        let specs = Self::parse_credspecs(&credspecs)?;
+        cancel: CancellationToken,
+    ) -> Result<PendingLease, LeaseError> {
         let id = match lease_id {
             Some(id) => id,
             None => {
                 LeaseId::generate().map_err(|e| LeaseError::internal("drawing a lease id", e))?
             }
         };
-        if lock(&self.0.leases).contains_key(&id) {
-            return Err(LeaseError::new(
-                ErrorKind::Internal,
-                "creating the lease",
-                format!("lease {id} exists"),
-            ));
-        }
-        match self.fill_lease(&id, &specs, &login).await {
-            Ok((md, times)) => {
-                let dirs: Vec<PathBuf> = md.tickets.iter().map(TicketInfo::dir).collect();
-                let timers = md
-                    .tickets
-                    .iter()
-                    .zip(times)
-                    .map(|(t, (s, e))| {
-                        self.spawn_timer(
-                            id.clone(),
-                            t.clone(),
-                            self.0.cfg.renew.delay(s, e, now_unix()),
-                        )
-                    })
-                    .collect();
-                if let LeaseLogin::Domainless(c) = &login {
-                    lock(&self.0.users).insert(c.key(), c.clone());
-                }
-                lock(&self.0.leases).insert(
-                    id.clone(),
-                    Entry {
-                        metadata: md,
-                        timers,
-                    },
-                );
-                tracing::info!(lease = %id, tickets = dirs.len(), "lease created");
-                Ok(Added { lease_id: id, dirs })
+        let mut reservation = {
+            let leases = lock(&self.0.leases);
+            let mut creating = lock(&self.0.creating);
+            if leases.contains_key(&id) || creating.contains_key(&id) {
+                return Err(LeaseError::new(
+                    ErrorKind::Internal,
+                    "creating the lease",
+                    format!("lease {id} exists"),
+                ));
             }
+            let (done, done_rx) = watch::channel(false);
+            creating.insert(
+                id.clone(),
+                Creating {
+                    cancel: cancel.clone(),
+                    done: done_rx,
+                },
+            );
+            Reservation {
+                inner: self.0.clone(),
+                id: id.clone(),
+                cancel: cancel.clone(),
+                done,
+                written: false,
+                committed: false,
+            }
+        };
+        let filled = tokio::select! {
+            biased;
+            () = cancel.cancelled() => Err(cancelled_error(&id)),
+            r = self.fill_lease(&id, &specs, &login) => r,
+        };
+        let written = match filled {
+            Ok(_) if cancel.is_cancelled() => Err(cancelled_error(&id)),
+            Ok(Filled { md, times, files }) => {
+                // Not cancellable once started: the blocking write finishes, then a cancelled
+                // lease is rolled back by the reservation.
+                let (inner, id2) = (self.0.clone(), id.clone());
+                tokio::task::spawn_blocking(move || write_lease(&inner.cfg, &id2, &files, md))
+                    .await
+                    .map_err(|e| LeaseError::internal("writing the lease", e))
+                    .and_then(|r| r)
+                    .map(|md| {
+                        reservation.written = true;
+                        (md, times)
+                    })
+            }
+            Err(e) => Err(e),
+        };
+        match written {
+            Ok((md, times)) if !cancel.is_cancelled() => {
+                let dirs: Vec<PathBuf> = md.tickets.iter().map(TicketInfo::dir).collect();
+                let paths = specs
+                    .ticket_of_each()
+                    .into_iter()
+                    .filter_map(|i| dirs.get(i).cloned())
+                    .collect();
+                Ok(PendingLease {
+                    reservation,
+                    metadata: Some(md),
+                    times,
+                    login,
+                    added: Added {
+                        lease_id: id,
+                        dirs,
+                        paths,
+                    },
+                })
+            }
+            Ok(_) => Err(cancelled_error(&id)),
             Err(e) => {
-                tracing::warn!(error = %e, "lease not created");
+                if !cancel.is_cancelled() {
+                    tracing::warn!(error = %e, "lease not created");
+                }
                 Err(e)
             }
         }
@@ -368,15 +521,16 @@ impl Manager {
         self.0.cfg.gmsa_dn.clone()
     }
 
-    /// Gets every ticket, then writes the lease (see [`write_lease`]) on a blocking thread.
+    /// Gets every ticket and builds the lease's files and metadata (nothing is written yet).
     async fn fill_lease(
         &self,
         id: &LeaseId,
-        specs: &[(CredSpec, String)],
+        specs: &LeaseSpecs,
         login: &LeaseLogin,
-    ) -> Result<(Metadata, Vec<(i64, i64)>), LeaseError> {
+    ) -> Result<Filled, LeaseError> {
+        let specs: Vec<&SpecText> = specs.distinct().collect();
         let mut set = tokio::task::JoinSet::new();
-        for (i, (spec, _)) in specs.iter().enumerate() {
+        for (i, SpecText { spec, .. }) in specs.iter().enumerate() {
             let req = TicketRequest {
                 credspec: spec.clone(),
                 login: self.login_for(login),
@@ -397,11 +551,11 @@ impl Manager {
         let mut md = Metadata::default();
         let mut times = Vec::new();
         let mut files = Vec::new();
-        for ((spec, json), o) in specs.iter().zip(outcomes) {
+        for (SpecText { spec, text }, o) in specs.iter().zip(outcomes) {
             let o = o.ok_or_else(|| LeaseError::internal("getting a ticket", "missing result"))?;
             let dir = self.0.cfg.layout.ticket_dir(id, &spec.gmsa_name);
             times.push((o.tgt.start_time, o.tgt.end_time));
-            files.push((dir.clone(), ccache_bytes(&o.tgt)));
+            files.push((dir.clone(), crate::convert::new_cache(&o.tgt)));
             md.tickets.push(TicketInfo {
                 krb_file_path: dir.join(CCACHE_NAME).display().to_string(),
                 service_account_name: spec.gmsa_name.clone(),
@@ -410,16 +564,12 @@ impl Manager {
                     LeaseLogin::Domainless(c) => c.username.clone(),
                     LeaseLogin::DomainJoined => String::new(),
                 },
-                credspec_info: json.clone(),
+                credspec_info: text.clone(),
                 distinguished_name: o.distinguished_name,
                 credential_arn: spec.credential_arn.clone().unwrap_or_default(),
             });
         }
-        let (inner, id2) = (self.0.clone(), id.clone());
-        let md = tokio::task::spawn_blocking(move || write_lease(&inner.cfg, &id2, &files, md))
-            .await
-            .map_err(|e| LeaseError::internal("writing the lease", e))??;
-        Ok((md, times))
+        Ok(Filled { md, times, files })
     }
 
     /// Writes `dir/krb5cc` on a blocking thread (see [`write_ccache`]).
@@ -428,19 +578,30 @@ impl Manager {
         dir: PathBuf,
         tgt: &krb5_proto::Credentials,
     ) -> Result<(), LeaseError> {
-        let (bytes, mode, gid) = (
-            ccache_bytes(tgt),
+        let (cache, mode, gid) = (
+            crate::convert::new_cache(tgt),
             self.0.cfg.ccache_mode,
             self.0.cfg.ccache_gid,
         );
-        tokio::task::spawn_blocking(move || write_ccache(&dir, &bytes, mode, gid, false))
+        tokio::task::spawn_blocking(move || write_ccache(&dir, &cache, mode, gid, false))
             .await
             .map_err(|e| LeaseError::internal("writing a ccache", e))?
     }
 
     /// Deletes a lease: stops its renewals and removes its directory. An unknown id is not an
     /// error (empty list), like upstream 1.x.
+    ///
+    /// A lease still being created is cancelled and waited for: it is rolled back (or, when
+    /// it committed first, deleted here), so no file stays behind either way.
     pub async fn delete(&self, id: &LeaseId) -> Result<Vec<PathBuf>, LeaseError> {
+        let creating = lock(&self.0.creating)
+            .get(id)
+            .map(|c| (c.cancel.clone(), c.done.clone()));
+        if let Some((cancel, mut done)) = creating {
+            tracing::info!(lease = %id, "deleting a lease being created: cancelling it");
+            cancel.cancel();
+            let _ = done.wait_for(|d| *d).await;
+        }
         let entry = lock(&self.0.leases).remove(id);
         let dir = self.0.cfg.layout.lease_dir(id);
         let dirs = match &entry {
@@ -466,9 +627,13 @@ impl Manager {
 
     /// Renews now every ticket obtained with this user's credentials and remembers the
     /// credentials for later renewals. Returns the renewed ticket directories.
+    ///
+    /// The new credentials are checked first with ONE login; only when the KDC accepts them do
+    /// they replace the known ones. A refused (or unverifiable) renew changes nothing: the old
+    /// password is kept and the leases are untouched. Without leases of this user nothing is
+    /// checked or remembered.
     pub async fn renew_user(&self, creds: DomainlessCreds) -> Result<Vec<PathBuf>, LeaseError> {
         let key = creds.key();
-        lock(&self.0.users).insert(key.clone(), creds.clone());
         let targets: Vec<(LeaseId, TicketInfo)> = lock(&self.0.leases)
             .iter()
             .flat_map(|(id, e)| {
@@ -481,6 +646,16 @@ impl Manager {
                 !t.domainless_user.is_empty() && user_key(&t.domainless_user, &t.domain_name) == key
             })
             .collect();
+        if targets.is_empty() {
+            return Ok(Vec::new());
+        }
+        let login = Login::Domainless(creds.clone());
+        let realm = creds.domain.to_ascii_uppercase();
+        if let Err(e) = self.0.source.check_login(&login, &realm).await {
+            tracing::warn!(user = %key, error = %e, "renew refused: the new credentials did not log in; the known ones and the leases are unchanged");
+            return Err(e);
+        }
+        self.store_user(creds);
         let this = self.clone();
         tokio::spawn(async move {
             let mut set = tokio::task::JoinSet::new();
@@ -524,7 +699,7 @@ impl Manager {
         if let Some(s) = &self.0.secret {
             let c = s.credentials(&t.domain_name).await?;
             if c.key() == key {
-                lock(&self.0.users).insert(key, c.clone());
+                self.store_user(c.clone());
                 return Ok(Login::Domainless(c));
             }
         }
@@ -578,26 +753,88 @@ impl Manager {
         Ok((o.tgt.start_time, o.tgt.end_time))
     }
 
+    /// The renewal timer of one ticket. A transient failure (KDC or DC unreachable, timeout) is
+    /// retried with jittered exponential back-off (at least `retry_min`); a login the KDC
+    /// refused is not retried: the lease is marked as waiting for credentials (log and
+    /// [`RENEWAL_STATE_NAME`], shown by `gmsa lease list`) until new credentials arrive.
     fn spawn_timer(&self, id: LeaseId, t: TicketInfo, first: Duration) -> AbortHandle {
         let weak = Arc::downgrade(&self.0);
         tokio::spawn(async move {
             let mut delay = first;
             let mut retry: Option<Duration> = None;
+            let mut marked = false;
+            let mut failing_since: Option<i64> = None;
+            let mut waiting = false;
             loop {
                 tokio::time::sleep(delay).await;
                 let Some(inner) = weak.upgrade() else { return };
                 let this = Manager(inner);
+                let mut arrived = this.0.creds_arrived.subscribe();
                 match this.renew_ticket(&id, &t).await {
                     Ok((s, e)) => {
                         retry = None;
+                        failing_since = None;
+                        waiting = false;
                         delay = this.0.cfg.renew.delay(s, e, now_unix());
+                        if marked {
+                            marked = false;
+                            this.set_renewal_state(&id, None).await;
+                        }
+                    }
+                    Err(e) if super::refusals::is_credentials_refusal(&e) => {
+                        // Woken by other credentials (another user's) and still refused: the
+                        // lease keeps its first "since".
+                        if !waiting {
+                            tracing::warn!(lease = %id, gmsa = %t.service_account_name, error = %e, "renewal waiting for credentials: the KDC refused the login; not retried until new credentials arrive (RenewNonDomainJoinedKerberosLease)");
+                            this.set_renewal_state(
+                                &id,
+                                Some(format!(
+                                    "waiting for credentials since {}: {e}",
+                                    crate::timefmt::iso8601(now_unix())
+                                )),
+                            )
+                            .await;
+                        }
+                        waiting = true;
+                        marked = true;
+                        retry = None;
+                        failing_since = None;
+                        let dir = t.dir();
+                        drop(this);
+                        if arrived.changed().await.is_err() {
+                            return;
+                        }
+                        // A checked renew has usually rewritten the ticket already: schedule
+                        // from it, else renew now.
+                        let Some(inner) = weak.upgrade() else { return };
+                        let p = inner.cfg.renew.clone();
+                        drop(inner);
+                        let cc = dir.join(CCACHE_NAME);
+                        delay = match tokio::task::spawn_blocking(move || read_ccache_times(&cc))
+                            .await
+                            .ok()
+                            .flatten()
+                        {
+                            Some((s, e)) if s >= now_unix() - 60 && e > now_unix() => p.delay(s, e, now_unix()),
+                            _ => Duration::ZERO,
+                        };
                     }
                     Err(e) => {
+                        waiting = false;
                         let p = &this.0.cfg.renew;
                         let next = retry.map(|r| (r * 2).min(p.retry_max)).unwrap_or(p.retry_min);
-                        tracing::warn!(lease = %id, gmsa = %t.service_account_name, error = %e, retry_in_s = next.as_secs(), "renewal failed");
                         retry = Some(next);
-                        delay = next;
+                        delay = p.jittered(next);
+                        tracing::warn!(lease = %id, gmsa = %t.service_account_name, error = %e, retry_in_ms = delay.as_millis() as u64, "renewal failed");
+                        this.set_renewal_state(
+                            &id,
+                            Some(format!(
+                                "failing since {}, retrying: {e}",
+                                crate::timefmt::iso8601(*failing_since.get_or_insert(now_unix()))
+                            )),
+                        )
+                        .await;
+                        marked = true;
                     }
                 }
             }
@@ -605,9 +842,49 @@ impl Manager {
         .abort_handle()
     }
 
+    /// Records a lease's renewal problem in its directory ([`RENEWAL_STATE_NAME`], read by
+    /// `gmsa lease list`), or removes it (`None`: renewing normally).
+    async fn set_renewal_state(&self, id: &LeaseId, state: Option<String>) {
+        let path = self.0.cfg.layout.lease_dir(id).join(RENEWAL_STATE_NAME);
+        let r = tokio::task::spawn_blocking(move || match state {
+            Some(s) => {
+                use std::io::Write as _;
+                use std::os::unix::fs::OpenOptionsExt as _;
+                let mut f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .mode(0o600)
+                    .open(&path)?;
+                f.write_all(s.as_bytes())?;
+                f.write_all(b"\n")
+            }
+            None => match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            },
+        })
+        .await;
+        if let Ok(Err(e)) = r {
+            tracing::warn!(lease = %id, error = %e, "cannot record the lease's renewal state");
+        }
+    }
+
     /// Remembers domainless credentials (e.g. from the secret source at start-up).
     pub fn remember_user(&self, creds: DomainlessCreds) {
-        lock(&self.0.users).insert(creds.key(), creds);
+        self.store_user(creds);
+    }
+
+    /// Stores credentials for renewals and wakes the timers waiting for credentials (when they
+    /// differ from the known ones).
+    fn store_user(&self, creds: DomainlessCreds) {
+        let changed = lock(&self.0.users)
+            .insert(creds.key(), creds.clone())
+            .as_ref()
+            != Some(&creds);
+        if changed {
+            self.0.creds_arrived.send_modify(|n| *n += 1);
+        }
     }
 
     /// Drops every timer (for shutdown).
@@ -616,11 +893,6 @@ impl Manager {
             .values_mut()
             .for_each(|e| e.timers.iter().for_each(AbortHandle::abort));
     }
-}
-
-/// The ccache file for `tgt` (wiped on drop: it holds the session key).
-fn ccache_bytes(tgt: &krb5_proto::Credentials) -> Zeroizing<Vec<u8>> {
-    Zeroizing::new(crate::convert::new_cache(tgt).to_bytes())
 }
 
 /// Writes `dir/krb5cc` atomically (temporary file + rename in `dir`, so a bind mount of `dir`
@@ -633,7 +905,7 @@ fn ccache_bytes(tgt: &krb5_proto::Credentials) -> Zeroizing<Vec<u8>> {
 /// fsync would cost every add a disk flush. The page cache survives the daemon being killed.
 fn write_ccache(
     dir: &Path,
-    bytes: &[u8],
+    cache: &ccache::Ccache,
     mode: u32,
     gid: Option<u32>,
     create: bool,
@@ -651,14 +923,12 @@ fn write_ccache(
     } else if !dir.exists() && dir.parent().is_some_and(Path::is_dir) {
         mkdir().map_err(|e| LeaseError::internal(step(), e))?;
     }
-    super::lease::write_atomic(
-        &dir.join(CCACHE_NAME),
-        bytes,
-        mode,
-        gid,
-        Durability::PageCache,
-    )
-    .map_err(|e| LeaseError::internal(step(), e))
+    let how = ccache::Replace::new(mode)
+        .group(gid)
+        .durability(Durability::PageCache);
+    cache
+        .write_with(&dir.join(CCACHE_NAME), &how)
+        .map_err(|e| LeaseError::internal(step(), e))
 }
 
 /// Creates a lease on disk: the lease directory, each ticket directory and ccache, then the
@@ -668,7 +938,7 @@ fn write_ccache(
 fn write_lease(
     cfg: &ManagerConfig,
     id: &LeaseId,
-    files: &[(PathBuf, Zeroizing<Vec<u8>>)],
+    files: &[(PathBuf, ccache::Ccache)],
     md: Metadata,
 ) -> Result<Metadata, LeaseError> {
     let lease_dir = cfg.layout.lease_dir(id);
@@ -685,8 +955,8 @@ fn write_lease(
     })?;
     let r = files
         .iter()
-        .try_for_each(|(dir, bytes)| {
-            write_ccache(dir, bytes, cfg.ccache_mode, cfg.ccache_gid, true)
+        .try_for_each(|(dir, cache)| {
+            write_ccache(dir, cache, cfg.ccache_mode, cfg.ccache_gid, true)
         })
         .and_then(|()| {
             md.write_with(&cfg.layout.root, id, Durability::PageCache)
@@ -738,7 +1008,7 @@ pub fn secret_string(s: String) -> Zeroizing<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::source::FakeSource;
+    use crate::server::fake::FakeSource;
 
     fn spec(name: &str) -> String {
         serde_json::json!({
@@ -770,6 +1040,19 @@ mod tests {
         )
     }
 
+    impl Manager {
+        async fn add_texts(
+            &self,
+            texts: Vec<String>,
+            login: LeaseLogin,
+            id: Option<LeaseId>,
+        ) -> Result<Added, LeaseError> {
+            self.add(LeaseSpecs::parse(&texts)?, login, id)
+                .await?
+                .commit()
+        }
+    }
+
     fn creds() -> DomainlessCreds {
         DomainlessCreds::new("svc-fetcher", Zeroizing::new("pw".into()), "example.test").unwrap()
     }
@@ -781,7 +1064,7 @@ mod tests {
         let m = manager(root.path(), src.clone(), RenewPolicy::default());
         m.recover().unwrap();
         let a = m
-            .add(
+            .add_texts(
                 vec![spec("WebApp01"), spec("webapp01"), spec("Other")],
                 LeaseLogin::DomainJoined,
                 None,
@@ -789,6 +1072,11 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(a.dirs.len(), 2, "duplicates merged");
+        assert_eq!(
+            a.paths,
+            [a.dirs[0].clone(), a.dirs[0].clone(), a.dirs[1].clone()],
+            "one path per credspec"
+        );
         assert_eq!(src.calls.load(std::sync::atomic::Ordering::Relaxed), 2);
         for d in &a.dirs {
             assert_eq!(d.parent().unwrap(), root.path().join(a.lease_id.as_str()));
@@ -824,7 +1112,7 @@ mod tests {
         let m = manager(root.path(), src, RenewPolicy::default());
         m.recover().unwrap();
         let e = m
-            .add(
+            .add_texts(
                 vec![spec("Good"), spec("Bad")],
                 LeaseLogin::DomainJoined,
                 None,
@@ -834,13 +1122,13 @@ mod tests {
         assert_eq!(e.kind, ErrorKind::Unavailable);
         assert!(e.to_string().contains("Bad$"), "{e}");
         let e = m
-            .add(vec!["{}".into()], LeaseLogin::DomainJoined, None)
+            .add_texts(vec!["{}".into()], LeaseLogin::DomainJoined, None)
             .await
             .unwrap_err();
         assert_eq!(e.kind, ErrorKind::InvalidArgument);
         assert!(e.to_string().contains("credspec #1"), "{e}");
         assert_eq!(
-            m.add(vec![], LeaseLogin::DomainJoined, None)
+            m.add_texts(vec![], LeaseLogin::DomainJoined, None)
                 .await
                 .unwrap_err()
                 .kind,
@@ -861,7 +1149,7 @@ mod tests {
         let m = manager(root.path(), src.clone(), RenewPolicy::default());
         m.recover().unwrap();
         let a = m
-            .add(
+            .add_texts(
                 vec![spec("WebApp01")],
                 LeaseLogin::Domainless(creds()),
                 None,
@@ -869,7 +1157,7 @@ mod tests {
             .await
             .unwrap();
         let b = m
-            .add(vec![spec("WebApp02")], LeaseLogin::DomainJoined, None)
+            .add_texts(vec![spec("WebApp02")], LeaseLogin::DomainJoined, None)
             .await
             .unwrap();
         m.shutdown();
@@ -909,7 +1197,7 @@ mod tests {
         let m = manager(root.path(), src.clone(), renew);
         m.recover().unwrap();
         let a = m
-            .add(vec![spec("WebApp01")], LeaseLogin::DomainJoined, None)
+            .add_texts(vec![spec("WebApp01")], LeaseLogin::DomainJoined, None)
             .await
             .unwrap();
         tokio::time::sleep(Duration::from_millis(400)).await;
@@ -941,7 +1229,7 @@ mod tests {
         for i in 0..50 {
             let m = m.clone();
             set.spawn(async move {
-                m.add(vec![spec(&format!("G{i}"))], LeaseLogin::DomainJoined, None)
+                m.add_texts(vec![spec(&format!("G{i}"))], LeaseLogin::DomainJoined, None)
                     .await
             });
         }
@@ -959,6 +1247,194 @@ mod tests {
             t.elapsed()
         );
         assert_eq!(m.lease_ids().len(), 50);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn uncommitted_and_cancelled_adds_leave_nothing() {
+        let root = tempfile::tempdir().unwrap();
+        let src = Arc::new(FakeSource {
+            delay: Duration::from_millis(300),
+            ..FakeSource::default()
+        });
+        let m = manager(root.path(), src.clone(), RenewPolicy::default());
+        m.recover().unwrap();
+        let specs = || LeaseSpecs::parse(&[spec("WebApp01")]).unwrap();
+        // Written, then dropped before its commit: rolled back.
+        let pending = m
+            .add(specs(), LeaseLogin::Domainless(creds()), None)
+            .await
+            .unwrap();
+        let dir = root.path().join(pending.added().lease_id.as_str());
+        assert!(
+            dir.join("WebApp01/krb5cc").exists(),
+            "written before the commit"
+        );
+        assert!(m.lease_ids().is_empty(), "not served before the commit");
+        drop(pending);
+        assert!(!dir.exists(), "rolled back");
+        // The caller goes away while the tickets are being fetched (a client deadline).
+        let r = tokio::time::timeout(
+            Duration::from_millis(50),
+            m.add(specs(), LeaseLogin::DomainJoined, None),
+        )
+        .await;
+        assert!(r.is_err(), "timed out");
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 0);
+        assert!(m.lease_ids().is_empty());
+        // A committed add is served.
+        let a = m
+            .add(specs(), LeaseLogin::DomainJoined, None)
+            .await
+            .unwrap()
+            .commit()
+            .unwrap();
+        assert_eq!(m.lease_ids(), std::slice::from_ref(&a.lease_id));
+        assert_eq!(
+            std::fs::read_dir(root.path()).unwrap().count(),
+            1,
+            "only the committed lease"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn deleting_a_lease_being_created_cancels_it() {
+        let root = tempfile::tempdir().unwrap();
+        let src = Arc::new(FakeSource {
+            delay: Duration::from_millis(300),
+            ..FakeSource::default()
+        });
+        let m = manager(root.path(), src, RenewPolicy::default());
+        m.recover().unwrap();
+        let id = LeaseId::parse("0123456789abcdef0123").unwrap();
+        // While its tickets are fetched.
+        let add = {
+            let (m, id) = (m.clone(), id.clone());
+            tokio::spawn(async move {
+                m.add(
+                    LeaseSpecs::parse(&[spec("WebApp01")]).unwrap(),
+                    LeaseLogin::DomainJoined,
+                    Some(id),
+                )
+                .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(m.delete(&id).await.unwrap().is_empty());
+        assert!(add.await.unwrap().is_err(), "the add is cancelled");
+        assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 0);
+        // Written, not yet committed: the delete waits for the commit point, which fails.
+        let pending = m
+            .add(
+                LeaseSpecs::parse(&[spec("WebApp01")]).unwrap(),
+                LeaseLogin::DomainJoined,
+                Some(id.clone()),
+            )
+            .await
+            .unwrap();
+        let del = {
+            let (m, id) = (m.clone(), id.clone());
+            tokio::spawn(async move { m.delete(&id).await })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!del.is_finished(), "the delete waits for the add");
+        assert!(pending.commit().is_err(), "deleted before its commit");
+        del.await.unwrap().unwrap();
+        assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 0);
+        assert!(m.lease_ids().is_empty());
+    }
+
+    /// A renew with a refused password changes nothing (the known password keeps renewing);
+    /// a timer whose login is refused stops, marks the lease as waiting for credentials, and
+    /// resumes when a renew brings the right ones.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn refused_credentials_wait_for_new_ones() {
+        use std::sync::atomic::Ordering::Relaxed;
+        let root = tempfile::tempdir().unwrap();
+        let src = Arc::new(FakeSource::default());
+        let renew = RenewPolicy {
+            fixed: Some(Duration::from_millis(50)),
+            retry_min: Duration::from_millis(20),
+            ..RenewPolicy::default()
+        };
+        let m = manager(root.path(), src.clone(), renew);
+        m.recover().unwrap();
+        let a = m
+            .add_texts(
+                vec![spec("WebApp01")],
+                LeaseLogin::Domainless(creds()),
+                None,
+            )
+            .await
+            .unwrap();
+        let state = root
+            .path()
+            .join(a.lease_id.as_str())
+            .join(RENEWAL_STATE_NAME);
+        let with = |pw: &str| {
+            DomainlessCreds::new("svc-fetcher", Zeroizing::new(pw.into()), "example.test").unwrap()
+        };
+        // A wrong renew: one check, refused, nothing renewed, the known password kept.
+        src.refused_passwords.lock().unwrap().push("bad".into());
+        let calls = src.calls.load(Relaxed);
+        let e = m.renew_user(with("bad")).await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::PermissionDenied);
+        assert_eq!(src.checks.load(Relaxed), 1);
+        assert!(
+            src.calls.load(Relaxed) <= calls + 1,
+            "only the timer renewed"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            src.calls.load(Relaxed) >= calls + 3,
+            "timers go on with the known password"
+        );
+        assert!(!state.exists());
+        // The known password is refused now (rotated on the DC): the timer stops and waits.
+        src.refused_passwords.lock().unwrap().push("pw".into());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let text = std::fs::read_to_string(&state).unwrap();
+        assert!(text.starts_with("waiting for credentials since "), "{text}");
+        let stopped = src.calls.load(Relaxed);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(
+            src.calls.load(Relaxed),
+            stopped,
+            "no retry of a refused login"
+        );
+        // The wrong one again (an agent retry): refused, still waiting.
+        m.renew_user(with("bad")).await.unwrap_err();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(src.calls.load(Relaxed), stopped);
+        // The right one: renewed now, and the timer resumes.
+        assert_eq!(m.renew_user(with("new")).await.unwrap(), a.dirs);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(src.calls.load(Relaxed) >= stopped + 3, "renewing again");
+        assert!(!state.exists(), "no longer waiting");
+    }
+
+    #[test]
+    fn retries_are_jittered_within_bounds() {
+        let p = RenewPolicy {
+            retry_min: Duration::from_secs(10),
+            retry_max: Duration::from_secs(600),
+            ..RenewPolicy::default()
+        };
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..100 {
+            let d = p.jittered(Duration::from_secs(100));
+            assert!(
+                d >= Duration::from_secs(75) && d <= Duration::from_secs(125),
+                "{d:?}"
+            );
+            seen.insert(d);
+            assert!(
+                p.jittered(Duration::from_secs(1)) >= p.retry_min,
+                "minimum delay"
+            );
+            assert!(p.jittered(Duration::from_secs(10_000)) <= p.retry_max);
+        }
+        assert!(seen.len() > 50, "jittered");
     }
 
     #[test]

@@ -3,11 +3,15 @@
 //!
 //! * [`proto`]: the generated gRPC code (package `credentialsfetcher`).
 //! * [`lease`]: lease ids, directory layout, upstream's metadata file.
+//! * [`error`]: [`error::LeaseError`] and its classes (the gRPC status codes).
+//! * [`specs`]: the credspecs of one request, parsed once.
 //! * [`manager`]: the lease state machine and renewal timers.
-//! * [`source`]: the [`source::TicketSource`] and [`source::SecretSource`] traits.
+//! * [`source`]: the [`source::TicketSource`] trait and the [`source::Login`] it uses;
+//!   [`kerberos`]: its Kerberos/LDAP implementation.
+//! * [`secret`]: the domainless user's credentials and the [`secret::SecretSource`]s (a file,
+//!   AWS Secrets Manager).
 //! * [`config`]: flags, environment and /etc/ecs/ecs.config.
-//! * [`service`]: the RPC handlers.
-//! * [`aws`]: the domainless user from AWS Secrets Manager, ARN leases (S3/SSM credspecs).
+//! * [`service`]: the RPC handlers, including the ARN leases (S3/SSM credspecs).
 //! * [`s2k`]: the cache of derived password keys, derived off the async workers.
 //!
 //! ```no_run
@@ -19,26 +23,32 @@
 //! # Ok(()) }
 //! ```
 
-pub mod aws;
 pub mod config;
+pub mod error;
+#[cfg(any(test, feature = "test-fake"))]
+pub mod fake;
 pub mod kerberos;
 pub mod lease;
 pub mod manager;
 pub mod proto;
 pub mod s2k;
+pub mod refusals;
+pub mod secret;
 pub mod selftest;
 pub mod service;
 pub mod source;
+pub mod specs;
 pub mod systemd;
 
 use config::Config;
+use error::{ErrorKind, LeaseError};
 use lease::Layout;
 use manager::{LeaseLogin, Manager, ManagerConfig, RenewPolicy};
 use proto::credentials_fetcher_service_client::CredentialsFetcherServiceClient;
 use proto::credentials_fetcher_service_server::CredentialsFetcherServiceServer;
-use source::{
-    ErrorKind, FakeSource, FileSecretSource, LeaseError, Login, SecretSource, TicketSource,
-};
+use secret::{AwsSecretSource, FileSecretSource, SecretSource};
+use source::{Login, TicketSource};
+use specs::LeaseSpecs;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -84,8 +94,17 @@ pub async fn connect(
 /// The ticket source for `cfg`.
 pub fn ticket_source(cfg: &Config) -> Result<Arc<dyn TicketSource>, LeaseError> {
     if cfg.test_fake_tickets {
-        tracing::warn!("CF_TEST_FAKE_TICKETS=1: issuing synthetic tickets (tests only)");
-        return Ok(Arc::new(FakeSource::default()));
+        #[cfg(feature = "test-fake")]
+        {
+            tracing::warn!("CF_TEST_FAKE_TICKETS=1: issuing synthetic tickets (tests only)");
+            return Ok(Arc::new(fake::FakeSource::default()));
+        }
+        #[cfg(not(feature = "test-fake"))]
+        return Err(LeaseError::new(
+            ErrorKind::FailedPrecondition,
+            "choosing the ticket source",
+            "CF_TEST_FAKE_TICKETS=1 needs a daemon built with the test-fake feature (tests only)",
+        ));
     }
     Ok(Arc::new(kerberos::KerberosSource::for_config(cfg)?))
 }
@@ -100,7 +119,7 @@ pub fn secret_source(cfg: &Config) -> Option<Arc<dyn SecretSource>> {
         .map(str::trim)
         .filter(|n| !n.is_empty())
     {
-        return Some(Arc::new(aws::AwsSecretSource::new(name)));
+        return Some(Arc::new(AwsSecretSource::new(name)));
     }
     cfg.domainless_secret_file
         .clone()
@@ -199,15 +218,13 @@ async fn startup_lease(
     let text = tokio::fs::read_to_string(path)
         .await
         .map_err(|e| LeaseError::new(ErrorKind::FailedPrecondition, step.clone(), e))?;
+    let specs =
+        LeaseSpecs::parse(&[text]).map_err(|e| LeaseError::invalid(step.clone(), e.cause))?;
     let login = match &secret {
-        Some(s) => {
-            let spec = crate::credspec::CredSpec::parse(text.as_bytes())
-                .map_err(|e| LeaseError::invalid(step.clone(), e))?;
-            LeaseLogin::Domainless(s.credentials(&spec.domain).await?)
-        }
+        Some(s) => LeaseLogin::Domainless(s.credentials(specs.domain()).await?),
         None => LeaseLogin::DomainJoined,
     };
-    let added = manager.add(vec![text], login, id.clone()).await?;
+    let added = manager.add(specs, login, id.clone()).await?.commit()?;
     tracing::info!(lease = %added.lease_id, "start-up lease created from CF_CRED_SPEC_FILE");
     Ok(())
 }
@@ -305,7 +322,8 @@ pub async fn serve(cfg: Config) -> Result<(), ServerError> {
     };
     let result = tonic::transport::Server::builder()
         .add_service(CredentialsFetcherServiceServer::new(
-            service::Service::with_secret_source(manager.clone(), sm_secret),
+            service::Service::with_secret_source(manager.clone(), sm_secret)
+                .with_deadline(cfg.rpc_deadline),
         ))
         .serve_with_incoming_shutdown(
             tokio_stream::wrappers::UnixListenerStream::new(listener),

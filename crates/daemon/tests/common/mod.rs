@@ -5,6 +5,8 @@
 //! A missing peer fails the test with the command that starts it: tests never skip.
 #![allow(dead_code)] // each test file uses a different part
 
+pub mod proxy;
+
 use credentials_fetcherd::server::connect;
 use credentials_fetcherd::server::proto::HealthCheckRequest;
 use std::path::{Path, PathBuf};
