@@ -12,6 +12,9 @@ use std::process::Stdio;
 use std::time::Duration;
 use tonic::Code;
 
+type Client =
+    credentials_fetcher_service_client::CredentialsFetcherServiceClient<tonic::transport::Channel>;
+
 fn testenv_dir() -> String {
     std::env::var("TESTENV_DIR").unwrap_or_else(|_| "/tmp/gmsa-testenv".into())
 }
@@ -381,12 +384,14 @@ async fn arn_leases_from_s3_and_ssm_and_renewal() {
     };
     let before: Vec<_> = leases.iter().map(|(_, p)| stamp(p)).collect();
     tokio::time::sleep(Duration::from_millis(20)).await;
-    let r = c
-        .renew_kerberos_arn_lease(renew_req(&env, "reader"))
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(r.status, "successful");
+    let renew = async |c: &mut Client| {
+        c.renew_kerberos_arn_lease(renew_req(&env, "reader"))
+            .await
+            .unwrap()
+            .into_inner()
+            .status
+    };
+    assert_eq!(renew(&mut c).await, "successful");
     for ((_, p), b) in leases.iter().zip(before) {
         assert!(stamp(p) > b, "{p} was not rewritten");
         assert!(klist(&env, p).contains(&env.gmsa_principal()));
@@ -404,12 +409,7 @@ async fn arn_leases_from_s3_and_ssm_and_renewal() {
             .unwrap();
         let before: Vec<_> = leases.iter().map(|(_, p)| stamp(p)).collect();
         tokio::time::sleep(Duration::from_millis(20)).await;
-        let r = c
-            .renew_kerberos_arn_lease(renew_req(&env, "reader"))
-            .await
-            .unwrap()
-            .into_inner();
-        assert_eq!(r.status, "failed", "secret {broken} is broken");
+        assert_eq!(renew(&mut c).await, "failed", "secret {broken} is broken");
         // (Both secrets name the same user, so the good one's renewal may also renew the other
         // lease: only the good one's is asserted.)
         let (_, p) = &leases[renewed];

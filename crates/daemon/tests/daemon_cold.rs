@@ -10,7 +10,7 @@
 use credentials_fetcherd::server::connect;
 use credentials_fetcherd::server::proto::*;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod common;
@@ -33,12 +33,8 @@ fn start(dir: &Path, env: &serde_json::Value, extra: &[(&str, &str)]) -> Daemon 
         .env("KRB5_KTNAME", dir.join("no-such.keytab"))
         .env_remove("CF_DOMAINLESS_SECRET_FILE")
         .env_remove("CF_TEST_PASSWORD_CACHE_SECS")
-        .env_remove("CF_TEST_LDAP_IDLE_SECS")
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(
-            std::fs::File::create(dir.join("daemon.log")).unwrap(),
-        ));
+        .env_remove("CF_TEST_LDAP_IDLE_SECS");
+    common::log_to_file(&mut cmd, dir);
     for (k, v) in extra {
         cmd.env(k, v);
     }

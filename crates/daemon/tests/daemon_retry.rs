@@ -12,7 +12,6 @@
 use credentials_fetcherd::server::connect;
 use credentials_fetcherd::server::proto::*;
 use std::path::Path;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 mod common;
@@ -72,21 +71,15 @@ fn start(dir: &Path, env: &serde_json::Value, slow: &Slow, extra: &[(&str, &str)
             slow.ldap.addr().port()
         ),
     ])
-    .env("KRB5_CONFIG", &conf)
-    .env("RUST_LOG", "info")
-    .stdout(Stdio::null())
-    .stderr(Stdio::from(
-        std::fs::File::create(dir.join("daemon.log")).unwrap(),
-    ));
+    .env("KRB5_CONFIG", &conf);
+    common::log_to_file(&mut cmd, dir);
     for (k, v) in extra {
         cmd.env(k, v);
     }
     Daemon::spawn(cmd, &socket)
 }
 
-fn log(dir: &Path) -> String {
-    std::fs::read_to_string(dir.join("daemon.log")).unwrap_or_default()
-}
+use common::daemon_log as log;
 
 fn add_request(env: &serde_json::Value) -> CreateNonDomainJoinedKerberosLeaseRequest {
     CreateNonDomainJoinedKerberosLeaseRequest {

@@ -247,6 +247,20 @@ impl Daemon {
     }
 }
 
+/// Sends the daemon's log (`RUST_LOG=info`, stderr) to `dir/daemon.log`, its stdout nowhere.
+pub fn log_to_file(cmd: &mut Command, dir: &Path) {
+    cmd.env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::from(
+            std::fs::File::create(dir.join("daemon.log")).unwrap(),
+        ));
+}
+
+/// The log written as [`log_to_file`] set up (empty when there is none yet).
+pub fn daemon_log(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("daemon.log")).unwrap_or_default()
+}
+
 /// Whether HealthCheck over `socket` answers "OK".
 pub async fn healthy(socket: &Path) -> bool {
     match connect(socket).await {
