@@ -30,7 +30,8 @@ pub fn lease_error(step: impl Into<String>, e: &AwsError) -> LeaseError {
 }
 
 /// Validated domainless credentials from a secret; `domain` is used when the secret names none.
-pub(crate) fn creds_from_secret(
+/// (Public for the fuzz target `domainless_secret`.)
+pub fn creds_from_secret(
     secret: cf_aws::DomainlessSecret,
     domain: &str,
 ) -> Result<DomainlessCreds, LeaseError> {
