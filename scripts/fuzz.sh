@@ -97,7 +97,7 @@ if [[ $mode == replay ]]; then
             tail -n 40 "$SCRATCH/$t.log" >&2
             failed+=("$t")
         else
-            grep -E '^#[0-9]+ +(INITED|DONE)' "$SCRATCH/$t.log" | tail -n 1 || true
+            grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)' "$SCRATCH/$t.log" | tail -n 1 || true
         fi
     done
     if [[ ${#failed[@]} -gt 0 ]]; then
@@ -129,7 +129,8 @@ for t in "${targets[@]}"; do
     # With -jobs each job logs to fuzz-<n>.log in the working directory.
     cat "$logs"/*.log >"$SCRATCH/$t.log"
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$SCRATCH/$t.log" | awk '{s += $1} END {print s + 0}')
-    cov=$(grep -oE '^#[0-9]+ +[A-Z]+ +cov: [0-9]+ ft: [0-9]+' "$SCRATCH/$t.log" | tail -n 1 | awk '{print $4, $6}')
+    # libFuzzer's status lines: "#<n><TAB><EVENT> cov: <edges> ft: <features> ...".
+    cov=$({ grep -oE '^#[0-9]+[[:space:]]+[A-Z]+ +cov: [0-9]+ ft: [0-9]+' "$SCRATCH/$t.log" || true; } | tail -n 1 | awk '{print $4, $6}')
     # Findings are counted by the artifacts libFuzzer wrote during this run.
     count() { find "$FUZZ/artifacts/$t" -type f -name "$1-*" -newer "$logs/.start" | wc -l; }
     crashes=$(count crash) timeouts=$(count timeout) ooms=$(count oom) leaks=$(count leak)
@@ -139,7 +140,7 @@ for t in "${targets[@]}"; do
     if ((rc != 0 || crashes + timeouts + ooms + leaks > 0)); then
         failed+=("$t")
         echo "FINDING in $t (exit $rc); artifacts in fuzz/artifacts/$t/:" >&2
-        grep -E 'ERROR: |panicked at|SUMMARY' "$SCRATCH/$t.log" | head -n 20 >&2
+        grep -E 'ERROR: |panicked at|SUMMARY' "$SCRATCH/$t.log" | head -n 20 >&2 || true
     fi
     if ((save)); then
         # Minimise: the smallest set covering the committed corpus, the seeds and the new inputs.
@@ -155,7 +156,7 @@ for t in "${targets[@]}"; do
         files=$(find "$FUZZ/corpus/$t" -type f | wc -l)
         bytes=$(du -sb "$FUZZ/corpus/$t" | cut -f1)
         # The merge's own coverage figure over the minimised corpus is the steadier one.
-        mcov=$(grep -oE 'MERGE-OUTER: [0-9]+ new files with [0-9]+ new features added; [0-9]+ new coverage edges' "$SCRATCH/$t.merge.log" | tail -n 1 | awk '{print $11}')
+        mcov=$({ grep -oE 'MERGE-OUTER: [0-9]+ new files with [0-9]+ new features added; [0-9]+ new coverage edges' "$SCRATCH/$t.merge.log" || true; } | tail -n 1 | awk '{print $11}')
         [[ -n $cov ]] || cov="${mcov:-0} 0"
         python3 "$ROOT/scripts/fuzz_status.py" "$STATUS" target "$t" "$COMMIT" "$execs" "$files" "$bytes" \
             $cov "$crashes" "$timeouts" "$ooms" "$leaks"
