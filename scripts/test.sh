@@ -13,7 +13,8 @@
 #   5 clippy       cargo clippy --workspace --all-targets -- -D warnings
 #   6 test         cargo test --workspace (unit, integration, doc tests)
 #   7 musl         static musl build of gmsa and credentials-fetcherd, and the RPM built from it
-#   8 fuzz         build every fuzz target and run each for $FUZZ_SECONDS (default 20)
+#   8 fuzz         build every fuzz target, replay its committed corpus (fuzz/corpus/<target>),
+#                  then explore each for $FUZZ_SECONDS (default 20; scripts/fuzz.sh)
 #   9 stop peers   (also done on exit, whatever happens)
 # A peer that cannot be started is a failure, never a skip.
 #
@@ -178,20 +179,10 @@ do_musl() {
 
 do_fuzz() {
     [[ -f $ROOT/fuzz/Cargo.toml ]] || { echo "ERROR: fuzz/Cargo.toml is missing: no fuzz targets to run" >&2; return 1; }
-    cd "$ROOT/fuzz"
-    run cargo +nightly fuzz build
-    local targets t
-    targets=$(cargo +nightly fuzz list)
-    [[ -n $targets ]] || { echo "ERROR: cargo fuzz list found no targets" >&2; cd "$ROOT"; return 1; }
-    for t in $targets; do
-        echo "---- fuzz target $t ($FUZZ_SECONDS s)"
-        mkdir -p "corpus/$t"
-        if [[ -d seeds/$t ]]; then
-            cp -n -- "seeds/$t"/* "corpus/$t"/ 2>/dev/null || true
-        fi
-        run cargo +nightly fuzz run "$t" -- -max_total_time="$FUZZ_SECONDS" -timeout=10 -print_final_stats=1
-    done
-    cd "$ROOT"
+    # Replay the committed corpus of every target (every input once), then explore each target
+    # for $FUZZ_SECONDS without keeping what it finds (campaigns that keep results: scripts/fuzz.sh).
+    run "$ROOT/scripts/fuzz.sh" replay
+    run "$ROOT/scripts/fuzz.sh" run --no-build --no-save -t "$FUZZ_SECONDS"
 }
 
 do_stop() {

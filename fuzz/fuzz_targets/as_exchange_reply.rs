@@ -14,7 +14,8 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let key = Key::new(EncType::Aes128CtsHmacSha196, &[7u8; 16]).expect("16-byte aes128 key");
     for secret in [Secret::password("pw"), Secret::Keys(vec![key])] {
         let mut rng = TestRng::new(1);
-        let (pending, _) = AsExchange::new(client.clone(), secret, AsOptions::default()).start(now, &mut rng);
+        let (pending, _) =
+            AsExchange::new(client.clone(), secret, AsOptions::default()).start(now, &mut rng);
         // Split the input into two replies to reach the second round too.
         let (a, b) = data.split_at(data.len() / 2);
         if let Ok(AsStep::Send(next, _)) = pending.handle_reply(a, now, &mut rng) {

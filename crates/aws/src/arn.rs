@@ -259,10 +259,15 @@ impl CredspecArn {
                 account,
                 name,
                 ..
-            } => format!(
-                "arn:{partition}:ssm:{region}:{account}:parameter/{}",
-                name.trim_start_matches('/')
-            ),
+            } => {
+                // `/a/b` is written `parameter/a/b` (AWS's form); a one-level `/a` must keep its
+                // slash (`parameter//a`), as `parameter/a` names `a` (see `parse`).
+                let shown = match name.strip_prefix('/') {
+                    Some(rest) if rest.contains('/') => rest,
+                    _ => name.as_str(),
+                };
+                format!("arn:{partition}:ssm:{region}:{account}:parameter/{shown}")
+            }
         }
     }
 }
@@ -322,6 +327,43 @@ impl SecretArn {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `arn` fuzz target: `resource()` of `parameter//<name>` (the one-level
+    /// hierarchical parameter `/<name>`) printed `parameter/<name>`, which names another
+    /// parameter (`<name>`).
+    #[test]
+    fn fuzz_ssm_resource_keeps_one_level_leading_slash() {
+        let input = b"arn:aws:ssm:us-wes4-2:123456789012:parameter//gmsa0web1#012345673/Wepparamete.AWebApp01";
+        let arn = CredspecArn::parse(std::str::from_utf8(input).unwrap()).unwrap();
+        let again = CredspecArn::parse(&arn.resource()).unwrap();
+        assert!(matches!(&again, CredspecArn::Ssm { name, .. } if name == "/gmsa0web1"));
+        for (text, resource) in [
+            (
+                "arn:aws:ssm:us-west-2:123456789012:parameter/a",
+                "parameter/a",
+            ),
+            (
+                "arn:aws:ssm:us-west-2:123456789012:parameter//a",
+                "parameter//a",
+            ),
+            (
+                "arn:aws:ssm:us-west-2:123456789012:parameter/a/b",
+                "parameter/a/b",
+            ),
+            (
+                "arn:aws:ssm:us-west-2:123456789012:parameter//a/b",
+                "parameter/a/b",
+            ),
+        ] {
+            let arn = CredspecArn::parse(text).unwrap();
+            assert!(
+                arn.resource().ends_with(resource),
+                "{text}: {}",
+                arn.resource()
+            );
+            assert_eq!(CredspecArn::parse(&arn.resource()).unwrap(), arn);
+        }
+    }
 
     #[test]
     fn good_credspec_arns() {

@@ -189,11 +189,23 @@ impl Metadata {
             });
         }
         let bytes = std::fs::read(&path).map_err(io)?;
-        let md: Metadata =
-            serde_json::from_slice(&bytes).map_err(|e| LayoutError::BadMetadata {
-                path: path.clone(),
-                cause: e.to_string(),
-            })?;
+        Self::parse(root, id, &bytes)
+    }
+
+    /// Parses and checks the bytes of lease `id`'s metadata file under `root` (what
+    /// [`Metadata::read`] does once the file is read; also the fuzz target's entry point).
+    pub fn parse(root: &Path, id: &LeaseId, bytes: &[u8]) -> Result<Self, LayoutError> {
+        let path = metadata_path(root, id);
+        if bytes.len() as u64 > MAX_METADATA_LEN {
+            return Err(LayoutError::BadMetadata {
+                path,
+                cause: format!("{} bytes, over the limit", bytes.len()),
+            });
+        }
+        let md: Metadata = serde_json::from_slice(bytes).map_err(|e| LayoutError::BadMetadata {
+            path: path.clone(),
+            cause: e.to_string(),
+        })?;
         if md.tickets.len() > MAX_TICKETS_PER_LEASE {
             return Err(LayoutError::BadMetadata {
                 path,
