@@ -233,16 +233,21 @@ impl Daemon {
 impl Daemon {
     /// The names in the lease directory, sorted (empty when it does not exist).
     pub fn leases(&self) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(&self.krbdir)
-            .map(|rd| {
-                rd.filter_map(Result::ok)
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
-        v.sort();
-        v
+        dir_names(&self.krbdir)
     }
+}
+
+/// The names in `dir`, sorted (empty when it does not exist).
+pub fn dir_names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
 }
 
 /// Whether HealthCheck over `socket` answers "OK".
