@@ -496,6 +496,15 @@ mod tests {
     }
 
     #[test]
+    fn the_authorities_h2_refuses() {
+        // What grpc-core 1.85 sends for unix:/tmp/.tmpX/sock/cf.sock, and grpc-java's raw path.
+        assert!(!valid_authority(b"tmp%2F.tmpX%2Fsock%2Fcf.sock"));
+        assert!(!valid_authority(b"/var/run/cf.sock"));
+        assert!(valid_authority(b"localhost"));
+        assert!(valid_authority(b"127.0.0.1:50051"));
+    }
+
+    #[test]
     fn valid_authority_kept_and_other_bytes_untouched() {
         let mut enc = loona_hpack::Encoder::new();
         let b = enc.encode(vec![(&b":authority"[..], &b"localhost:50051"[..])]);
