@@ -231,6 +231,22 @@ impl Daemon {
 }
 
 impl Daemon {
+    /// [`Daemon::spawn`] with `extra` added to the environment, `RUST_LOG=info`, stdout
+    /// discarded and stderr inherited (the test's output shows the daemon's log).
+    pub fn spawn_logged<K: AsRef<std::ffi::OsStr>, V: AsRef<std::ffi::OsStr>>(
+        mut cmd: Command,
+        socket: &Path,
+        extra: &[(K, V)],
+    ) -> Self {
+        cmd.env("RUST_LOG", "info")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::inherit());
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        Self::spawn(cmd, socket)
+    }
+
     /// The names in the lease directory, sorted (empty when it does not exist).
     pub fn leases(&self) -> Vec<String> {
         dir_names(&self.krbdir)
