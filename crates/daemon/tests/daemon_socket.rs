@@ -210,6 +210,14 @@ fn bind_mounted_client_survives_five_restarts_with_socket_activation() {
 
     let mut daemon = holder.start();
     assert_eq!(ok(&ns.run(&["health"]), "health").trim(), "OK");
+    // The adopted fd 3 is close-on-exec (O_CLOEXEC 02000000 in fdinfo's octal flags).
+    let fdinfo = std::fs::read_to_string(format!("/proc/{}/fdinfo/3", daemon.id())).unwrap();
+    let flags = fdinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("flags:"))
+        .map(|f| u32::from_str_radix(f.trim(), 8).unwrap())
+        .unwrap();
+    assert_ne!(flags & 0o2000000, 0, "fd 3 not close-on-exec: {fdinfo}");
     let mut ids = vec![added_id(&ok(&ns.run(&["add", spec]), "lease add"))];
     for i in 0..5 {
         let kill = i == 2;
