@@ -13,7 +13,6 @@
 
 use credentials_fetcherd::server::connect;
 use credentials_fetcherd::server::proto::*;
-use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -50,23 +49,24 @@ fn klist(env: &serde_json::Value, ccache: &Path) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// Waits (at most `limit`) until `ccache` holds the gMSA's ticket and, when `not_inode` is given,
-/// is another file than that inode (a renewal replaces the file). Returns its inode.
+/// Waits (at most `limit`) until `ccache` holds the gMSA's ticket and, when `not` is given,
+/// other bytes than those (a renewal writes a new ticket with a new session key; inode numbers
+/// are no proof, a replaced file may get the old one's number). Returns the bytes.
 fn wait_for_ticket(
     env: &serde_json::Value,
     ccache: &Path,
-    not_inode: Option<u64>,
+    not: Option<&[u8]>,
     limit: Duration,
-) -> u64 {
+) -> Vec<u8> {
     let t = Instant::now();
     let principal = s(env, "/gmsa/principal");
     loop {
-        let inode = std::fs::metadata(ccache).map(|m| m.ino()).ok();
-        if let Some(ino) = inode
-            && Some(ino) != not_inode
+        if let Ok(bytes) = std::fs::read(ccache)
+            && !bytes.is_empty()
+            && Some(&bytes[..]) != not
             && klist(env, ccache).is_some_and(|l| l.contains(principal))
         {
-            return ino;
+            return bytes;
         }
         assert!(
             t.elapsed() < limit,
@@ -230,7 +230,7 @@ async fn upstream_1_3_domain_joined_lease_adopted_renewed_deleted_and_ours_read_
     );
     // Adopted at start: the empty ccache is filled right away, then renewed on schedule.
     let first = wait_for_ticket(&env, &ccache, None, Duration::from_secs(30));
-    wait_for_ticket(&env, &ccache, Some(first), Duration::from_secs(30));
+    wait_for_ticket(&env, &ccache, Some(&first), Duration::from_secs(30));
 
     let mut c = connect(&d.socket).await.unwrap();
     // Our own lease, read back by upstream's readers.
@@ -366,7 +366,7 @@ async fn upstream_2_domainless_lease_adopted_renewed_deleted() {
     })
     .await
     .unwrap();
-    wait_for_ticket(&env, &ccache, Some(first), Duration::from_secs(10));
+    wait_for_ticket(&env, &ccache, Some(&first), Duration::from_secs(10));
     // Still v2's lease, every field as v2 wrote it.
     assert_eq!(read_like_upstream_2(&metadata_path(&krbdir, id)), fixture);
     let r = c
