@@ -55,7 +55,8 @@ OUT=$ROOT/dist/$(basename "$RPM")
 cp -f -- "$RPM" "$OUT"
 
 # Checks: the file list, the modes, no library requirement, and the packaged binaries run.
-expect=(/usr/bin/gmsa /usr/lib/systemd/system/credentials-fetcherd.service /usr/sbin/credentials-fetcherd
+expect=(/usr/bin/gmsa /usr/lib/systemd/system/credentials-fetcherd.service /usr/lib/systemd/system/credentials-fetcherd.socket
+        /usr/sbin/credentials-fetcherd
         /usr/share/doc/credentials-fetcherd/README.md /var/credentials-fetcher /var/credentials-fetcher/krbdir
         /var/credentials-fetcher/socket)
 got=$(rpm -qlp "$OUT" 2>/dev/null | sort)
@@ -63,6 +64,13 @@ want=$(printf '%s\n' "${expect[@]}" | sort)
 [[ $got == "$want" ]] || die "unexpected file list in $OUT:"$'\n'"$got"
 rpm -qp --qf '[%{FILEMODES:perms} %{FILEUSERNAME}:%{FILEGROUPNAME} %{FILENAMES}\n]' "$OUT" 2>/dev/null \
     | grep -q '^-rwxr-xr-x root:root /usr/sbin/credentials-fetcherd$' || die "daemon mode/owner wrong in $OUT"
+# The scriptlets enable the socket unit (install and upgrade) and stop it on removal.
+scripts=$(rpm -qp --scripts "$OUT" 2>/dev/null)
+grep -q 'systemctl enable credentials-fetcherd.socket' <<<"$scripts" || die "%post does not enable credentials-fetcherd.socket"
+grep -q 'disable --now credentials-fetcherd.service credentials-fetcherd.socket' <<<"$scripts" \
+    || die "%preun does not stop credentials-fetcherd.socket"
+grep -q '^ListenStream=/var/credentials-fetcher/socket/credentials_fetcher.sock$' "$ROOT/packaging/credentials-fetcherd.socket" \
+    || die "the socket unit does not listen on upstream's path"
 if rpm -qpR "$OUT" 2>/dev/null | grep -E '\.so|libc' ; then die "$OUT requires shared libraries"; fi
 EXTRACT=$TOP/root
 mkdir -p "$EXTRACT"

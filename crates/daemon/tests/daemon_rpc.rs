@@ -13,14 +13,8 @@ use common::{Daemon, healthy};
 fn start(dir: &Path, extra: &[(&str, &str)]) -> Daemon {
     let socket = dir.join("sock/cf.sock");
     let mut cmd = Daemon::command(&socket, &dir.join("krbdir"));
-    cmd.env("CF_TEST_FAKE_TICKETS", "1")
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
-    for (k, v) in extra {
-        cmd.env(k, v);
-    }
-    Daemon::spawn(cmd, &socket)
+    cmd.env("CF_TEST_FAKE_TICKETS", "1");
+    Daemon::spawn_logged(cmd, &socket, extra)
 }
 
 fn spec(name: &str) -> String {

@@ -119,6 +119,18 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Socket activation: taken while this is the only thread (it edits the environment).
+    let activated = if args.healthcheck {
+        None
+    } else {
+        match server::listen::take_activated() {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("credentials-fetcherd: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -155,7 +167,7 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         };
     }
-    match rt.block_on(server::serve(cfg)) {
+    match rt.block_on(server::serve_on(cfg, activated)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "exiting");

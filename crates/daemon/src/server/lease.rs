@@ -1,5 +1,14 @@
 //! Lease ids, the on-disk layout and the metadata file, compatible with aws/credentials-fetcher.
 //!
+//! Both ways: the daemon adopts the leases upstream 1.3.x (C++, jsoncpp: `krb_file_path`,
+//! `service_account_name`, `domain_name`, `domainless_user`, `credspec_info`) and 2.x (Go: those
+//! plus `distinguished_name` and, when set, `credential_arn`) leave in the krbdir, and upstream
+//! reads ours: the same field names, all strings; 1.3.6 reads each with jsoncpp's `asString` and
+//! ignores the others, skips a ticket whose `krb_file_path` does not exist and stops at one
+//! containing any of ``& : \ | * ? < > ` $ { } ( ) " ;`` (so the krbdir path must not), v2 takes
+//! each known key that is a string. `credential_arn` is written only when set, as v2 does.
+//! (tests/daemon_upgrade.rs proves both directions against the Samba DC.)
+//!
 //! ```text
 //! <krbdir>/<lease_id>/<lease_id>_metadata.json
 //! <krbdir>/<lease_id>/<gMSA name>/krb5cc
@@ -398,6 +407,47 @@ mod tests {
             Metadata::read(root.path(), &id).unwrap().tickets[0].dir(),
             md.tickets[0].dir()
         );
+    }
+
+    /// A metadata file as upstream v2 writes it (Go `json.MarshalIndent` of a map: sorted keys).
+    #[test]
+    fn upstream_v2_metadata_keeps_credential_arn() {
+        let root = tempfile::tempdir().unwrap();
+        let id = LeaseId::parse("0123456789abcdef0123").unwrap();
+        let dir = root.path().join(id.as_str()).join("WebApp01");
+        std::fs::create_dir_all(&dir).unwrap();
+        let text = serde_json::json!({"krb_ticket_info": [{
+            "credential_arn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:u",
+            "credspec_info": "{}",
+            "distinguished_name": "CN=WebApp01,CN=Managed Service Accounts,DC=example,DC=test",
+            "domain_name": "example.test",
+            "domainless_user": "svc-fetcher",
+            "krb_file_path": dir.join("krb5cc").display().to_string(),
+            "service_account_name": "WebApp01",
+        }]});
+        std::fs::write(
+            metadata_path(root.path(), &id),
+            serde_json::to_vec_pretty(&text).unwrap(),
+        )
+        .unwrap();
+        let md = Metadata::read(root.path(), &id).unwrap();
+        assert_eq!(
+            md.tickets[0].credential_arn,
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:u"
+        );
+        md.write(root.path(), &id).unwrap();
+        let again: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(metadata_path(root.path(), &id)).unwrap())
+                .unwrap();
+        assert_eq!(again, text, "every field as v2 wrote it");
+        // Without a CredentialArn the field is left out, as v2 does.
+        let mut plain = md.clone();
+        plain.tickets[0].credential_arn.clear();
+        plain.write(root.path(), &id).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(metadata_path(root.path(), &id)).unwrap())
+                .unwrap();
+        assert!(v["krb_ticket_info"][0].get("credential_arn").is_none());
     }
 
     #[test]

@@ -13,6 +13,8 @@
 //! * [`config`]: flags, environment and /etc/ecs/ecs.config.
 //! * [`service`]: the RPC handlers, including the ARN leases (S3/SSM credspecs).
 //! * [`s2k`]: the cache of derived password keys, derived off the async workers.
+//! * [`listen`]: the socket, from systemd socket activation or bound by the daemon.
+//! * [`authority`]: any HTTP/2 `:authority` accepted on the socket (grpc-core clients).
 //!
 //! ```no_run
 //! # async fn f() -> Result<(), Box<dyn std::error::Error>> {
@@ -23,12 +25,14 @@
 //! # Ok(()) }
 //! ```
 
+pub mod authority;
 pub mod config;
 pub mod error;
 #[cfg(any(test, feature = "test-fake"))]
 pub mod fake;
 pub mod kerberos;
 pub mod lease;
+pub mod listen;
 pub mod manager;
 pub mod proto;
 pub mod s2k;
@@ -163,36 +167,6 @@ pub fn manager_with_secret(
     )
 }
 
-/// Binds the socket: parent directory created, a stale socket replaced (a live one is an error),
-/// mode 0660, group `gid`.
-pub fn bind_socket(path: &Path, gid: Option<u32>) -> Result<tokio::net::UnixListener, ServerError> {
-    use std::os::unix::fs::{FileTypeExt as _, PermissionsExt as _};
-    let err = |cause: String| ServerError::Socket {
-        path: path.display().to_string(),
-        cause,
-    };
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| err(format!("creating its directory: {e}")))?;
-    }
-    if let Ok(m) = std::fs::symlink_metadata(path) {
-        if !m.file_type().is_socket() {
-            return Err(err("exists and is not a socket".into()));
-        }
-        if std::os::unix::net::UnixStream::connect(path).is_ok() {
-            return Err(err("another daemon is listening on it".into()));
-        }
-        std::fs::remove_file(path).map_err(|e| err(format!("removing the stale socket: {e}")))?;
-    }
-    let listener = tokio::net::UnixListener::bind(path).map_err(|e| err(e.to_string()))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
-        .map_err(|e| err(format!("chmod: {e}")))?;
-    if let Some(gid) = gid {
-        std::os::unix::fs::chown(path, None, Some(gid))
-            .map_err(|e| err(format!("chgrp {gid}: {e}")))?;
-    }
-    Ok(listener)
-}
-
 /// Creates the start-up lease from `CF_CRED_SPEC_FILE` (domainless when a secret is set).
 async fn startup_lease(
     cfg: &Config,
@@ -257,8 +231,18 @@ fn spawn_secret_refresh(cfg: &Config, manager: &Manager, secret: Arc<dyn SecretS
     });
 }
 
-/// Runs the daemon until SIGTERM or SIGINT.
+/// Runs the daemon until SIGTERM or SIGINT, on a socket it binds itself.
 pub async fn serve(cfg: Config) -> Result<(), ServerError> {
+    serve_on(cfg, None).await
+}
+
+/// Runs the daemon until SIGTERM or SIGINT on `activated`, the socket from systemd socket
+/// activation ([`listen::take_activated`], never unlinked), else on `cfg.socket`, bound by the
+/// daemon and removed when it stops.
+pub async fn serve_on(
+    cfg: Config,
+    activated: Option<std::os::unix::net::UnixListener>,
+) -> Result<(), ServerError> {
     let kerberos = match cfg.test_fake_tickets {
         false => Some(Arc::new(kerberos::KerberosSource::for_config(&cfg)?)),
         true => None,
@@ -277,8 +261,16 @@ pub async fn serve(cfg: Config) -> Result<(), ServerError> {
         tracing::info!(secret = ?cfg.aws_sm_secret_name, "domainless user from AWS Secrets Manager");
         spawn_secret_refresh(&cfg, &manager, s.clone());
     }
-    let listener = bind_socket(&cfg.socket, cfg.socket_gid)?;
-    tracing::info!(socket = %cfg.socket.display(), "listening");
+    let listener = listen::listener(activated, &cfg.socket, cfg.socket_gid)?;
+    tracing::info!(
+        socket = %listener.path().unwrap_or(&cfg.socket).display(),
+        activated = listener.is_activated(),
+        "listening"
+    );
+    let (listener, created) = listener.into_tokio().map_err(|e| ServerError::Socket {
+        path: cfg.socket.display().to_string(),
+        cause: e.to_string(),
+    })?;
     {
         let (cfg, manager, secret) = (cfg.clone(), manager.clone(), secret.clone());
         tokio::spawn(async move {
@@ -326,11 +318,17 @@ pub async fn serve(cfg: Config) -> Result<(), ServerError> {
                 .with_deadline(cfg.rpc_deadline),
         ))
         .serve_with_incoming_shutdown(
-            tokio_stream::wrappers::UnixListenerStream::new(listener),
+            tokio_stream::StreamExt::map(
+                tokio_stream::wrappers::UnixListenerStream::new(listener),
+                |conn| conn.map(authority::AuthorityFix::new),
+            ),
             shutdown,
         )
         .await;
     manager.shutdown();
-    let _ = std::fs::remove_file(&cfg.socket);
+    // Only a socket this process bound; an activated one belongs to its holder (systemd).
+    if let Some(path) = created {
+        let _ = std::fs::remove_file(path);
+    }
     result.map_err(ServerError::from)
 }

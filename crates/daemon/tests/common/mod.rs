@@ -233,17 +233,25 @@ impl Daemon {
 }
 
 impl Daemon {
+    /// [`Daemon::spawn`] with `extra` added to the environment, `RUST_LOG=info`, stdout
+    /// discarded and stderr inherited (the test's output shows the daemon's log).
+    pub fn spawn_logged<K: AsRef<std::ffi::OsStr>, V: AsRef<std::ffi::OsStr>>(
+        mut cmd: Command,
+        socket: &Path,
+        extra: &[(K, V)],
+    ) -> Self {
+        cmd.env("RUST_LOG", "info")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::inherit());
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        Self::spawn(cmd, socket)
+    }
+
     /// The names in the lease directory, sorted (empty when it does not exist).
     pub fn leases(&self) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(&self.krbdir)
-            .map(|rd| {
-                rd.filter_map(Result::ok)
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
-        v.sort();
-        v
+        dir_names(&self.krbdir)
     }
 }
 
@@ -259,6 +267,19 @@ pub fn log_to_file(cmd: &mut Command, dir: &Path) {
 /// The log written as [`log_to_file`] set up (empty when there is none yet).
 pub fn daemon_log(dir: &Path) -> String {
     std::fs::read_to_string(dir.join("daemon.log")).unwrap_or_default()
+}
+
+/// The names in `dir`, sorted (empty when it does not exist).
+pub fn dir_names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
 }
 
 /// Whether HealthCheck over `socket` answers "OK".

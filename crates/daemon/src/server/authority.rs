@@ -1,0 +1,563 @@
+//! Any HTTP/2 `:authority` accepted on the Unix socket.
+//!
+//! On a Unix socket `:authority` carries no meaning, and clients send what they like: grpc-go
+//! sends `localhost`, grpc-core (C++, Python, Ruby, PHP) the socket path percent-encoded
+//! (`%2Fvar%2Fcredentials-fetcher%2Fsocket%2Fcredentials_fetcher.sock`), grpc-java the raw path.
+//! The `h2` crate under tonic parses `:authority` as an RFC 3986 authority and resets the stream
+//! with `PROTOCOL_ERROR` when it is not one (hyperium/h2 `server.rs`, `convert_poll_message`;
+//! the fix, h2 PR #487, is not merged), which grpc-core reports as
+//! `INTERNAL: Received RST_STREAM with error code 1`.
+//!
+//! [`AuthorityFix`] wraps each accepted connection below h2 and rewrites what the client sends:
+//! every header block (HEADERS + CONTINUATION frames) is HPACK-decoded with the client's
+//! dynamic table, an `:authority` that is not a valid URI authority becomes `localhost`, and the
+//! block is re-encoded with literals only (no dynamic-table insertions, so h2's decoder table
+//! stays empty and in step). Every other frame, and everything the server sends, passes through
+//! unchanged. A connection that does not start with the HTTP/2 preface is passed through as is.
+//!
+//! ```
+//! use credentials_fetcherd::server::authority::rewrite_client_bytes;
+//! // The HTTP/2 preface, then a HEADERS frame (stream 1, END_HEADERS) whose block is
+//! // ":authority: a%2Fb" (literal, indexed name 1).
+//! let mut input = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+//! let block = [0x01, 5, b'a', b'%', b'2', b'F', b'b'];
+//! input.extend_from_slice(&[0, 0, block.len() as u8, 1, 4, 0, 0, 0, 1]);
+//! input.extend_from_slice(&block);
+//! let out = rewrite_client_bytes(&input).unwrap();
+//! assert!(out.windows(9).any(|w| w == b"localhost"));
+//! ```
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+const FRAME_HEADER_LEN: usize = 9;
+const HEADERS: u8 = 0x1;
+const CONTINUATION: u8 = 0x9;
+const END_STREAM: u8 = 0x1;
+const END_HEADERS: u8 = 0x4;
+const PADDED: u8 = 0x8;
+const PRIORITY: u8 = 0x20;
+/// The largest frame h2 accepts before SETTINGS say otherwise (tonic keeps the default).
+const MAX_FRAME: usize = 16_384;
+/// The largest header block (encoded, all fragments) and header list (decoded) this layer
+/// handles; hyper's server refuses header lists over 16 KiB anyway.
+const MAX_BLOCK: usize = 64 * 1024;
+/// HPACK's initial dynamic table size (SETTINGS_HEADER_TABLE_SIZE, which h2 leaves at 4096).
+const TABLE_SIZE: usize = 4096;
+/// What replaces an `:authority` that is not a URI authority.
+const REPLACEMENT: &[u8] = b"localhost";
+
+/// A connection whose client-to-server HTTP/2 bytes get their `:authority` made acceptable to h2
+/// (see the module documentation). Writes pass through.
+pub struct AuthorityFix<S> {
+    inner: S,
+    rewriter: Rewriter,
+    out: Vec<u8>,
+    out_pos: usize,
+    eof: bool,
+}
+
+impl<S> AuthorityFix<S> {
+    /// Wraps an accepted connection.
+    pub fn new(inner: S) -> Self {
+        Self {
+            inner,
+            rewriter: Rewriter::new(),
+            out: Vec::new(),
+            out_pos: 0,
+            eof: false,
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for AuthorityFix<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        loop {
+            if this.out_pos < this.out.len() {
+                let n = buf.remaining().min(this.out.len() - this.out_pos);
+                buf.put_slice(&this.out[this.out_pos..this.out_pos + n]);
+                this.out_pos += n;
+                if this.out_pos == this.out.len() {
+                    this.out.clear();
+                    this.out_pos = 0;
+                }
+                return Poll::Ready(Ok(()));
+            }
+            if this.eof || buf.remaining() == 0 {
+                return Poll::Ready(Ok(()));
+            }
+            let mut tmp = [0u8; 8192];
+            let mut rb = ReadBuf::new(&mut tmp);
+            ready!(Pin::new(&mut this.inner).poll_read(cx, &mut rb))?;
+            if rb.filled().is_empty() {
+                this.eof = true;
+                // A truncated frame goes to h2 as it came, for h2 to judge.
+                this.rewriter.flush_partial(&mut this.out);
+                continue;
+            }
+            this.rewriter.feed(rb.filled(), &mut this.out)?;
+        }
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for AuthorityFix<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+impl<S: tonic::transport::server::Connected> tonic::transport::server::Connected
+    for AuthorityFix<S>
+{
+    type ConnectInfo = S::ConnectInfo;
+
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.inner.connect_info()
+    }
+}
+
+impl<S> std::fmt::Debug for AuthorityFix<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthorityFix").finish_non_exhaustive()
+    }
+}
+
+/// Rewrites a whole client byte stream at once (for tests and examples).
+pub fn rewrite_client_bytes(input: &[u8]) -> io::Result<Vec<u8>> {
+    let mut r = Rewriter::new();
+    let mut out = Vec::new();
+    r.feed(input, &mut out)?;
+    r.flush_partial(&mut out);
+    Ok(out)
+}
+
+enum State {
+    /// Matching the 24-byte client preface; `usize` bytes seen.
+    Preface(usize),
+    /// Between frames, or inside one.
+    Frames,
+    /// Not HTTP/2 with prior knowledge: bytes go through untouched.
+    Passthrough,
+}
+
+/// A header block being collected across HEADERS and CONTINUATION frames.
+struct Block {
+    stream: u32,
+    end_stream: bool,
+    fragment: Vec<u8>,
+}
+
+struct Rewriter {
+    state: State,
+    /// Bytes of an incomplete frame header, or of a whole HEADERS/CONTINUATION frame.
+    pending: Vec<u8>,
+    /// Payload bytes of the current pass-through frame still to forward.
+    skip: usize,
+    block: Option<Block>,
+    decoder: loona_hpack::Decoder<'static>,
+}
+
+fn bad(msg: impl Into<String>) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("HTTP/2: {}", msg.into()),
+    )
+}
+
+impl Rewriter {
+    fn new() -> Self {
+        let mut decoder = loona_hpack::Decoder::new();
+        decoder.set_max_allowed_table_size(TABLE_SIZE);
+        Self {
+            state: State::Preface(0),
+            pending: Vec::new(),
+            skip: 0,
+            block: None,
+            decoder,
+        }
+    }
+
+    /// On end of input: whatever is buffered goes out raw.
+    fn flush_partial(&mut self, out: &mut Vec<u8>) {
+        out.append(&mut self.pending);
+    }
+
+    fn feed(&mut self, mut input: &[u8], out: &mut Vec<u8>) -> io::Result<()> {
+        while !input.is_empty() {
+            match self.state {
+                State::Passthrough => {
+                    out.extend_from_slice(input);
+                    return Ok(());
+                }
+                State::Preface(seen) => {
+                    let n = (PREFACE.len() - seen).min(input.len());
+                    if input[..n] != PREFACE[seen..seen + n] {
+                        out.extend_from_slice(&PREFACE[..seen]);
+                        self.state = State::Passthrough;
+                        continue;
+                    }
+                    input = &input[n..];
+                    if seen + n == PREFACE.len() {
+                        out.extend_from_slice(PREFACE);
+                        self.state = State::Frames;
+                    } else {
+                        self.state = State::Preface(seen + n);
+                    }
+                }
+                State::Frames => {
+                    if self.skip > 0 {
+                        let n = self.skip.min(input.len());
+                        out.extend_from_slice(&input[..n]);
+                        self.skip -= n;
+                        input = &input[n..];
+                        continue;
+                    }
+                    if self.pending.len() < FRAME_HEADER_LEN {
+                        let n = (FRAME_HEADER_LEN - self.pending.len()).min(input.len());
+                        self.pending.extend_from_slice(&input[..n]);
+                        input = &input[n..];
+                        if self.pending.len() < FRAME_HEADER_LEN {
+                            continue;
+                        }
+                    }
+                    let h = &self.pending[..FRAME_HEADER_LEN];
+                    let len = usize::from(h[0]) << 16 | usize::from(h[1]) << 8 | usize::from(h[2]);
+                    let kind = h[3];
+                    if kind != HEADERS && kind != CONTINUATION {
+                        if self.block.is_some() {
+                            return Err(bad(
+                                "a frame other than CONTINUATION inside a header block",
+                            ));
+                        }
+                        out.append(&mut self.pending);
+                        self.skip = len;
+                        continue;
+                    }
+                    if len > MAX_BLOCK {
+                        return Err(bad(format!("a {len}-byte header frame")));
+                    }
+                    let have = self.pending.len() - FRAME_HEADER_LEN;
+                    let n = (len - have).min(input.len());
+                    self.pending.extend_from_slice(&input[..n]);
+                    input = &input[n..];
+                    if self.pending.len() == FRAME_HEADER_LEN + len {
+                        let frame = std::mem::take(&mut self.pending);
+                        self.header_frame(&frame, out)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One whole HEADERS or CONTINUATION frame.
+    fn header_frame(&mut self, frame: &[u8], out: &mut Vec<u8>) -> io::Result<()> {
+        let (kind, flags) = (frame[3], frame[4]);
+        let stream = u32::from_be_bytes([frame[5], frame[6], frame[7], frame[8]]) & 0x7fff_ffff;
+        let mut payload = &frame[FRAME_HEADER_LEN..];
+        if kind == HEADERS {
+            if self.block.is_some() {
+                return Err(bad("HEADERS inside a header block"));
+            }
+            if flags & PADDED != 0 {
+                let (&pad, rest) = payload
+                    .split_first()
+                    .ok_or_else(|| bad("PADDED HEADERS without a pad length"))?;
+                let keep = rest
+                    .len()
+                    .checked_sub(usize::from(pad))
+                    .ok_or_else(|| bad("padding longer than the frame"))?;
+                payload = &rest[..keep];
+            }
+            if flags & PRIORITY != 0 {
+                payload = payload
+                    .get(5..)
+                    .ok_or_else(|| bad("PRIORITY HEADERS too short"))?;
+            }
+            self.block = Some(Block {
+                stream,
+                end_stream: flags & END_STREAM != 0,
+                fragment: Vec::new(),
+            });
+        }
+        let block = self
+            .block
+            .as_mut()
+            .ok_or_else(|| bad("CONTINUATION without HEADERS"))?;
+        if block.stream != stream {
+            return Err(bad("CONTINUATION of another stream"));
+        }
+        if block.fragment.len() + payload.len() > MAX_BLOCK {
+            return Err(bad("header block too large"));
+        }
+        block.fragment.extend_from_slice(payload);
+        if flags & END_HEADERS == 0 {
+            return Ok(());
+        }
+        let Some(block) = self.block.take() else {
+            return Ok(());
+        };
+        self.reencode(&block, out)
+    }
+
+    /// Decodes a complete block, fixes `:authority`, writes HEADERS (+ CONTINUATION) frames.
+    fn reencode(&mut self, block: &Block, out: &mut Vec<u8>) -> io::Result<()> {
+        let mut fields: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        let mut size = 0usize;
+        self.decoder
+            .decode_with_cb(&block.fragment, |name, value| {
+                size = size.saturating_add(name.len() + value.len() + 32);
+                if size <= MAX_BLOCK {
+                    fields.push((name.into_owned(), value.into_owned()));
+                }
+            })
+            .map_err(|e| bad(format!("HPACK: {e:?}")))?;
+        if size > MAX_BLOCK {
+            return Err(bad(format!("a {size}-byte header list")));
+        }
+        let mut encoded = Vec::with_capacity(block.fragment.len() + 64);
+        for (name, value) in &fields {
+            let value: &[u8] = if name == b":authority" && !valid_authority(value) {
+                tracing::debug!(
+                    authority = %String::from_utf8_lossy(value),
+                    "HTTP/2 :authority is not a URI authority; serving it as localhost"
+                );
+                REPLACEMENT
+            } else {
+                value
+            };
+            // Literal Header Field without Indexing, new name (RFC 7541 6.2.2), no Huffman.
+            encoded.push(0);
+            literal(name, &mut encoded);
+            literal(value, &mut encoded);
+        }
+        let mut chunks = encoded.chunks(MAX_FRAME);
+        let mut first = true;
+        // An empty block still needs its HEADERS frame.
+        let empty: &[u8] = &[];
+        let mut next = chunks.next().or(Some(empty));
+        while let Some(chunk) = next {
+            next = chunks.next();
+            let mut flags = 0;
+            if next.is_none() {
+                flags |= END_HEADERS;
+            }
+            let kind = if first {
+                if block.end_stream {
+                    flags |= END_STREAM;
+                }
+                HEADERS
+            } else {
+                CONTINUATION
+            };
+            first = false;
+            let len = chunk.len();
+            out.extend_from_slice(&[(len >> 16) as u8, (len >> 8) as u8, len as u8, kind, flags]);
+            out.extend_from_slice(&block.stream.to_be_bytes());
+            out.extend_from_slice(chunk);
+        }
+        Ok(())
+    }
+}
+
+fn literal(s: &[u8], out: &mut Vec<u8>) {
+    // Writing to a Vec cannot fail.
+    let _ = loona_hpack::encoder::encode_integer_into(s.len(), 7, 0, out);
+    out.extend_from_slice(s);
+}
+
+/// Whether h2 accepts `v` as `:authority` (the `http` crate's parser, which h2 uses).
+fn valid_authority(v: &[u8]) -> bool {
+    tonic::codegen::http::uri::Authority::try_from(v).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+        let len = payload.len();
+        let mut f = vec![(len >> 16) as u8, (len >> 8) as u8, len as u8, kind, flags];
+        f.extend_from_slice(&stream.to_be_bytes());
+        f.extend_from_slice(payload);
+        f
+    }
+
+    type Fields = Vec<(Vec<u8>, Vec<u8>)>;
+
+    /// (type, flags, stream, decoded header list or the raw payload as one field name).
+    fn decode_frames(bytes: &[u8]) -> Vec<(u8, u8, u32, Fields)> {
+        let mut d = loona_hpack::Decoder::new();
+        let mut rest = bytes.strip_prefix(PREFACE).unwrap();
+        let mut out = Vec::new();
+        let mut block = Vec::new();
+        while !rest.is_empty() {
+            let len = usize::from(rest[0]) << 16 | usize::from(rest[1]) << 8 | usize::from(rest[2]);
+            let (kind, flags) = (rest[3], rest[4]);
+            let stream = u32::from_be_bytes([rest[5], rest[6], rest[7], rest[8]]);
+            let payload = &rest[9..9 + len];
+            if kind == HEADERS || kind == CONTINUATION {
+                block.extend_from_slice(payload);
+                if flags & END_HEADERS != 0 {
+                    out.push((kind, flags, stream, d.decode(&block).unwrap()));
+                    block.clear();
+                }
+            } else {
+                out.push((kind, flags, stream, vec![(payload.to_vec(), Vec::new())]));
+            }
+            rest = &rest[9 + len..];
+        }
+        out
+    }
+
+    #[test]
+    fn grpc_core_authority_becomes_localhost_and_the_dynamic_table_stays_in_step() {
+        // Two requests as grpc-core encodes them: the first inserts its fields into the
+        // dynamic table, the second refers to them by index.
+        let path: &[u8] = b"/credentialsfetcher.CredentialsFetcherService/HealthCheck";
+        let authority: &[u8] = b"%2Ftmp%2Fcf.sock";
+        let fields: Vec<(&[u8], &[u8])> = vec![
+            (b":method", b"POST"),
+            (b":scheme", b"http"),
+            (b":path", path),
+            (b":authority", authority),
+        ];
+        // :method POST and :scheme http from the static table, then :path and :authority as
+        // literals with incremental indexing (indexed names 4 and 1, so dynamic entries 63, 62).
+        let mut b1 = vec![0x83, 0x86, 0x44, path.len() as u8];
+        b1.extend_from_slice(path);
+        b1.extend_from_slice(&[0x41, authority.len() as u8]);
+        b1.extend_from_slice(authority);
+        let b2 = [0x83, 0x86, 0x80 | 63, 0x80 | 62];
+        let mut input = PREFACE.to_vec();
+        input.extend(frame(0x4, 0, 0, &[])); // SETTINGS
+        // The first block split over HEADERS (padded, with priority) and a CONTINUATION.
+        let mut p = vec![2u8, 0, 0, 0, 0, 16];
+        p.extend_from_slice(&b1[..5]);
+        p.extend_from_slice(&[0, 0]);
+        input.extend(frame(HEADERS, PADDED | PRIORITY, 1, &p));
+        input.extend(frame(CONTINUATION, END_HEADERS, 1, &b1[5..]));
+        input.extend(frame(0x0, END_STREAM, 1, b"\0\0\0\0\0")); // DATA
+        input.extend(frame(HEADERS, END_HEADERS | END_STREAM, 3, &b2));
+        // Fed byte by byte: frame boundaries anywhere.
+        let mut r = Rewriter::new();
+        let mut out = Vec::new();
+        for b in &input {
+            r.feed(std::slice::from_ref(b), &mut out).unwrap();
+        }
+        let frames = decode_frames(&out);
+        assert_eq!(frames.len(), 4);
+        let want: Fields = fields
+            .iter()
+            .map(|(n, v)| {
+                let v: &[u8] = if *n == b":authority" { b"localhost" } else { v };
+                (n.to_vec(), v.to_vec())
+            })
+            .collect();
+        assert_eq!(frames[1].0, HEADERS);
+        assert_eq!(frames[1].1, END_HEADERS);
+        assert_eq!(frames[1].3, want);
+        assert_eq!(frames[2].0, 0);
+        assert_eq!(frames[3].1, END_HEADERS | END_STREAM);
+        assert_eq!(frames[3].2, 3);
+        assert_eq!(frames[3].3, want);
+    }
+
+    #[test]
+    fn the_authorities_h2_refuses() {
+        // What grpc-core 1.85 sends for unix:/tmp/.tmpX/sock/cf.sock, and grpc-java's raw path.
+        assert!(!valid_authority(b"tmp%2F.tmpX%2Fsock%2Fcf.sock"));
+        assert!(!valid_authority(b"/var/run/cf.sock"));
+        assert!(valid_authority(b"localhost"));
+        assert!(valid_authority(b"127.0.0.1:50051"));
+    }
+
+    #[test]
+    fn valid_authority_kept_and_other_bytes_untouched() {
+        let mut enc = loona_hpack::Encoder::new();
+        let b = enc.encode(vec![(&b":authority"[..], &b"localhost:50051"[..])]);
+        let mut input = PREFACE.to_vec();
+        input.extend(frame(HEADERS, END_HEADERS, 1, &b));
+        let frames = decode_frames(&rewrite_client_bytes(&input).unwrap());
+        assert_eq!(frames[0].3[0].1, b"localhost:50051");
+        // Not HTTP/2: untouched.
+        let h1 = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        assert_eq!(rewrite_client_bytes(h1).unwrap(), h1);
+        // A long header list is split into CONTINUATION frames of at most 16 KiB.
+        let big = vec![b'a'; 20_000];
+        let b = loona_hpack::Encoder::new().encode(vec![(&b"x-big"[..], &big[..])]);
+        let mut input = PREFACE.to_vec();
+        input.extend(frame(HEADERS, 0, 1, &b[..10_000]));
+        input.extend(frame(CONTINUATION, END_HEADERS, 1, &b[10_000..]));
+        let out = rewrite_client_bytes(&input).unwrap();
+        let frames = decode_frames(&out);
+        assert_eq!(frames.len(), 1);
+        assert_eq!(frames[0].3[0].1, big);
+        let first_len =
+            usize::from(out[24]) << 16 | usize::from(out[25]) << 8 | usize::from(out[26]);
+        assert_eq!(first_len, MAX_FRAME);
+    }
+
+    #[test]
+    fn hostile_input_is_an_error_not_a_panic() {
+        for payload in [
+            vec![0xff, 0xff, 0xff, 0xff, 0xff, 0xff], // integer overflow
+            vec![0xbf],                               // index out of range
+            vec![0x3f, 0xff, 0xff, 0x7f],             // table size over 4096
+            vec![0x00, 0x7f],                         // truncated string
+        ] {
+            let mut input = PREFACE.to_vec();
+            input.extend(frame(HEADERS, END_HEADERS, 1, &payload));
+            assert!(rewrite_client_bytes(&input).is_err(), "{payload:?}");
+        }
+        let mut input = PREFACE.to_vec();
+        input.extend(frame(HEADERS, PADDED | END_HEADERS, 1, &[200, 1, 2]));
+        assert!(rewrite_client_bytes(&input).is_err());
+        let mut input = PREFACE.to_vec();
+        input.extend(frame(CONTINUATION, END_HEADERS, 1, &[0x82]));
+        assert!(rewrite_client_bytes(&input).is_err());
+        let mut input = PREFACE.to_vec();
+        input.extend_from_slice(&[0x10, 0, 0, HEADERS, 0, 0, 0, 0, 1]);
+        assert!(rewrite_client_bytes(&input).is_err(), "1 MiB header frame");
+        // An indexed-field bomb: 4 KiB entry referenced 100 times per block.
+        let mut enc = loona_hpack::Encoder::new();
+        let v = vec![b'v'; 4000];
+        let mut b = enc.encode(vec![(&b"x"[..], &v[..])]);
+        b.extend(std::iter::repeat_n(0x80 | 62, 100));
+        let mut input = PREFACE.to_vec();
+        input.extend(frame(HEADERS, END_HEADERS, 1, &b));
+        assert!(rewrite_client_bytes(&input).is_err());
+    }
+}
