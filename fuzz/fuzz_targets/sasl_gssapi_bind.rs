@@ -235,6 +235,14 @@ libfuzzer_sys::fuzz_target!(|input: Input| {
             let token = acceptor
                 .wrap(msg, layer.is_confidential(), &mut rng)
                 .expect("acceptor wraps");
+            // RFC 4121 header: TOK_ID(2) Flags(1) Filler(1) EC(2) RRC(2) SND_SEQ(8). A rotation
+            // larger than the whole token is refused (the CVE-2024-37370/37371 class), and a
+            // refused token leaves the sequence state as it was, so the traffic ends there.
+            let rrc = usize::from(u16::from_be_bytes([token[6], token[7]]));
+            if rrc > token.len() {
+                assert!(client.unseal(&token).is_err(), "RRC {rrc} > {} refused", token.len());
+                break;
+            }
             let plain = client.unseal(&token).expect("the acceptor's token unseals");
             assert_eq!(&plain[..], msg);
         }
