@@ -119,6 +119,10 @@ fn split_suffix<'a>(arn: &str, s: &'a str) -> Result<(&'a str, Option<ArnSuffix>
             "the <id>/<directory> after '#' must be two names of 1-64 characters [A-Za-z0-9._-], not '.' or '..'",
         ));
     }
+    // The ARN without its suffix must itself be an ARN we accept (no spaces before the '#').
+    if head.trim_end() != head {
+        return Err(invalid(arn, "contains spaces before the '#'"));
+    }
     Ok((
         head,
         Some(ArnSuffix {
@@ -209,8 +213,11 @@ impl CredspecArn {
                 } else {
                     trimmed
                 };
-                let bare = name.trim_start_matches('/');
+                // At most one leading slash: `parameter///a` would name `//a`, which AWS refuses
+                // and which `resource()` could not write back.
+                let bare = name.strip_prefix('/').unwrap_or(name);
                 if bare.is_empty()
+                    || bare.starts_with('/')
                     || name.len() > 2048
                     || !bare.bytes().all(|b| {
                         b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b'/')
@@ -327,6 +334,30 @@ impl SecretArn {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `arn` fuzz target (exploring after the merges): an S3 key ending in spaces
+    /// before the `#<id>/<dir>` suffix was accepted, but its `resource()` (the ARN without the
+    /// suffix) ends in spaces, which `parse` refuses. Spaces before the `#` are refused now.
+    #[test]
+    fn fuzz_s3_key_with_spaces_before_the_suffix_is_refused() {
+        let text = "arn:aws:s3:::my-t0/-:ssm:ues\u{37c}00   #w/ebs-wesa.wet9012";
+        assert!(CredspecArn::parse(text).is_err());
+        assert!(CredspecArn::parse("arn:aws:s3:::bucket/key #id/dir").is_err());
+        assert!(CredspecArn::parse("arn:aws:s3:::bucket/key#id/dir").is_ok());
+    }
+
+    /// Found by the `arn` fuzz target (exploring after the merges): `parameter///msg/web` was
+    /// accepted as the parameter `//msg/web` (two leading slashes, which AWS refuses), and its
+    /// `resource()` named `/msg/web` instead. More than one leading slash is now refused.
+    #[test]
+    fn fuzz_ssm_parameter_with_two_leading_slashes_is_refused() {
+        let input = b"arn:aws:ssm:us-west-2:123456789012:parameter///msg/webapp01.jsoga2g#1sm-user-AbApWpe/b01";
+        let text = std::str::from_utf8(input).unwrap();
+        assert!(CredspecArn::parse(text).is_err());
+        assert!(CredspecArn::parse("arn:aws:ssm:us-west-2:123456789012:parameter///a").is_err());
+        let ok = CredspecArn::parse("arn:aws:ssm:us-west-2:123456789012:parameter//a/b").unwrap();
+        assert_eq!(CredspecArn::parse(&ok.resource()).unwrap(), ok);
+    }
 
     /// Found by the `arn` fuzz target: `resource()` of `parameter//<name>` (the one-level
     /// hierarchical parameter `/<name>`) printed `parameter/<name>`, which names another
