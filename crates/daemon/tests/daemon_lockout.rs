@@ -10,7 +10,6 @@
 
 use credentials_fetcherd::server::connect;
 use credentials_fetcherd::server::proto::*;
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -91,14 +90,6 @@ impl LockoutUser {
         };
         (attr("badPwdCount"), attr("lockoutTime"))
     }
-}
-
-fn lines_with(log: &Path, needle: &str) -> usize {
-    std::fs::read_to_string(log)
-        .unwrap()
-        .lines()
-        .filter(|l| l.contains(needle))
-        .count()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -207,7 +198,7 @@ async fn one_wrong_password_never_locks_the_account() {
         .unwrap_err();
     assert_eq!(e.code(), tonic::Code::PermissionDenied, "{e:?}");
     assert!(e.message().contains("KDC_ERR_PREAUTH_FAILED"), "{e:?}");
-    let renewed_before = lines_with(&log, "ticket renewed");
+    let renewed_before = common::count_in_log(&log, "ticket renewed");
     let t = Instant::now();
     let mut retries = 0;
     while t.elapsed() < Duration::from_secs(3 * RENEW_SECS + 2) {
@@ -227,9 +218,9 @@ async fn one_wrong_password_never_locks_the_account() {
         assert!(!e.message().contains(&wrong), "no password in errors");
         retries += 1;
     }
-    let timer_renewals = lines_with(&log, "ticket renewed") - renewed_before;
+    let timer_renewals = common::count_in_log(&log, "ticket renewed") - renewed_before;
     let (bad, lockout) = user.bad_pwd_count_and_lockout();
-    let refusals = lines_with(&log, "the KDC refused the credentials of");
+    let refusals = common::count_in_log(&log, "the KDC refused the credentials of");
     eprintln!(
         "{LEASES} leases, 1 wrong renew + {retries} retries, {timer_renewals} timer renewals in {:?}: \
          badPwdCount {bad}, lockoutTime {lockout}, refusals in the daemon log {refusals}",

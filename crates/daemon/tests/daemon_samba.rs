@@ -276,15 +276,6 @@ async fn renewal_replaces_ccache_under_an_open_directory() {
     assert!(!lease_dir.exists());
 }
 
-/// Lines of the daemon's log containing `needle`.
-fn count_in_log(log: &Path, needle: &str) -> usize {
-    std::fs::read_to_string(log)
-        .unwrap()
-        .lines()
-        .filter(|l| l.contains(needle))
-        .count()
-}
-
 /// Twenty leases of one gMSA, ten at once on a cold daemon then ten one after another, cost one
 /// LDAP read of msDS-ManagedPassword (counted in the daemon's info log).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -321,9 +312,13 @@ async fn leases_of_one_gmsa_cost_one_ldap_read() {
     }
     let sam = env["gmsa"]["sam"].as_str().unwrap();
     let read_line = format!("read msDS-ManagedPassword of {sam} from DC ");
-    assert_eq!(count_in_log(&log, "lease created"), 20, "the log is on");
     assert_eq!(
-        count_in_log(&log, &read_line),
+        common::count_in_log(&log, "lease created"),
+        20,
+        "the log is on"
+    );
+    assert_eq!(
+        common::count_in_log(&log, &read_line),
         1,
         "LDAP reads for 20 leases:\n{}",
         std::fs::read_to_string(&log).unwrap()

@@ -65,14 +65,6 @@ fn req(
     }
 }
 
-fn count_in_log(log: &Path, needle: &str) -> usize {
-    std::fs::read_to_string(log)
-        .unwrap()
-        .lines()
-        .filter(|l| l.contains(needle))
-        .count()
-}
-
 /// (starttime, endtime) of the ccache's ticket in a ticket directory.
 fn times(dir: &str) -> (u32, u32) {
     let cc = ccache::Ccache::read(&Path::new(dir).join("krb5cc")).unwrap();
@@ -122,8 +114,12 @@ async fn leases_of_one_gmsa_share_one_gmsa_login() {
     }
     let sam = env["gmsa"]["sam"].as_str().unwrap();
     let realm = env["realm"].as_str().unwrap();
-    assert_eq!(count_in_log(&log, "lease created"), 20, "the log is on");
-    let logins = count_in_log(&log, &format!("logged in as the gMSA {sam}@{realm}"));
+    assert_eq!(
+        common::count_in_log(&log, "lease created"),
+        20,
+        "the log is on"
+    );
+    let logins = common::count_in_log(&log, &format!("logged in as the gMSA {sam}@{realm}"));
     assert_eq!(
         logins,
         1,
@@ -131,7 +127,7 @@ async fn leases_of_one_gmsa_share_one_gmsa_login() {
         std::fs::read_to_string(&log).unwrap()
     );
     assert_eq!(
-        count_in_log(
+        common::count_in_log(
             &log,
             &format!("read msDS-ManagedPassword of {sam} from DC ")
         ),
@@ -262,7 +258,7 @@ async fn warm_caches_do_not_let_other_logins_in() {
         .unwrap()
         .into_inner();
     assert_eq!(
-        count_in_log(&log, "lease created"),
+        common::count_in_log(&log, "lease created"),
         2,
         "{}",
         std::fs::read_to_string(&log).unwrap()

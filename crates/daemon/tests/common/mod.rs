@@ -264,6 +264,15 @@ pub fn log_to_file(cmd: &mut Command, dir: &Path) {
         ));
 }
 
+/// How many lines of the log file `log` contain `needle`.
+pub fn count_in_log(log: &Path, needle: &str) -> usize {
+    std::fs::read_to_string(log)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(needle))
+        .count()
+}
+
 /// The log written as [`log_to_file`] set up (empty when there is none yet).
 pub fn daemon_log(dir: &Path) -> String {
     std::fs::read_to_string(dir.join("daemon.log")).unwrap_or_default()
