@@ -78,7 +78,10 @@ step() {
     "$@"
     local dt
     dt=$(elapsed "$t0")
-    SUMMARY+=("$(printf '%-12s ok  %7s s' "$name" "$dt")")
+    # Free disk after each step: a clean CI machine once ran out of it in the musl step (stop 14).
+    local avail
+    avail=$(df -h --output=avail "$ROOT" 2>/dev/null | tail -1 | tr -d ' ')
+    SUMMARY+=("$(printf '%-12s ok  %7s s   disk free %s' "$name" "$dt" "$avail")")
     echo "---- $name: ok in $dt s"
 }
 
