@@ -8,12 +8,23 @@
 //! the fix, h2 PR #487, is not merged), which grpc-core reports as
 //! `INTERNAL: Received RST_STREAM with error code 1`.
 //!
-//! [`AuthorityFix`] wraps each accepted connection below h2 and rewrites what the client sends:
-//! every header block (HEADERS + CONTINUATION frames) is HPACK-decoded with the client's
-//! dynamic table, an `:authority` that is not a valid URI authority becomes `localhost`, and the
-//! block is re-encoded with literals only (no dynamic-table insertions, so h2's decoder table
-//! stays empty and in step). Every other frame, and everything the server sends, passes through
-//! unchanged. A connection that does not start with the HTTP/2 preface is passed through as is.
+//! [`AuthorityFix`] wraps each accepted connection below h2 and looks at what the client sends.
+//! The connection's first header block (HEADERS + CONTINUATION frames) is HPACK-decoded:
+//! - when its `:authority` is a valid URI authority (grpc-go, the ECS agent, tonic: `localhost` or
+//!   a host name), the block and everything after it pass through untouched, and the layer costs
+//!   nothing more on that connection. A client keeps one `:authority` per channel; a later
+//!   request on the same connection with an unacceptable one is reset by h2, as without this
+//!   layer.
+//! - otherwise (grpc-core, grpc-java: the socket path) every header block of the connection is
+//!   decoded with the client's dynamic table, an `:authority` that is not a valid URI authority
+//!   becomes `localhost`, and the block is re-encoded with literals only (no dynamic-table
+//!   insertions, so h2's decoder table stays empty and in step).
+//!
+//! Every other frame, and everything the server sends, passes through unchanged. A connection
+//! that does not start with the HTTP/2 preface is passed through as is.
+//!
+//! (Deciding once per connection matters: the HPACK decoder builds a Huffman table for every
+//! Huffman-coded string, which made decoding every block cost a warm lease add about 0.4 ms.)
 //!
 //! ```
 //! use credentials_fetcherd::server::authority::rewrite_client_bytes;
@@ -177,6 +188,18 @@ struct Block {
     stream: u32,
     end_stream: bool,
     fragment: Vec<u8>,
+    /// The frames as they came (kept only for the connection's first block, which goes out as
+    /// it came when its `:authority` is acceptable).
+    raw: Vec<u8>,
+}
+
+/// What happens to the connection's header blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Blocks {
+    /// No header block seen yet: the first decides.
+    Undecided,
+    /// The first block's `:authority` was not acceptable: every block is re-encoded.
+    Rewrite,
 }
 
 struct Rewriter {
@@ -186,6 +209,7 @@ struct Rewriter {
     /// Payload bytes of the current pass-through frame still to forward.
     skip: usize,
     block: Option<Block>,
+    blocks: Blocks,
     decoder: loona_hpack::Decoder<'static>,
 }
 
@@ -205,6 +229,7 @@ impl Rewriter {
             pending: Vec::new(),
             skip: 0,
             block: None,
+            blocks: Blocks::Undecided,
             decoder,
         }
     }
@@ -310,6 +335,7 @@ impl Rewriter {
                 stream,
                 end_stream: flags & END_STREAM != 0,
                 fragment: Vec::new(),
+                raw: Vec::new(),
             });
         }
         let block = self
@@ -323,6 +349,13 @@ impl Rewriter {
             return Err(bad("header block too large"));
         }
         block.fragment.extend_from_slice(payload);
+        if self.blocks == Blocks::Undecided {
+            // Empty CONTINUATION frames grow `raw` without growing `fragment`: bound it too.
+            if block.raw.len() + frame.len() > 2 * MAX_BLOCK {
+                return Err(bad("header block too large"));
+            }
+            block.raw.extend_from_slice(frame);
+        }
         if flags & END_HEADERS == 0 {
             return Ok(());
         }
@@ -346,6 +379,19 @@ impl Rewriter {
             .map_err(|e| bad(format!("HPACK: {e:?}")))?;
         if size > MAX_BLOCK {
             return Err(bad(format!("a {size}-byte header list")));
+        }
+        if self.blocks == Blocks::Undecided {
+            let acceptable = fields
+                .iter()
+                .all(|(name, value)| name != b":authority" || valid_authority(value));
+            if acceptable {
+                // h2 decodes this block and all that follow with the client's own dynamic
+                // table: nothing more to look at on this connection.
+                out.extend_from_slice(&block.raw);
+                self.state = State::Passthrough;
+                return Ok(());
+            }
+            self.blocks = Blocks::Rewrite;
         }
         let mut encoded = Vec::with_capacity(block.fragment.len() + 64);
         for (name, value) in &fields {
@@ -510,24 +556,44 @@ mod tests {
         let b = enc.encode(vec![(&b":authority"[..], &b"localhost:50051"[..])]);
         let mut input = PREFACE.to_vec();
         input.extend(frame(HEADERS, END_HEADERS, 1, &b));
-        let frames = decode_frames(&rewrite_client_bytes(&input).unwrap());
-        assert_eq!(frames[0].3[0].1, b"localhost:50051");
+        // A later block, even one h2 will refuse, goes through as it came: the first block
+        // decided that this connection needs no rewriting.
+        let b2 = enc.encode(vec![(&b":authority"[..], &b"%2Fx"[..])]);
+        input.extend(frame(HEADERS, END_HEADERS, 3, &b2));
+        assert_eq!(rewrite_client_bytes(&input).unwrap(), input);
         // Not HTTP/2: untouched.
         let h1 = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
         assert_eq!(rewrite_client_bytes(h1).unwrap(), h1);
-        // A long header list is split into CONTINUATION frames of at most 16 KiB.
+    }
+
+    #[test]
+    fn a_rewritten_long_header_list_is_split_into_continuation_frames() {
         let big = vec![b'a'; 20_000];
-        let b = loona_hpack::Encoder::new().encode(vec![(&b"x-big"[..], &big[..])]);
+        let b = loona_hpack::Encoder::new().encode(vec![
+            (&b":authority"[..], &b"%2Fs"[..]),
+            (&b"x-big"[..], &big[..]),
+        ]);
         let mut input = PREFACE.to_vec();
         input.extend(frame(HEADERS, 0, 1, &b[..10_000]));
         input.extend(frame(CONTINUATION, END_HEADERS, 1, &b[10_000..]));
         let out = rewrite_client_bytes(&input).unwrap();
         let frames = decode_frames(&out);
         assert_eq!(frames.len(), 1);
-        assert_eq!(frames[0].3[0].1, big);
+        assert_eq!(frames[0].3[0].1, b"localhost");
+        assert_eq!(frames[0].3[1].1, big);
         let first_len =
             usize::from(out[24]) << 16 | usize::from(out[25]) << 8 | usize::from(out[26]);
         assert_eq!(first_len, MAX_FRAME);
+    }
+
+    #[test]
+    fn empty_continuation_frames_do_not_grow_the_first_block_without_bound() {
+        let mut input = PREFACE.to_vec();
+        input.extend(frame(HEADERS, 0, 1, &[0x82]));
+        for _ in 0..(2 * MAX_BLOCK / FRAME_HEADER_LEN + 1) {
+            input.extend(frame(CONTINUATION, 0, 1, &[]));
+        }
+        assert!(rewrite_client_bytes(&input).is_err());
     }
 
     #[test]
