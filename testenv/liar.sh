@@ -10,6 +10,8 @@
 # It listens on LIAR_ADDR (127.0.0.7), one TCP port per (upstream, behaviour) from LIAR_BASE_PORT
 # (18900): the MIT behaviours first, then the Samba ones. Its victims (whose passwords it knows)
 # are aes256sha1@MIT.TEST and the Samba reader user; everyone else is relayed untouched.
+# DC side: one port per LDAP behaviour from LIAR_LDAP_BASE_PORT (18950) on the DC's address (so
+# the client's ldap/<dc name> ticket stays valid), relaying to the DC's port 389.
 # Everything lives in WORK=${TESTENV_DIR:-/tmp/gmsa-testenv}/liar: testenv.json (written by the
 # binary once every port is bound), liar.log, liar.pid.
 set -euo pipefail
@@ -19,6 +21,7 @@ TESTENV_DIR=${TESTENV_DIR:-/tmp/gmsa-testenv}
 WORK=$TESTENV_DIR/liar
 ADDR=${LIAR_ADDR:-127.0.0.7}
 BASE_PORT=${LIAR_BASE_PORT:-18900}
+LDAP_BASE_PORT=${LIAR_LDAP_BASE_PORT:-18950}
 
 log() { printf 'liar: %s\n' "$*" >&2; }
 die() { printf 'liar: ERROR: %s\n' "$*" >&2; exit 1; }
@@ -69,9 +72,10 @@ cmd_start() {
         [[ -s $TESTENV_DIR/$peer/testenv.json ]] \
             || die "$TESTENV_DIR/$peer/testenv.json is missing: start testenv/mit-kdc.sh and testenv/samba-dc.sh first"
     done
-    local mit_kdc samba_kdc
+    local mit_kdc samba_kdc dc_ip
     mit_kdc=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["kdc"])' "$TESTENV_DIR/mit/testenv.json")
     samba_kdc=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["kdc"])' "$TESTENV_DIR/samba/testenv.json")
+    dc_ip=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["dc_ip"])' "$TESTENV_DIR/samba/testenv.json")
     log "building gmsa-liar"
     (cd "$ROOT" && cargo build --quiet -p gmsa-liar) || die "cargo build -p gmsa-liar failed"
     local target bin
@@ -86,6 +90,7 @@ cmd_start() {
     # setsid: the liar outlives this script (and the shell that started it).
     setsid "$bin" --listen "$ADDR" --base-port "$BASE_PORT" \
         --upstream "mit=$mit_kdc" --upstream "samba=$samba_kdc" "${args[@]}" \
+        --ldap-listen "$dc_ip" --ldap-base-port "$LDAP_BASE_PORT" --ldap-upstream "$dc_ip:389" \
         --out "$WORK/testenv.json" >"$WORK/liar.log" 2>&1 </dev/null &
     echo $! >"$WORK/liar.pid"
     local i

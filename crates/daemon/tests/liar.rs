@@ -2,7 +2,8 @@
 //! test peer `gmsa-liar` (testenv/liar.sh) relays to the REAL MIT KDC and the Samba DC's KDC and,
 //! per port, changes one field of the victim's AS-REP or TGS-REP and re-encrypts it under the
 //! right key, offers only RC4, asks for 2^31 PBKDF2 iterations, stalls mid-reply or announces a
-//! 1 GiB reply. Every lie must be refused with its named error, within [`TIME_BOUND`] and with
+//! 1 GiB reply; and on the DC side answers the SASL bind with garbage or a 2 GiB BER length, or
+//! the first sealed request with a 1 GiB SASL frame. Every lie must be refused with its named error, within [`TIME_BOUND`] and with
 //! the process's peak resident memory (VmHWM) under [`MEMORY_BOUND_KIB`]; nothing may be written;
 //! and the daemon keeps serving a lease whose principal the liar relays honestly.
 //! Fails (never skips) when the liar, the MIT KDC or the Samba DC is not running.
@@ -105,8 +106,8 @@ fn gmsa_measured(args: &[&str], krb5_conf: &Path, dir: &Path) -> (Output, Durati
     (out, elapsed, peak)
 }
 
-/// Asserts that `gmsa args` through the liar's `mode` port is refused with exit status 1 and an
-/// error containing every string of `named`, in bounded time and memory; returns stderr.
+/// Asserts that `gmsa args` through the liar's `mode` KDC port is refused (see
+/// [`refused_with`]); returns stderr.
 fn refused(
     liar: &TestEnv,
     dir: &Path,
@@ -116,9 +117,15 @@ fn refused(
     named: &[&str],
 ) -> String {
     let conf = krb5_conf(liar, dir, upstream, mode);
-    let (out, elapsed, peak) = gmsa_measured(args, &conf, dir);
     let what = format!("gmsa {} through the {upstream} liar's {mode} port", args[0]);
-    let err = common::fails_with_1(&out, &what);
+    refused_with(&what, args, &conf, dir, named)
+}
+
+/// Asserts that `gmsa args` with `conf` is refused with exit status 1 and an error containing
+/// every string of `named`, in bounded time and memory; returns stderr.
+fn refused_with(what: &str, args: &[&str], conf: &Path, dir: &Path, named: &[&str]) -> String {
+    let (out, elapsed, peak) = gmsa_measured(args, conf, dir);
+    let err = common::fails_with_1(&out, what);
     eprintln!("{what}: {elapsed:?}, VmHWM {peak} KiB: {}", err.trim());
     for n in named {
         assert!(
@@ -283,60 +290,144 @@ fn kvno_refuses_a_lying_tgs_reply_of_the_mit_kdc() {
     }
 }
 
-#[test]
-fn fetch_refuses_every_lie_of_the_samba_kdc() {
-    let (liar, samba) = (liar(), TestEnv::samba_dc());
-    let dir = samba.scratch("liar-fetch");
-    let spec = dir.join("credspec.json");
-    std::fs::write(
-        &spec,
-        common::credspec(
-            samba.str("/gmsa/name"),
-            samba.str("/domain"),
-            samba.str("/netbios_domain"),
-        ),
-    )
-    .unwrap();
-    let (cc, kt) = (dir.join("cc"), dir.join("kt"));
-    let args = [
-        "fetch",
-        "--credspec",
-        spec.to_str().unwrap(),
-        "--user",
-        samba.str("/users/reader/principal"),
-        "--password-file",
-        samba.str("/users/reader/password_file"),
-        "--dc",
-        samba.str("/dc_host"),
-        "-c",
-        cc.to_str().unwrap(),
-        "--keytab-out",
-        kt.to_str().unwrap(),
-    ];
-    let (out, _, _) = gmsa_measured(&args, &krb5_conf(&liar, &dir, "samba", "honest"), &dir);
-    let listing = common::ok(&out, "gmsa fetch through the liar's honest port");
-    assert!(listing.contains(samba.str("/gmsa/principal")), "{listing}");
-    std::fs::remove_file(&cc).unwrap();
-    std::fs::remove_file(&kt).unwrap();
-    for (mode, named) in AS_LIES.iter().chain(TGS_LIES.iter()) {
-        refused(&liar, &dir, "samba", mode, &args, named);
+/// A scratch directory with the gMSA's credspec and the output paths of `gmsa fetch`.
+struct FetchRun {
+    dir: PathBuf,
+    spec: PathBuf,
+    cc: PathBuf,
+    kt: PathBuf,
+}
+
+impl FetchRun {
+    fn new(samba: &TestEnv, name: &str) -> Self {
+        let dir = samba.scratch(name);
+        let spec = dir.join("credspec.json");
+        std::fs::write(
+            &spec,
+            common::credspec(
+                samba.str("/gmsa/name"),
+                samba.str("/domain"),
+                samba.str("/netbios_domain"),
+            ),
+        )
+        .unwrap();
+        let (cc, kt) = (dir.join("cc"), dir.join("kt"));
+        Self { dir, spec, cc, kt }
+    }
+
+    /// `gmsa fetch` of the gMSA by the reader (the liar's victim) from the DC `dc`.
+    fn args<'a>(&'a self, samba: &'a TestEnv, dc: &'a str) -> [&'a str; 13] {
+        [
+            "fetch",
+            "--credspec",
+            self.spec.to_str().unwrap(),
+            "--user",
+            samba.str("/users/reader/principal"),
+            "--password-file",
+            samba.str("/users/reader/password_file"),
+            "--dc",
+            dc,
+            "-c",
+            self.cc.to_str().unwrap(),
+            "--keytab-out",
+            self.kt.to_str().unwrap(),
+        ]
+    }
+
+    /// Asserts a successful fetch (the control through an honest port), then removes its files.
+    fn honest(&self, samba: &TestEnv, args: &[&str], conf: &Path, what: &str) {
+        let (out, _, _) = gmsa_measured(args, conf, &self.dir);
+        let listing = common::ok(&out, what);
+        assert!(listing.contains(samba.str("/gmsa/principal")), "{listing}");
+        std::fs::remove_file(&self.cc).unwrap();
+        std::fs::remove_file(&self.kt).unwrap();
+    }
+
+    fn assert_nothing_written(&self, mode: &str) {
         assert!(
-            !cc.exists() && !kt.exists(),
+            !self.cc.exists() && !self.kt.exists(),
             "{mode}: a ccache or keytab was written from a lie"
         );
     }
 }
 
-/// Starts the daemon with `krb5_conf`, the DC by name and the machine keytab (for the
+#[test]
+fn fetch_refuses_every_lie_of_the_samba_kdc() {
+    let (liar, samba) = (liar(), TestEnv::samba_dc());
+    let run = FetchRun::new(&samba, "liar-fetch");
+    let args = run.args(&samba, samba.str("/dc_host"));
+    let conf = krb5_conf(&liar, &run.dir, "samba", "honest");
+    run.honest(
+        &samba,
+        &args,
+        &conf,
+        "gmsa fetch through the liar's honest port",
+    );
+    for (mode, named) in AS_LIES.iter().chain(TGS_LIES.iter()) {
+        refused(&liar, &run.dir, "samba", mode, &args, named);
+        run.assert_nothing_written(mode);
+    }
+}
+
+/// Starts the daemon with `krb5_conf`, the DC `dc` (HOST[:PORT]) and the machine keytab (for the
 /// domain-joined lease, whose principal the liar relays honestly).
-fn daemon(dir: &Path, samba: &TestEnv, krb5_conf: &Path) -> Daemon {
+fn daemon(dir: &Path, samba: &TestEnv, krb5_conf: &Path, dc: &str) -> Daemon {
     let socket = dir.join("cf.sock");
     let mut cmd = Daemon::command(&socket, &dir.join("krbdir"));
-    cmd.args(["--dc", samba.str("/dc_host")])
+    cmd.args(["--dc", dc])
         .env("KRB5_CONFIG", krb5_conf)
         .env("KRB5_KTNAME", samba.str("/machine/keytab"));
     common::log_to_file(&mut cmd, dir);
     Daemon::spawn(cmd, &socket)
+}
+
+/// The reader's domainless add of the gMSA (the liar's victim) and the machine account's
+/// domain-joined add (relayed honestly).
+fn lease_requests(
+    samba: &TestEnv,
+) -> (
+    CreateNonDomainJoinedKerberosLeaseRequest,
+    CreateKerberosLeaseRequest,
+) {
+    let spec = common::credspec(
+        samba.str("/gmsa/name"),
+        samba.str("/domain"),
+        samba.str("/netbios_domain"),
+    );
+    let domainless = CreateNonDomainJoinedKerberosLeaseRequest {
+        credspec_contents: vec![spec.clone()],
+        username: samba.str("/users/reader/name").into(),
+        password: std::fs::read_to_string(samba.str("/users/reader/password_file")).unwrap(),
+        domain: samba.str("/domain").into(),
+    };
+    let joined = CreateKerberosLeaseRequest {
+        credspec_contents: vec![spec],
+    };
+    (domainless, joined)
+}
+
+/// Asserts a refused add's status names every string of `named`, the refusal came within
+/// [`TIME_BOUND`], the daemon's VmHWM is bounded and it still answers HealthCheck.
+async fn assert_refused(what: &str, d: &Daemon, e: &tonic::Status, took: Duration, named: &[&str]) {
+    let peak = vm_hwm_kib(d.child.id()).expect("the daemon's VmHWM");
+    eprintln!(
+        "daemon, {what}: refused in {took:?} ({:?}: {}), VmHWM {peak} KiB",
+        e.code(),
+        e.message()
+    );
+    for n in named {
+        assert!(
+            e.message().contains(n),
+            "{what}: expected {n:?} in {:?}",
+            e.message()
+        );
+    }
+    assert!(took < TIME_BOUND, "{what}: the refusal took {took:?}");
+    assert!(peak < MEMORY_BOUND_KIB, "{what}: daemon VmHWM {peak} KiB");
+    assert!(
+        common::healthy(&d.socket).await,
+        "{what}: the daemon is not healthy"
+    );
 }
 
 /// One daemon per lie (krb5.conf is the daemon's): the domainless add of the victim (the reader
@@ -347,19 +438,7 @@ fn daemon(dir: &Path, samba: &TestEnv, krb5_conf: &Path) -> Daemon {
 async fn daemon_refuses_lies_and_keeps_serving_an_honest_lease() {
     let (liar, samba) = (liar(), TestEnv::samba_dc());
     let base = samba.scratch("liar-daemon");
-    let domainless = CreateNonDomainJoinedKerberosLeaseRequest {
-        credspec_contents: vec![common::credspec(
-            samba.str("/gmsa/name"),
-            samba.str("/domain"),
-            samba.str("/netbios_domain"),
-        )],
-        username: samba.str("/users/reader/name").into(),
-        password: std::fs::read_to_string(samba.str("/users/reader/password_file")).unwrap(),
-        domain: samba.str("/domain").into(),
-    };
-    let joined = CreateKerberosLeaseRequest {
-        credspec_contents: domainless.credspec_contents.clone(),
-    };
+    let (domainless, joined) = lease_requests(&samba);
     let lies = [
         "nonce",
         "flags",
@@ -381,7 +460,7 @@ async fn daemon_refuses_lies_and_keeps_serving_an_honest_lease() {
         let dir = base.join(mode);
         std::fs::create_dir_all(&dir).unwrap();
         let conf = krb5_conf(&liar, &dir, "samba", mode);
-        let d = daemon(&dir, &samba, &conf);
+        let d = daemon(&dir, &samba, &conf, samba.str("/dc_host"));
         let mut c = connect(&d.socket).await.unwrap();
         let mut c2 = c.clone();
         let t = Instant::now();
@@ -411,31 +490,90 @@ async fn daemon_refuses_lies_and_keeps_serving_an_honest_lease() {
             Ok(r) => panic!("{mode}: the daemon accepted a lie: {:?}", r.into_inner()),
             Err(e) => e,
         };
-        let peak = vm_hwm_kib(d.child.id()).expect("the daemon's VmHWM");
-        eprintln!(
-            "daemon, {mode}: refused in {lie_time:?} ({:?}: {}), honest lease in {honest_time:?}, VmHWM {peak} KiB",
-            e.code(),
-            e.message()
-        );
-        for n in named {
-            assert!(
-                e.message().contains(n),
-                "{mode}: expected {n:?} in {:?}",
-                e.message()
-            );
-        }
-        assert!(
-            lie_time < TIME_BOUND,
-            "{mode}: the refusal took {lie_time:?}"
-        );
-        assert!(peak < MEMORY_BOUND_KIB, "{mode}: daemon VmHWM {peak} KiB");
-        assert!(
-            common::healthy(&d.socket).await,
-            "{mode}: the daemon is not healthy"
-        );
+        eprintln!("daemon, {mode}: honest lease in {honest_time:?}");
+        assert_refused(mode, &d, &e, lie_time, named).await;
         // Only the honest lease exists, and MIT's klist reads it.
         assert_eq!(d.leases(), vec![honest.lease_id.clone()], "{mode}: leases");
         let list = common::klist_lease(samba.conf(), &honest.created_kerberos_file_paths[0]);
         assert!(list.contains(samba.str("/gmsa/principal")), "{list}");
+    }
+}
+
+/// The DC-side lies with the words of the error each must produce.
+const LDAP_LIES: [(&str, &[&str]); 3] = [
+    (
+        "garbage",
+        &["an LDAPMessage starts with a SEQUENCE tag 0x30, got 0xff"],
+    ),
+    (
+        "huge-ber",
+        &["LDAP message of 2147483653 bytes exceeds the 1048576-byte limit"],
+    ),
+    (
+        "sasl-huge",
+        &["SASL frame of 1073741824 bytes, more than the 1048576-byte maximum"],
+    ),
+];
+
+/// `dc1.example.test:<port of the liar's LDAP `mode`>` (the DC's name, so the LDAP SPN is valid).
+fn lying_dc(liar: &TestEnv, samba: &TestEnv, mode: &str) -> String {
+    let addr = liar.str(&format!("/ldap/{mode}"));
+    let port = addr.rsplit_once(':').expect("HOST:PORT").1;
+    format!("{}:{port}", samba.str("/dc_host"))
+}
+
+#[test]
+fn fetch_refuses_every_lie_of_the_dc() {
+    let (liar, samba) = (liar(), TestEnv::samba_dc());
+    let run = FetchRun::new(&samba, "liar-fetch-ldap");
+    let conf = PathBuf::from(samba.conf());
+    let dc = lying_dc(&liar, &samba, "honest");
+    let what = format!("gmsa fetch --dc {dc} (the liar's honest LDAP port)");
+    run.honest(&samba, &run.args(&samba, &dc), &conf, &what);
+    for (mode, named) in LDAP_LIES {
+        let dc = lying_dc(&liar, &samba, mode);
+        let what = format!("gmsa fetch --dc {dc} (the liar's LDAP {mode} port)");
+        refused_with(&what, &run.args(&samba, &dc), &conf, &run.dir, named);
+        run.assert_nothing_written(mode);
+    }
+}
+
+/// A daemon whose DC lies: every add is refused with the named error in bounded time and
+/// memory, nothing is left behind, and the daemon stays healthy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daemon_refuses_every_lie_of_the_dc() {
+    let (liar, samba) = (liar(), TestEnv::samba_dc());
+    let base = samba.scratch("liar-daemon-ldap");
+    let (domainless, _) = lease_requests(&samba);
+    for (mode, named) in LDAP_LIES {
+        let dir = base.join(mode);
+        std::fs::create_dir_all(&dir).unwrap();
+        let d = daemon(
+            &dir,
+            &samba,
+            Path::new(samba.conf()),
+            &lying_dc(&liar, &samba, mode),
+        );
+        let mut c = connect(&d.socket).await.unwrap();
+        let t = Instant::now();
+        let r = tokio::time::timeout(
+            TIME_BOUND * 2,
+            c.add_non_domain_joined_kerberos_lease(domainless.clone()),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{mode}: the add did not end"));
+        let e = match r {
+            Ok(r) => panic!(
+                "{mode}: the daemon accepted a lying DC: {:?}",
+                r.into_inner()
+            ),
+            Err(e) => e,
+        };
+        assert_refused(&format!("LDAP {mode}"), &d, &e, t.elapsed(), named).await;
+        assert_eq!(
+            d.leases(),
+            Vec::<String>::new(),
+            "{mode}: nothing left behind"
+        );
     }
 }

@@ -10,8 +10,13 @@
 //! Everybody else's requests are relayed untouched, so one krb5.conf pointing at a lying port
 //! still serves an honest login of another principal.
 //!
+//! On the DC side (`--ldap-*`), one port per LDAP behaviour on the DC's own address (so the
+//! client's `ldap/<dc name>` service ticket stays valid) relays to the DC's LDAP port, or answers
+//! the SASL bind with garbage or a 2 GiB BER length, or a 1 GiB SASL frame after the bind.
+//!
 //! Usage: `gmsa-liar --listen 127.0.0.7 --base-port 18900 --upstream mit=127.0.0.3:18888
-//! --upstream samba=127.0.0.2:88 --victim PRINCIPAL:SALT:PASSWORD_FILE... --out testenv.json`.
+//! --upstream samba=127.0.0.2:88 --victim PRINCIPAL:SALT:PASSWORD_FILE...
+//! [--ldap-listen 127.0.0.2 --ldap-base-port 18950 --ldap-upstream 127.0.0.2:389] --out testenv.json`.
 //! It writes `testenv.json` (mode 600) once every port is bound; see testenv/README.md.
 //!
 //! Built with krb5-proto's own ASN.1 and crypto, std threads and blocking sockets: no C, no async.
@@ -66,6 +71,23 @@ const MODES: [(&str, &str); 13] = [
     ("tgs-stall", "sends half of the TGS-REP, then nothing"),
 ];
 
+/// The LDAP behaviours (DC side), one port each from the LDAP base port.
+const LDAP_MODES: [(&str, &str); 4] = [
+    ("honest", "relays everything untouched"),
+    (
+        "garbage",
+        "answers the SASL bind request with 64 bytes that are not BER",
+    ),
+    (
+        "huge-ber",
+        "answers the SASL bind request with a BER SEQUENCE of length 2^31 - 1",
+    ),
+    (
+        "sasl-huge",
+        "relays the SASL bind, then answers the first sealed request with a 1 GiB SASL frame length",
+    ),
+];
+
 /// Largest request or upstream reply the liar reads (our client's own cap, 1 MiB).
 const MAX_MSG: usize = 1 << 20;
 /// How long a stalling connection is held open at most.
@@ -104,6 +126,9 @@ fn run() -> Result<(), String> {
     let mut upstreams: Vec<(String, SocketAddr)> = Vec::new();
     let mut victims = Vec::new();
     let mut out = None;
+    let mut ldap_listen = None;
+    let mut ldap_base_port: u16 = 18950;
+    let mut ldap_upstream: Option<SocketAddr> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut val = || args.next().ok_or(format!("{a} needs a value"));
@@ -130,6 +155,16 @@ fn run() -> Result<(), String> {
                 });
             }
             "--out" => out = Some(val()?),
+            "--ldap-listen" => ldap_listen = Some(val()?),
+            "--ldap-base-port" => {
+                ldap_base_port = val()?
+                    .parse()
+                    .map_err(|e| format!("--ldap-base-port: {e}"))?
+            }
+            "--ldap-upstream" => {
+                let v = val()?;
+                ldap_upstream = Some(v.parse().map_err(|e| format!("--ldap-upstream {v}: {e}"))?);
+            }
             _ => return Err(format!("unknown argument {a} (see the module docs)")),
         }
     }
@@ -165,7 +200,29 @@ fn run() -> Result<(), String> {
             }
         });
     }
+    let mut ldap = serde_json::Map::new();
+    if let (Some(host), Some(upstream)) = (&ldap_listen, ldap_upstream) {
+        for (i, (mode, _)) in LDAP_MODES.iter().enumerate() {
+            let addr = format!("{host}:{}", ldap_base_port + i as u16);
+            let l = TcpListener::bind(&addr).map_err(|e| format!("bind {addr}: {e}"))?;
+            ldap.insert((*mode).into(), addr.into());
+            let mode: &'static str = mode;
+            std::thread::spawn(move || {
+                for conn in l.incoming().flatten() {
+                    std::thread::spawn(move || {
+                        if let Err(e) = serve_ldap(conn, upstream, mode) {
+                            eprintln!("gmsa-liar [ldap {mode}]: {e}");
+                        }
+                    });
+                }
+            });
+        }
+    }
     let json = serde_json::json!({
+        "ldap": ldap,
+        "ldap_upstream": ldap_upstream.map(|a| a.to_string()),
+        "ldap_modes": LDAP_MODES.iter().map(|(m, d)| ((*m).to_string(), (*d).into()))
+            .collect::<serde_json::Map<String, serde_json::Value>>(),
         "address": listen,
         "pid": std::process::id(),
         "kdcs": kdcs,
@@ -455,4 +512,91 @@ fn rewrite_hints(mut err: KrbError, mode: &str) -> KrbError {
     hints.retain(|p| p.r#type != 11);
     err.e_data = Some(asn1::encode(&hints).into());
     err
+}
+
+/// Reads one client message off an LDAP connection: a BER LDAPMessage (`0x30`, definite length)
+/// while the bind runs, or a SASL frame (4-byte big-endian length) once a security layer is on.
+/// Returns the bytes and whether it was a SASL frame; `None` when the client closed.
+fn read_ldap_message(s: &mut TcpStream) -> Result<Option<(Vec<u8>, bool)>, String> {
+    let mut first = [0u8; 1];
+    if s.read(&mut first).map_err(|e| e.to_string())? == 0 {
+        return Ok(None);
+    }
+    let mut msg = first.to_vec();
+    let body_len = if first[0] == 0x30 {
+        let mut l = [0u8; 1];
+        s.read_exact(&mut l).map_err(|e| e.to_string())?;
+        msg.push(l[0]);
+        if l[0] < 0x80 {
+            l[0] as usize
+        } else {
+            let n = (l[0] & 0x7f) as usize;
+            if n == 0 || n > 4 {
+                return Err(format!("BER length of {n} bytes"));
+            }
+            let mut len = vec![0u8; n];
+            s.read_exact(&mut len).map_err(|e| e.to_string())?;
+            msg.extend_from_slice(&len);
+            len.iter().fold(0usize, |a, b| (a << 8) | *b as usize)
+        }
+    } else {
+        let mut rest = [0u8; 3];
+        s.read_exact(&mut rest).map_err(|e| e.to_string())?;
+        msg.extend_from_slice(&rest);
+        u32::from_be_bytes([first[0], rest[0], rest[1], rest[2]]) as usize
+    };
+    if body_len > MAX_MSG {
+        return Err(format!("client message of {body_len} bytes"));
+    }
+    let start = msg.len();
+    msg.resize(start + body_len, 0);
+    s.read_exact(&mut msg[start..]).map_err(|e| e.to_string())?;
+    Ok(Some((msg, first[0] != 0x30)))
+}
+
+/// One LDAP connection: relayed to the DC, with this port's lie.
+fn serve_ldap(mut conn: TcpStream, upstream: SocketAddr, mode: &str) -> Result<(), String> {
+    conn.set_read_timeout(Some(HOLD)).ok();
+    let Some((first, _)) = read_ldap_message(&mut conn)? else {
+        return Ok(());
+    };
+    match mode {
+        "garbage" => {
+            eprintln!("gmsa-liar [ldap {mode}]: garbage for the bind");
+            conn.write_all(&[0xff; 64]).map_err(|e| e.to_string())?;
+            hold(conn);
+            return Ok(());
+        }
+        "huge-ber" => {
+            eprintln!("gmsa-liar [ldap {mode}]: a BER length of 2^31 - 1");
+            conn.write_all(&[0x30, 0x84, 0x7f, 0xff, 0xff, 0xff, 0x02, 0x01, 0x01])
+                .map_err(|e| e.to_string())?;
+            hold(conn);
+            return Ok(());
+        }
+        _ => {}
+    }
+    let mut up = TcpStream::connect_timeout(&upstream, Duration::from_secs(5))
+        .map_err(|e| format!("connect {upstream}: {e}"))?;
+    let mut down = conn.try_clone().map_err(|e| e.to_string())?;
+    let mut from_up = up.try_clone().map_err(|e| e.to_string())?;
+    // The DC's answers go straight back to the client.
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut from_up, &mut down);
+        let _ = down.shutdown(std::net::Shutdown::Write);
+    });
+    up.write_all(&first).map_err(|e| e.to_string())?;
+    while let Some((msg, sasl)) = read_ldap_message(&mut conn)? {
+        if sasl && mode == "sasl-huge" {
+            eprintln!("gmsa-liar [ldap {mode}]: a 1 GiB SASL frame for the first sealed request");
+            let _ = up.shutdown(std::net::Shutdown::Both);
+            conn.write_all(&[0x40, 0, 0, 0, 0x05, 0x04, 0xff])
+                .map_err(|e| e.to_string())?;
+            hold(conn);
+            return Ok(());
+        }
+        up.write_all(&msg).map_err(|e| e.to_string())?;
+    }
+    let _ = up.shutdown(std::net::Shutdown::Both);
+    Ok(())
 }
