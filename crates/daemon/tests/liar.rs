@@ -147,7 +147,7 @@ fn refused_with(what: &str, args: &[&str], conf: &Path, dir: &Path, named: &[&st
 
 /// The AS-exchange lies with the words of the error each must produce (the same for MIT and
 /// Samba: the client's checks do not depend on the KDC).
-const AS_LIES: [(&str, &[&str]); 10] = [
+const AS_LIES: [(&str, &[&str]); 14] = [
     (
         "nonce",
         &["KRB5_KDCREP_MODIFIED in AS exchange", "nonce check failed"],
@@ -200,6 +200,22 @@ const AS_LIES: [(&str, &[&str]); 10] = [
         "huge-length",
         &["reply of 1073741824 bytes exceeds the limit of 1048576 bytes"],
     ),
+    (
+        "end-time",
+        &[
+            "KRB5_KDCREP_MODIFIED in AS exchange",
+            "end time check failed",
+        ],
+    ),
+    ("skew", &["KRB5_KDCREP_SKEW in AS exchange", "allowed skew"]),
+    (
+        "preauth-loop",
+        &[
+            "KDC_ERR_PREAUTH_REQUIRED (25)",
+            "pre-authentication was sent and refused again",
+        ],
+    ),
+    ("too-big", &["KRB_ERR_RESPONSE_TOO_BIG (52)"]),
 ];
 
 /// The TGS-exchange lies (the AS exchange on the same port is relayed honestly).
@@ -449,6 +465,10 @@ async fn daemon_refuses_lies_and_keeps_serving_an_honest_lease() {
         "huge-length",
         "tgs-nonce",
         "tgs-stall",
+        "end-time",
+        "skew",
+        "preauth-loop",
+        "too-big",
     ];
     for mode in lies {
         let named = AS_LIES

@@ -22,8 +22,8 @@
 //! Built with krb5-proto's own ASN.1 and crypto, std threads and blocking sockets: no C, no async.
 
 use krb5_proto::asn1::{
-    self, EncKdcRepPart, EtypeInfo2Entry, KdcRep, KdcReply, KrbError, OctetString, PaData,
-    PrincipalName, TicketFlags,
+    self, EncKdcRepPart, EtypeInfo2Entry, KdcRep, KdcReply, KerberosTime, KrbError, OctetString,
+    PaData, PrincipalName, TicketFlags,
 };
 use krb5_proto::crypto::{EncType, Key};
 use krb5_proto::rand::OsRng;
@@ -34,7 +34,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The behaviours, one port each per upstream (base port + index, MIT first, then Samba).
-const MODES: [(&str, &str); 13] = [
+const MODES: [(&str, &str); 17] = [
     ("honest", "relays everything untouched"),
     ("nonce", "AS-REP enc-part nonce + 1"),
     ("crealm", "AS-REP client realm replaced (EVIL.TEST)"),
@@ -69,6 +69,22 @@ const MODES: [(&str, &str); 13] = [
         "answers the AS-REQ with a 1 GiB TCP length prefix and 6 bytes",
     ),
     ("tgs-stall", "sends half of the TGS-REP, then nothing"),
+    (
+        "end-time",
+        "AS-REP end time 10 years later than the KDC's (after the request's till)",
+    ),
+    (
+        "skew",
+        "AS-REP start and auth time one hour ahead of the KDC's clock",
+    ),
+    (
+        "preauth-loop",
+        "the victim's pre-authentication is stripped: PREAUTH_REQUIRED forever",
+    ),
+    (
+        "too-big",
+        "KRB_ERR_RESPONSE_TOO_BIG over TCP instead of the AS-REP",
+    ),
 ];
 
 /// The LDAP behaviours (DC side), one port each from the LDAP base port.
@@ -87,6 +103,8 @@ const LDAP_MODES: [(&str, &str); 4] = [
         "relays the SASL bind, then answers the first sealed request with a 1 GiB SASL frame length",
     ),
 ];
+
+const TEN_YEARS: i64 = 10 * 365 * 86_400;
 
 /// Largest request or upstream reply the liar reads (our client's own cap, 1 MiB).
 const MAX_MSG: usize = 1 << 20;
@@ -359,6 +377,10 @@ fn serve(
             hold(conn);
             return Ok(());
         }
+        let req = match (&victim, mode) {
+            (Some(_), "preauth-loop") if is_as => strip_preauth(req),
+            _ => req,
+        };
         let reply = relay(upstream, &req)?;
         let reply = match &victim {
             Some((i, tgs_key)) => lie(mode, reply, &shared.victims[*i], tgs_key.as_ref(), shared)?,
@@ -420,6 +442,35 @@ fn lie(
                     )
                 }
                 "session-etype" => part.key.r#type = 16,
+                "end-time" => {
+                    part.end_time = KerberosTime::from_unix(part.end_time.to_unix() + TEN_YEARS)
+                }
+                "skew" => {
+                    let start = part.start_time.unwrap_or(part.auth_time).to_unix();
+                    part.start_time = Some(KerberosTime::from_unix(start + 3600));
+                    part.auth_time = KerberosTime::from_unix(part.auth_time.to_unix() + 3600);
+                }
+                "too-big" => {
+                    eprintln!(
+                        "gmsa-liar [{mode}]: RESPONSE_TOO_BIG for {}",
+                        victim.principal
+                    );
+                    return Ok(asn1::encode(&KrbError {
+                        pvno: 5,
+                        msg_type: 30,
+                        ctime: None,
+                        cusec: None,
+                        stime: part.auth_time,
+                        susec: 0,
+                        error_code: 52,
+                        crealm: None,
+                        cname: None,
+                        realm: part.srealm,
+                        sname: part.sname,
+                        e_text: None,
+                        e_data: None,
+                    }));
+                }
                 _ => return Ok(reply),
             }
             eprintln!(
@@ -448,6 +499,18 @@ fn lie(
             Ok(asn1::encode(&asn1::TgsRep(rep)))
         }
         _ => Ok(reply),
+    }
+}
+
+/// The AS-REQ without its pre-authentication (the KDC then asks for it again).
+fn strip_preauth(req: Vec<u8>) -> Vec<u8> {
+    match asn1::decode::<asn1::AsReq>(&req) {
+        Ok(mut r) if r.0.padata.is_some() => {
+            eprintln!("gmsa-liar [preauth-loop]: pre-authentication stripped");
+            r.0.padata = None;
+            asn1::encode(&r)
+        }
+        _ => req,
     }
 }
 
