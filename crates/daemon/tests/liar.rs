@@ -505,6 +505,14 @@ async fn daemon_refuses_lies_and_keeps_serving_an_honest_lease() {
             })
             .into_inner();
         let honest_time = t.elapsed();
+        if mode.ends_with("stall") {
+            // Served while the victim's add still waits on the stalled reply (5 s KDC timeout):
+            // not queued behind it.
+            assert!(
+                !lie.is_finished(),
+                "{mode}: the honest add ({honest_time:?}) waited for the stalled one"
+            );
+        }
         let (r, lie_time) = tokio::time::timeout(TIME_BOUND * 2, lie)
             .await
             .unwrap_or_else(|_| panic!("{mode}: the lied-to add did not end"))
