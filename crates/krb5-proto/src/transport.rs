@@ -72,15 +72,19 @@ const DNS_TIMEOUT: Duration = Duration::from_secs(5);
 pub enum TransportError {
     /// Every KDC address failed.
     #[error(
-        "no KDC reachable for realm {realm}; tried: {}. Check that a KDC is running and that \
-         UDP and TCP port 88 (or the configured port) are open",
-        format_tried(tried)
+        "no KDC reachable for realm {realm}; tried: {}. {}",
+        format_tried(tried),
+        unreachable_hint(*bad_replies)
     )]
     Unreachable {
         /// The realm.
         realm: String,
         /// Every attempt, as `addr/proto: reason` (e.g. `127.0.0.9:88/udp: timed out after 3s`).
         tried: Vec<String>,
+        /// How many of those attempts got an answer that was refused as not a Kerberos reply
+        /// (a length over [`MAX_TCP_REPLY`], a bad or empty length prefix, a reply that stopped
+        /// or was cut off mid-way): a hostile or broken peer rather than a KDC that is down.
+        bad_replies: usize,
     },
     /// Neither krb5.conf nor DNS names a KDC for the realm.
     #[error("no KDC known for realm {realm}: {hint}")]
@@ -125,6 +129,16 @@ pub enum TransportError {
         /// The limit.
         limit: usize,
     },
+}
+
+fn unreachable_hint(bad_replies: usize) -> &'static str {
+    if bad_replies > 0 {
+        "Something answered but its reply was refused as not a Kerberos reply (announced too \
+         large, malformed, or stopped mid-way): check that the configured address is a KDC and \
+         that nothing in between alters the traffic"
+    } else {
+        "Check that a KDC is running and that UDP and TCP port 88 (or the configured port) are open"
+    }
 }
 
 fn format_tried(tried: &[String]) -> String {
@@ -545,6 +559,16 @@ pub struct KdcClient {
 /// Why one attempt failed.
 enum AttemptError {
     TimedOut,
+    /// Timed out after the TCP length prefix and `got` of the `len` bytes it announced.
+    Stalled {
+        got: usize,
+        len: usize,
+    },
+    /// The connection closed after `got` of the `len` bytes the length prefix announced.
+    Truncated {
+        got: usize,
+        len: usize,
+    },
     Io(io::Error),
     Transport(TransportError),
 }
@@ -553,6 +577,13 @@ impl AttemptError {
     fn describe(&self, timeout: Duration) -> String {
         match self {
             Self::TimedOut => format!("timed out after {}", fmt_duration(timeout)),
+            Self::Stalled { got, len } => format!(
+                "timed out after {}: the reply stopped after {got} of the {len} bytes it announced",
+                fmt_duration(timeout)
+            ),
+            Self::Truncated { got, len } => {
+                format!("connection closed before a full reply ({got} of {len} bytes)")
+            }
             Self::Io(e) => match e.kind() {
                 io::ErrorKind::ConnectionRefused => "connection refused".to_owned(),
                 io::ErrorKind::ConnectionReset => "connection reset".to_owned(),
@@ -562,7 +593,24 @@ impl AttemptError {
             Self::Transport(e) => e.to_string(),
         }
     }
+
+    /// Whether something answered with bytes we refused (rather than nothing at all).
+    fn is_bad_reply(&self) -> bool {
+        matches!(
+            self,
+            Self::Stalled { .. }
+                | Self::Truncated { .. }
+                | Self::Transport(
+                    TransportError::ReplyTooLarge { .. }
+                        | TransportError::BadLengthPrefix { .. }
+                        | TransportError::EmptyReply
+                )
+        )
+    }
 }
+
+/// One failed attempt: the protocol, the reason, and whether it was a refused reply.
+type Failure = (Protocol, String, bool);
 
 impl From<io::Error> for AttemptError {
     fn from(e: io::Error) -> Self {
@@ -727,6 +775,7 @@ impl KdcClient {
     ) -> Result<KdcResponse, TransportError> {
         let framed = frame_tcp(request)?;
         let mut tried = Vec::new();
+        let mut bad_replies = 0;
         let mut resolved: Vec<Option<Vec<SocketAddr>>> = vec![None; self.kdcs.len()];
         let mut attempted: HashSet<(SocketAddr, Protocol)> = HashSet::new();
         for &protocol in passes {
@@ -751,9 +800,10 @@ impl KdcClient {
                     match self.attempt(addr, protocol, request, &framed).await {
                         Ok(reply) => return Ok(reply),
                         Err(reasons) => {
-                            for (proto, reason) in reasons {
+                            for (proto, reason, bad) in reasons {
                                 attempted.insert((addr, proto));
                                 tried.push(format!("{addr}/{proto}: {reason}"));
+                                bad_replies += usize::from(bad);
                             }
                         }
                     }
@@ -763,6 +813,7 @@ impl KdcClient {
         Err(TransportError::Unreachable {
             realm: self.realm.clone(),
             tried,
+            bad_replies,
         })
     }
 
@@ -773,34 +824,50 @@ impl KdcClient {
         protocol: Protocol,
         request: &[u8],
         framed: &[u8],
-    ) -> Result<KdcResponse, Vec<(Protocol, String)>> {
+    ) -> Result<KdcResponse, Vec<Failure>> {
         let reply = |bytes, protocol| KdcResponse {
             bytes,
             from: addr,
             protocol,
         };
+        let failure =
+            |protocol, e: AttemptError| (protocol, e.describe(self.timeout), e.is_bad_reply());
         match protocol {
-            Protocol::Tcp => match within(self.timeout, tcp_exchange(addr, framed)).await {
+            Protocol::Tcp => match self.tcp_within(addr, framed).await {
                 Ok(bytes) => Ok(reply(bytes, Protocol::Tcp)),
-                Err(e) => Err(vec![(Protocol::Tcp, e.describe(self.timeout))]),
+                Err(e) => Err(vec![failure(Protocol::Tcp, e)]),
             },
             Protocol::Udp => match within(self.timeout, udp_exchange(addr, request)).await {
                 Ok(bytes) if krb_error_code(&bytes) == Some(KRB_ERR_RESPONSE_TOO_BIG) => {
-                    match within(self.timeout, tcp_exchange(addr, framed)).await {
+                    match self.tcp_within(addr, framed).await {
                         Ok(bytes) => Ok(reply(bytes, Protocol::Tcp)),
                         Err(e) => Err(vec![
                             (
                                 Protocol::Udp,
                                 "KDC answered KRB_ERR_RESPONSE_TOO_BIG, retried over TCP"
                                     .to_owned(),
+                                false,
                             ),
-                            (Protocol::Tcp, e.describe(self.timeout)),
+                            failure(Protocol::Tcp, e),
                         ]),
                     }
                 }
                 Ok(bytes) => Ok(reply(bytes, Protocol::Udp)),
-                Err(e) => Err(vec![(Protocol::Udp, e.describe(self.timeout))]),
+                Err(e) => Err(vec![failure(Protocol::Udp, e)]),
             },
+        }
+    }
+
+    /// A TCP exchange within the per-attempt timeout; a timeout after the length prefix says
+    /// how far the reply got ([`AttemptError::Stalled`]).
+    async fn tcp_within(&self, addr: SocketAddr, framed: &[u8]) -> Result<Vec<u8>, AttemptError> {
+        let mut progress = None;
+        match within(self.timeout, tcp_exchange(addr, framed, &mut progress)).await {
+            Err(AttemptError::TimedOut) => Err(match progress {
+                Some((got, len)) => AttemptError::Stalled { got, len },
+                None => AttemptError::TimedOut,
+            }),
+            other => other,
         }
     }
 }
@@ -954,15 +1021,31 @@ async fn udp_exchange(addr: SocketAddr, request: &[u8]) -> Result<Vec<u8>, Attem
     Ok(buf)
 }
 
-async fn tcp_exchange(addr: SocketAddr, framed: &[u8]) -> Result<Vec<u8>, AttemptError> {
+/// Sends `framed` and reads one length-prefixed reply; `progress` is (bytes received, bytes
+/// announced) once the length prefix has arrived, so a caller that times the exchange out can
+/// tell a KDC that stopped mid-reply from one that never answered.
+async fn tcp_exchange(
+    addr: SocketAddr,
+    framed: &[u8],
+    progress: &mut Option<(usize, usize)>,
+) -> Result<Vec<u8>, AttemptError> {
     let mut stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
     stream.write_all(framed).await?;
     let mut prefix = [0u8; 4];
     stream.read_exact(&mut prefix).await?;
     let len = read_tcp_length(prefix).map_err(AttemptError::Transport)?;
+    // At most MAX_TCP_REPLY (read_tcp_length refused anything larger).
     let mut body = vec![0u8; len];
-    stream.read_exact(&mut body).await?;
+    let mut got = 0;
+    *progress = Some((got, len));
+    while got < len {
+        match stream.read(&mut body[got..]).await? {
+            0 => return Err(AttemptError::Truncated { got, len }),
+            n => got += n,
+        }
+        *progress = Some((got, len));
+    }
     Ok(body)
 }
 

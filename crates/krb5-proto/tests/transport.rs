@@ -315,7 +315,12 @@ async fn all_dead_lists_every_attempt() {
     let client =
         KdcClient::new("MIT.TEST", vec![addr(silent_port), addr(closed)]).with_timeout(SHORT);
     let err = client.send(b"AS-REQ").await.unwrap_err();
-    let TransportError::Unreachable { realm, tried } = &err else {
+    let TransportError::Unreachable {
+        realm,
+        tried,
+        bad_replies,
+    } = &err
+    else {
         panic!("expected Unreachable, got {err}");
     };
     assert_eq!(realm, "MIT.TEST");
@@ -326,7 +331,9 @@ async fn all_dead_lists_every_attempt() {
         format!("127.0.0.1:{closed}/tcp: connection refused"),
     ];
     assert_eq!(tried, &expected, "{err}");
+    assert_eq!(*bad_replies, 0, "nothing answered: {err}");
     let message = err.to_string();
+    assert!(message.contains("Check that a KDC is running"), "{message}");
     assert!(message.contains("MIT.TEST"), "{message}");
     assert!(message.contains(&expected[0]), "{message}");
 
@@ -355,7 +362,10 @@ async fn bad_tcp_replies_are_rejected() {
         (vec![0x80, 0x00, 0x00, 0x04, 1, 2, 3, 4], "high bit"),
         (vec![0, 0, 0, 0], "empty TCP reply"),
         // Announces 10 bytes, sends 3, closes.
-        (vec![0, 0, 0, 10, 1, 2, 3], "closed before a full reply"),
+        (
+            vec![0, 0, 0, 10, 1, 2, 3],
+            "closed before a full reply (3 of 10 bytes)",
+        ),
     ];
     for (raw, needle) in cases {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -363,12 +373,53 @@ async fn bad_tcp_replies_are_rejected() {
         serve_tcp(listener, raw);
         let client = KdcClient::new("MIT.TEST", vec![addr(port)]).with_timeout(SHORT);
         let err = client.send_tcp(b"AS-REQ").await.unwrap_err();
-        let TransportError::Unreachable { tried, .. } = &err else {
+        let TransportError::Unreachable {
+            tried, bad_replies, ..
+        } = &err
+        else {
             panic!("expected Unreachable, got {err}");
         };
         assert_eq!(tried.len(), 1, "{err}");
         assert!(tried[0].contains(needle), "{needle}: {err}");
+        // The hint says something answered, not that no KDC runs.
+        assert_eq!(*bad_replies, 1, "{err}");
+        assert!(err.to_string().contains("Something answered"), "{err}");
     }
+}
+
+/// A KDC that sends the length prefix and part of the reply, then nothing (the connection held
+/// open): the attempt times out and says how far the reply got.
+#[tokio::test]
+async fn a_tcp_reply_that_stalls_mid_way_is_reported_as_such() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut req = [0u8; 64];
+        let _ = stream.read(&mut req).await;
+        stream.write_all(&[0, 0, 0, 10, 1, 2, 3]).await.unwrap();
+        tokio::time::sleep(SHORT * 10).await;
+        drop(stream);
+    });
+    let client = KdcClient::new("MIT.TEST", vec![addr(port)]).with_timeout(SHORT);
+    let start = Instant::now();
+    let err = client.send_tcp(b"AS-REQ").await.unwrap_err();
+    assert!(start.elapsed() < SHORT * 5, "not bounded by the timeout");
+    let TransportError::Unreachable {
+        tried, bad_replies, ..
+    } = &err
+    else {
+        panic!("expected Unreachable, got {err}");
+    };
+    assert_eq!(
+        tried,
+        &[format!(
+            "127.0.0.1:{port}/tcp: timed out after 200ms: the reply stopped after 3 of the 10 \
+             bytes it announced"
+        )],
+        "{err}"
+    );
+    assert_eq!(*bad_replies, 1, "{err}");
 }
 
 #[tokio::test]
