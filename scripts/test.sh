@@ -10,7 +10,8 @@
 #   3 no-c         no C-building crate in the dependency graph; no import circle in any crate
 #   4 peers        start the MIT KDC (realm MIT.TEST on 127.0.0.3:18888), the Samba AD DC
 #                  (realm EXAMPLE.TEST on 127.0.0.2) and moto (AWS API emulator, 127.0.0.1:5055/5056,
-#                  testenv/moto.sh); tests read $TESTENV_DIR/{mit,samba,moto}/testenv.json
+#                  testenv/moto.sh), MIT KDCs for the cross-realm realms A.TEST, B.TEST, C.TEST
+#                  (127.0.0.21-23, testenv/mit-realms.sh); tests read $TESTENV_DIR/{mit,samba,moto,realms}/testenv.json
 #   5 clippy       cargo clippy --workspace --all-targets -- -D warnings
 #   6 test         cargo test --workspace (unit, integration, doc tests)
 #   7 musl         static musl build of gmsa and credentials-fetcherd, and the RPM built from it
@@ -54,6 +55,7 @@ on_exit() {
         "$ROOT/testenv/mit-kdc.sh" stop
         "$ROOT/testenv/samba-dc.sh" stop
         "$ROOT/testenv/moto.sh" stop
+        "$ROOT/testenv/mit-realms.sh" stop
     fi
     echo
     echo "==================== summary ===================="
@@ -150,6 +152,9 @@ do_peers() {
     echo "Samba AD DC: realm EXAMPLE.TEST on 127.0.0.2, $TESTENV_DIR/samba/testenv.json"
     run "$ROOT/testenv/moto.sh" start
     run "$ROOT/testenv/moto.sh" status
+    # Cross-realm: MIT KDCs for A.TEST, B.TEST, C.TEST on 127.0.0.21-23 ($TESTENV_DIR/realms/testenv.json).
+    run "$ROOT/testenv/mit-realms.sh" start
+    run "$ROOT/testenv/mit-realms.sh" status
 }
 
 do_clippy() {
@@ -194,6 +199,7 @@ do_stop() {
     run "$ROOT/testenv/mit-kdc.sh" stop
     run "$ROOT/testenv/samba-dc.sh" stop
     run "$ROOT/testenv/moto.sh" stop
+    run "$ROOT/testenv/mit-realms.sh" stop
     PEERS_STARTED=0
 }
 
