@@ -58,6 +58,7 @@ pub mod gss;
 pub mod keytab;
 pub mod principal;
 pub mod rand;
+pub mod realm_path;
 pub mod s2k;
 pub mod tgs_exchange;
 #[cfg(feature = "tokio")]
