@@ -106,15 +106,19 @@ EOF
     printf '\n[domain_realm]\n'
     for r in "${REALMS[@]}"; do printf '    .%s = %s\n    %s = %s\n' "${DOMAIN[$r]}" "$r" "${DOMAIN[$r]}" "$r"; done
     printf '    .x.test = X.TEST\n'
-    # The capaths loop for X.TEST (A says via B, B says via A). KDC A knows no path to C (the
-    # client's [capaths] must supply it); KDC C knows the path A -> B -> C, which it needs to accept
-    # the transited field (B.TEST) of a ticket for user@A.TEST (else "KDC policy rejects request").
+    # The capaths loop for X.TEST (A says via B, B says via A). KDC A knows no path from A to C
+    # (the client's [capaths] must supply it); KDCs A and C know the paths C -> B -> A and
+    # A -> B -> C of a client of the other realm: an end KDC checks the ticket's transited field
+    # (B.TEST) against [capaths] (else "KDC policy rejects request", e-text BAD_TRANSIT).
     printf '\n[capaths]\n'
     case $me in
-        A.TEST | B.TEST)
+        A.TEST)
+            printf '    A.TEST = {\n        X.TEST = B.TEST\n    }\n    B.TEST = {\n        X.TEST = A.TEST\n    }\n'
+            printf '    C.TEST = {\n        A.TEST = B.TEST\n    }\n' ;;
+        B.TEST)
             printf '    A.TEST = {\n        X.TEST = B.TEST\n    }\n    B.TEST = {\n        X.TEST = A.TEST\n    }\n' ;;
         C.TEST)
-            printf '    A.TEST = {\n        C.TEST = B.TEST\n    }\n    C.TEST = {\n        A.TEST = B.TEST\n    }\n' ;;
+            printf '    A.TEST = {\n        C.TEST = B.TEST\n    }\n' ;;
     esac
 }
 
