@@ -97,15 +97,30 @@ impl Capaths {
     }
 }
 
+/// Most dot-separated labels of a realm for which a hierarchical path is made; a realm with
+/// more (it may come from a KDC's referral) is taken as one hop away, so that a hostile name
+/// cannot make the path (one joined string per label) grow with the square of its length.
+pub const MAX_REALM_LABELS: usize = 32;
+
 /// The hierarchical path from `client` to `server` realm: up from `client` to the longest
 /// common dot-separated suffix, then down to `server` (`A.CORP.EX` → `CORP.EX` → `B.CORP.EX`).
-/// Realms without a common suffix are one hop apart (`[client, server]`).
+/// Realms without a common suffix, or with more than [`MAX_REALM_LABELS`] labels, are one hop
+/// apart (`[client, server]`).
 pub fn hierarchical_path(client: &[u8], server: &[u8]) -> Vec<Vec<u8>> {
     if client == server {
         return vec![client.to_vec()];
     }
-    let c: Vec<&[u8]> = client.split(|b| *b == b'.').collect();
-    let s: Vec<&[u8]> = server.split(|b| *b == b'.').collect();
+    let c: Vec<&[u8]> = client
+        .split(|b| *b == b'.')
+        .take(MAX_REALM_LABELS + 1)
+        .collect();
+    let s: Vec<&[u8]> = server
+        .split(|b| *b == b'.')
+        .take(MAX_REALM_LABELS + 1)
+        .collect();
+    if c.len() > MAX_REALM_LABELS || s.len() > MAX_REALM_LABELS {
+        return vec![client.to_vec(), server.to_vec()];
+    }
     let common = c
         .iter()
         .rev()
@@ -165,6 +180,20 @@ mod tests {
             ["X.ONE", "Y.TWO"]
         );
         assert_eq!(strs(hierarchical_path(b"R", b"R")), ["R"]);
+    }
+
+    /// A referral realm of a million dots costs no more than its own copy.
+    #[test]
+    fn hostile_realm_names_are_one_hop() {
+        let long = [b".X".repeat(500_000), b".TEST".to_vec()].concat();
+        let p = hierarchical_path(b"A.TEST", &long);
+        assert_eq!(p.len(), 2);
+        let ok = b"L.".repeat(MAX_REALM_LABELS - 1);
+        let ok = [ok, b"TEST".to_vec()].concat();
+        assert_eq!(
+            hierarchical_path(b"A.TEST", &ok).len(),
+            MAX_REALM_LABELS + 1
+        );
     }
 
     #[test]
