@@ -10,8 +10,10 @@
 #   3 no-c         no C-building crate in the dependency graph; no import circle in any crate
 #   4 peers        start the MIT KDC (realm MIT.TEST on 127.0.0.3:18888), the Samba AD DC
 #                  (realm EXAMPLE.TEST on 127.0.0.2) and moto (AWS API emulator, 127.0.0.1:5055/5056,
-#                  testenv/moto.sh), and gmsa-liar, a lying KDC in front of both KDCs (127.0.0.7:18900..,
-#                  testenv/liar.sh); tests read $TESTENV_DIR/{mit,samba,moto,liar}/testenv.json
+#                  testenv/moto.sh), gmsa-liar, a lying KDC in front of both KDCs (127.0.0.7:18900..,
+#                  testenv/liar.sh), MIT KDCs for the cross-realm realms A.TEST, B.TEST, C.TEST
+#                  (127.0.0.21-23, testenv/mit-realms.sh); tests read
+#                  $TESTENV_DIR/{mit,samba,moto,liar,realms}/testenv.json
 #   5 clippy       cargo clippy --workspace --all-targets -- -D warnings
 #   6 test         cargo test --workspace (unit, integration, doc tests)
 #   7 musl         static musl build of gmsa and credentials-fetcherd, and the RPM built from it
@@ -56,6 +58,7 @@ on_exit() {
         "$ROOT/testenv/samba-dc.sh" stop
         "$ROOT/testenv/moto.sh" stop
         "$ROOT/testenv/liar.sh" stop
+        "$ROOT/testenv/mit-realms.sh" stop
     fi
     echo
     echo "==================== summary ===================="
@@ -155,6 +158,9 @@ do_peers() {
     # The lying KDC in front of both (reads their testenv.json; crates/daemon/tests/liar.rs).
     run "$ROOT/testenv/liar.sh" start
     run "$ROOT/testenv/liar.sh" status
+    # Cross-realm: MIT KDCs for A.TEST, B.TEST, C.TEST on 127.0.0.21-23 ($TESTENV_DIR/realms/testenv.json).
+    run "$ROOT/testenv/mit-realms.sh" start
+    run "$ROOT/testenv/mit-realms.sh" status
 }
 
 do_clippy() {
@@ -200,6 +206,7 @@ do_stop() {
     run "$ROOT/testenv/samba-dc.sh" stop
     run "$ROOT/testenv/moto.sh" stop
     run "$ROOT/testenv/liar.sh" stop
+    run "$ROOT/testenv/mit-realms.sh" stop
     PEERS_STARTED=0
 }
 

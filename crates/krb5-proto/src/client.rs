@@ -41,6 +41,7 @@ use crate::creds::Credentials;
 use crate::error::Result;
 use crate::principal::Principal;
 use crate::rand::OsRng;
+use crate::realm_path::Capaths;
 use crate::tgs_exchange::{TgsExchange, TgsOptions, TgsStep};
 use crate::transport::{KdcAddr, KdcClient, Protocol};
 use std::collections::HashMap;
@@ -62,6 +63,21 @@ pub struct Client {
     /// Per realm: the KDC client found (so DNS is not asked again for every message) and whether
     /// its replies have outgrown UDP (then TCP is used first, saving a round trip per message).
     realms: Arc<Mutex<HashMap<Vec<u8>, RealmState>>>,
+    /// Cross-realm TGTs (`krbtgt/B@A`) obtained by TGS exchanges, reused by the next ones.
+    inter_realm: Arc<Mutex<Vec<Credentials>>>,
+}
+
+/// Most cross-realm TGTs a [`Client`] keeps (the oldest are dropped first).
+const MAX_HELD_TGTS: usize = 64;
+
+/// A service ticket and the cross-realm TGTs obtained on the way to it.
+#[derive(Debug, Clone)]
+pub struct TgsOutcome {
+    /// The service ticket.
+    pub ticket: Credentials,
+    /// Cross-realm TGTs obtained from KDCs (not the held ones), in the order obtained: store
+    /// them in the ccache beside the TGT, as MIT does.
+    pub new_tgts: Vec<Credentials>,
 }
 
 #[derive(Debug, Clone)]
@@ -80,6 +96,7 @@ impl Client {
             dns_server: None,
             tcp_for_tickets: false,
             realms: Arc::default(),
+            inter_realm: Arc::default(),
         }
     }
 
@@ -199,22 +216,67 @@ impl Client {
         }
     }
 
-    /// Gets a service ticket for `server` with `tgt`.
+    /// Gets a service ticket for `server` with `tgt`, across realms when needed (see
+    /// [`crate::tgs_exchange`]): `[capaths]` come from the client's krb5.conf unless
+    /// `opts.capaths` has entries, and cross-realm TGTs obtained by earlier exchanges of this
+    /// client (and its clones) are reused.
     pub async fn tgs_exchange(
         &self,
         tgt: &Credentials,
         server: Principal,
         opts: TgsOptions,
     ) -> Result<Credentials> {
-        let (mut pending, mut req) =
-            TgsExchange::new(tgt.clone(), server, opts).start(SystemTime::now(), &mut OsRng)?;
+        Ok(self
+            .tgs_exchange_with_tgts(tgt, server, opts, Vec::new())
+            .await?
+            .ticket)
+    }
+
+    /// [`tgs_exchange`](Self::tgs_exchange) that also uses the cross-realm TGTs `held` (e.g.
+    /// read from a ccache) and returns the ones it obtained.
+    pub async fn tgs_exchange_with_tgts(
+        &self,
+        tgt: &Credentials,
+        server: Principal,
+        mut opts: TgsOptions,
+        mut held: Vec<Credentials>,
+    ) -> Result<TgsOutcome> {
+        if opts.capaths.is_empty() {
+            opts.capaths = Capaths::from_conf(&self.conf);
+        }
+        let now = SystemTime::now();
+        if let Ok(mut cache) = self.inter_realm.lock() {
+            cache.retain(|t| t.is_valid_at(now, Duration::from_secs(60)));
+            held.extend(cache.iter().filter(|t| t.client == tgt.client).cloned());
+        }
+        let (mut pending, mut req) = TgsExchange::new(tgt.clone(), server, opts)
+            .with_tgts(held)
+            .start(now, &mut OsRng)?;
+        let mut new_tgts = Vec::new();
         loop {
             let reply = self
                 .send(&req.realm, &req.bytes, req.tcp_only, req.expects_ticket)
                 .await?;
-            match pending.handle_reply(&reply)? {
-                TgsStep::Send(p, r) => (pending, req) = (*p, r),
-                TgsStep::Done(creds) => return Ok(creds),
+            match pending.handle_reply_at(&reply, SystemTime::now(), &mut OsRng)? {
+                TgsStep::Send(p, r) => {
+                    new_tgts = p.new_tgts().to_vec();
+                    (pending, req) = (*p, r)
+                }
+                TgsStep::Done(ticket) => {
+                    if !new_tgts.is_empty()
+                        && let Ok(mut cache) = self.inter_realm.lock()
+                    {
+                        cache.retain(|t| {
+                            !new_tgts
+                                .iter()
+                                .any(|n| n.server == t.server && n.client == t.client)
+                        });
+                        cache.extend(new_tgts.iter().cloned());
+                        let excess = cache.len().saturating_sub(MAX_HELD_TGTS);
+                        cache.drain(..excess);
+                    }
+                    return Ok(TgsOutcome { ticket, new_tgts });
+                }
             }
         }
     }

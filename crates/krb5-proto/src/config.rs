@@ -260,6 +260,28 @@ impl Krb5Conf {
         out
     }
 
+    /// The (block, key) pairs of a section of `{ ... }` blocks, in file order without repeats:
+    /// for `[capaths]`, (client realm, server realm).
+    pub fn relation_keys2(&self, section: &str) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        for (name, relations) in &self.sections {
+            if name != section {
+                continue;
+            }
+            for (block, node) in relations {
+                let Node::Group(children) = node else {
+                    continue;
+                };
+                for (key, _) in children {
+                    if !out.iter().any(|(b, k)| b == block && k == key) {
+                        out.push((block.clone(), key.clone()));
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// `[libdefaults] default_realm`.
     pub fn default_realm(&self) -> Option<&str> {
         self.libdefault("default_realm")

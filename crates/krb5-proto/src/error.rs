@@ -137,6 +137,37 @@ pub enum Error {
         /// The allowed skew in seconds.
         skew: i64,
     },
+    /// Following cross-realm TGTs (RFC 6806 referrals, `[capaths]`) led back to a realm the
+    /// exchange had already gone through (MIT: "referral loop").
+    #[error(
+        "cross-realm loop getting a ticket for {server}: the KDC of {from} sent a TGT for {realm}, \
+         which the path {path} already went through (check [capaths] and [domain_realm] on the \
+         KDCs of these realms, and [capaths] in krb5.conf)"
+    )]
+    CrossRealmLoop {
+        /// The service asked for.
+        server: String,
+        /// The realm whose KDC sent the TGT.
+        from: String,
+        /// The realm the TGT names.
+        realm: String,
+        /// The realms gone through so far, `A.TEST -> B.TEST`.
+        path: String,
+    },
+    /// Reaching the service's realm takes more cross-realm TGTs than allowed
+    /// ([`crate::tgs_exchange::MAX_REALM_HOPS`] unless `TgsOptions::max_hops` says otherwise).
+    #[error(
+        "cross-realm path for {server} needs more than {limit} hops (so far {path}): shorten the \
+         trust path ([capaths] in krb5.conf) or raise the limit"
+    )]
+    CrossRealmHops {
+        /// The service asked for.
+        server: String,
+        /// The limit.
+        limit: usize,
+        /// The realms gone through so far (and the next one).
+        path: String,
+    },
     /// The KDCs could not be reached.
     #[cfg(feature = "tokio")]
     #[error(transparent)]

@@ -6,7 +6,8 @@
 //!
 //! * [`asn1`]: RFC 4120 messages (with MS-KILE additions) on `rasn`, names as raw bytes.
 //! * [`crypto`]: the enctype profiles 17, 18, 19, 20 and 23: string-to-key, encryption, checksums.
-//! * [`as_exchange`] / [`tgs_exchange`] / [`ap`]: AS, TGS and AP exchanges as typed state machines.
+//! * [`as_exchange`] / [`tgs_exchange`] / [`ap`]: AS, TGS and AP exchanges as typed state machines;
+//!   the TGS exchange follows cross-realm referrals and [`realm_path`]s (`[capaths]`) itself.
 //! * [`keytab`]: MIT keytab v2 read and write.
 //! * [`config`]: `krb5.conf` parsing; [`etype_policy`]: which enctypes krb5.conf permits.
 //! * [`transport`] (feature `tokio`): UDP/TCP to KDCs, failover, DNS SRV discovery, and the
@@ -58,6 +59,7 @@ pub mod gss;
 pub mod keytab;
 pub mod principal;
 pub mod rand;
+pub mod realm_path;
 pub mod s2k;
 pub mod tgs_exchange;
 #[cfg(feature = "tokio")]

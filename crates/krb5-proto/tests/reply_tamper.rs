@@ -682,3 +682,158 @@ fn tgs_reply_not_under_the_tgt_session_key_is_refused() {
     let res = pending.handle_reply(&encode_rep(r, 13, &other, 8));
     assert!(matches!(res, Err(Error::Crypto(_))), "{res:?}");
 }
+
+// ---- cross-realm: the second hop's reply gets the same checks ----
+
+const FOREIGN: &str = "OTHER.TEST";
+
+/// A TGS exchange with alice's TGT of SIM.TEST for HTTP/web.other.test asked in SIM.TEST: the
+/// first KDC answers with a referral TGT krbtgt/OTHER.TEST@SIM.TEST (changed by `hop1`), the
+/// second (OTHER.TEST's) with the service ticket (changed by `hop2`), each encrypted under the
+/// session key of the TGT the request used.
+fn xrealm_run(opts: TgsOptions, hop1: TamperFn, hop2: TamperFn) -> Result<Credentials, Error> {
+    let tgt = fwd_tgt();
+    let mut rng = TestRng::new(5);
+    let service = Principal::new(
+        krb5_proto::principal::name_type::SRV_HST,
+        ["HTTP", "web.other.test"],
+        REALM,
+    );
+    let (pending, req) =
+        TgsExchange::new(tgt.clone(), service, opts).start(at(T0 + 60), &mut rng)?;
+    let body: asn1::TgsReq = asn1::decode(&req.bytes).unwrap();
+    let body = body.0.req_body;
+    let mut r = valid_reply(
+        &body,
+        PrincipalName::from_principal(&tgt.client),
+        KerberosString(tgt.client.realm.clone()),
+    );
+    let referral = name(&format!("krbtgt/{FOREIGN}"));
+    r.part.sname = referral.clone();
+    r.ticket_sname = referral;
+    r.part.start_time = Some(KerberosTime::from_unix(T0 + 60));
+    hop1(&body, &mut r);
+    let reply = encode_rep(r, 13, &tgt.session_key, 8);
+    let (pending, req) = match pending.handle_reply_at(&reply, at(T0 + 61), &mut rng)? {
+        TgsStep::Send(p, r) => (p, r),
+        TgsStep::Done(c) => panic!("the referral was taken for the ticket: {c:?}"),
+    };
+    assert_eq!(req.realm, FOREIGN.as_bytes());
+    assert_eq!(pending.new_tgts().len(), 1);
+    let referral_key = Key::new(EncType::Aes256CtsHmacSha196, &[0x5a; 32]).unwrap();
+    let body2: asn1::TgsReq = asn1::decode(&req.bytes).unwrap();
+    let body2 = body2.0.req_body;
+    assert_eq!(body2.realm, KerberosString::from(FOREIGN));
+    let sname = body2.sname.clone().expect("sname");
+    assert_eq!(sname.string, name("HTTP/web.other.test").string);
+    assert_eq!(sname.r#type, krb5_proto::principal::name_type::SRV_HST);
+    let mut r = valid_reply(
+        &body2,
+        PrincipalName::from_principal(&tgt.client),
+        KerberosString(tgt.client.realm.clone()),
+    );
+    r.part.start_time = Some(KerberosTime::from_unix(T0 + 61));
+    hop2(&body2, &mut r);
+    let reply = encode_rep(r, 13, &referral_key, 8);
+    match pending.handle_reply_at(&reply, at(T0 + 62), &mut rng)? {
+        TgsStep::Done(c) => Ok(c),
+        TgsStep::Send(_, r) => Err(Error::Protocol {
+            during: "test",
+            what: format!("a third request to {:?}", String::from_utf8_lossy(&r.realm)),
+        }),
+    }
+}
+
+fn xrealm_refused(hop2: TamperFn, check: ReplyCheck) {
+    match xrealm_run(TgsOptions::default(), &no_tamper, hop2) {
+        Err(Error::ReplyModified { check: c, .. }) if c == check => {}
+        other => panic!("expected KRB5_KDCREP_MODIFIED ({check}) on the second hop, got {other:?}"),
+    }
+}
+
+#[test]
+fn xrealm_untampered_referral_is_followed() {
+    let c = xrealm_run(TgsOptions::default(), &no_tamper, &no_tamper).unwrap();
+    assert_eq!(c.server.to_string(), "HTTP/web.other.test@OTHER.TEST");
+    assert_eq!(c.client.to_string(), "alice@SIM.TEST");
+}
+
+#[test]
+fn xrealm_second_hop_is_checked_like_the_first() {
+    xrealm_refused(
+        &|_, r| r.part.nonce = r.part.nonce.wrapping_add(1),
+        ReplyCheck::Nonce,
+    );
+    xrealm_refused(&|_, r| r.cname = name("mallory"), ReplyCheck::ClientName);
+    xrealm_refused(
+        &|_, r| r.crealm = KerberosString::from(FOREIGN),
+        ReplyCheck::ClientName,
+    );
+    xrealm_refused(
+        &|_, r| r.ticket_sname = name("HTTP/evil.other.test"),
+        ReplyCheck::TicketServer,
+    );
+    // OTHER.TEST's KDC issuing a ticket of yet another realm.
+    xrealm_refused(
+        &|_, r| {
+            r.part.srealm = KerberosString::from("EVIL.TEST");
+            r.ticket_realm = KerberosString::from("EVIL.TEST");
+        },
+        ReplyCheck::ServerName,
+    );
+    xrealm_refused(
+        &|_, r| r.part.end_time = KerberosTime::from_unix(T0 + 400_000),
+        ReplyCheck::EndTime,
+    );
+    xrealm_refused(
+        &|_, r| r.part.flags.0 |= TicketFlags::PROXY,
+        ReplyCheck::Flags,
+    );
+}
+
+#[test]
+fn xrealm_first_hop_is_checked_too() {
+    match xrealm_run(
+        TgsOptions::default(),
+        &|_, r| r.part.nonce = r.part.nonce.wrapping_add(1),
+        &no_tamper,
+    ) {
+        Err(Error::ReplyModified {
+            check: ReplyCheck::Nonce,
+            ..
+        }) => {}
+        other => panic!("expected the nonce check on the referral, got {other:?}"),
+    }
+}
+
+#[test]
+fn xrealm_referral_back_to_a_visited_realm_is_a_loop() {
+    let back = |_: &KdcReqBody, r: &mut Reply| {
+        let n = name(&format!("krbtgt/{REALM}"));
+        r.part.sname = n.clone();
+        r.ticket_sname = n;
+    };
+    match xrealm_run(TgsOptions::default(), &no_tamper, &back) {
+        Err(Error::CrossRealmLoop {
+            from, realm, path, ..
+        }) => {
+            assert_eq!((from.as_str(), realm.as_str()), (FOREIGN, REALM));
+            assert_eq!(path, "SIM.TEST -> OTHER.TEST");
+        }
+        other => panic!("expected CrossRealmLoop, got {other:?}"),
+    }
+}
+
+#[test]
+fn xrealm_hop_bound_zero_refuses_the_referral() {
+    let opts = TgsOptions {
+        max_hops: 0,
+        ..TgsOptions::default()
+    };
+    match xrealm_run(opts, &no_tamper, &no_tamper) {
+        Err(Error::CrossRealmHops { limit: 0, path, .. }) => {
+            assert_eq!(path, "SIM.TEST -> OTHER.TEST")
+        }
+        other => panic!("expected CrossRealmHops, got {other:?}"),
+    }
+}

@@ -32,6 +32,15 @@ impl TestEnv {
         Self::load("mit", "the MIT KDC", "testenv/mit-kdc.sh start")
     }
 
+    /// The cross-realm MIT KDCs A.TEST, B.TEST, C.TEST (`testenv/mit-realms.sh start`).
+    pub fn mit_realms() -> Self {
+        Self::load(
+            "realms",
+            "the cross-realm MIT KDCs",
+            "testenv/mit-realms.sh start",
+        )
+    }
+
     fn load(peer: &str, what: &str, start: &str) -> Self {
         let base = std::env::var("TESTENV_DIR").unwrap_or_else(|_| "/tmp/gmsa-testenv".into());
         let dir = PathBuf::from(base).join(peer);

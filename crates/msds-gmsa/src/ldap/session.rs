@@ -37,6 +37,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use krb5_proto::asn1::error_code::KDC_ERR_S_PRINCIPAL_UNKNOWN;
 use krb5_proto::client::Client;
 use krb5_proto::principal::name_type;
 use krb5_proto::tgs_exchange::TgsOptions;
@@ -88,6 +89,52 @@ fn connection_lost(e: &LdapError) -> bool {
         e,
         LdapError::Io { .. } | LdapError::Closed { .. } | LdapError::Timeout { .. }
     )
+}
+
+/// The realms to ask for `ldap/<host>` (a DC of the gMSA's `domain`), in order, as libkrb5 does
+/// for a host-based name: the host's realm from krb5.conf `[domain_realm]` when it has an entry;
+/// else the user's realm (the KDC refers the name to the DC's realm itself, RFC 6806, as AD does
+/// within a forest), then the domain's own realm (an AD realm is its DNS domain in upper case;
+/// MIT's fallback host realm) when it differs, reached through cross-realm TGTs.
+///
+/// ```
+/// use krb5_proto::config::Krb5Conf;
+/// use msds_gmsa::ldap::session::ldap_service_realms;
+///
+/// let none = Krb5Conf::empty();
+/// assert_eq!(
+///     ldap_service_realms("apps.corp.example.", "dc1.apps.corp.example", "CORP.EXAMPLE", &none),
+///     ["CORP.EXAMPLE", "APPS.CORP.EXAMPLE"]
+/// );
+/// let conf = Krb5Conf::parse("[domain_realm]\n .dcs.example = APPS.CORP.EXAMPLE\n")?;
+/// assert_eq!(
+///     ldap_service_realms("apps.corp.example", "dc1.dcs.example", "CORP.EXAMPLE", &conf),
+///     ["APPS.CORP.EXAMPLE"]
+/// );
+/// # Ok::<(), krb5_proto::config::ConfigError>(())
+/// ```
+pub fn ldap_service_realms(
+    domain: &str,
+    host: &str,
+    user_realm: &str,
+    conf: &krb5_proto::config::Krb5Conf,
+) -> Vec<String> {
+    if let Some(r) = conf.realm_for_host(host) {
+        return vec![r];
+    }
+    let own = domain.trim().trim_end_matches('.').to_ascii_uppercase();
+    if own.is_empty() || own.eq_ignore_ascii_case(user_realm) {
+        vec![user_realm.to_owned()]
+    } else {
+        vec![user_realm.to_owned(), own]
+    }
+}
+
+fn service_ticket_error(spn: &Principal, e: krb5_proto::Error) -> GmsaError {
+    GmsaError::ServiceTicket {
+        spn: spn.to_string(),
+        source: e.into(),
+    }
 }
 
 /// `DC=a,DC=b` for the DNS domain `a.b`, when every label is plain (letters, digits, `-`,
@@ -193,17 +240,41 @@ impl GmsaReader {
     async fn service_ticket(
         kdc: &Client,
         user_tgt: &Credentials,
+        domain: &str,
         host: &str,
     ) -> Result<Credentials, GmsaError> {
-        let realm = user_tgt.client.realm_str();
-        let spn = Principal::new(name_type::SRV_HST, ["ldap", host], &realm);
+        let user_realm = user_tgt.client.realm_str();
+        let realms = ldap_service_realms(domain, host, &user_realm, kdc.conf());
+        let (last, before) = match realms.split_last() {
+            Some((last, before)) => (last.as_str(), before),
+            None => (user_realm.as_str(), &[][..]),
+        };
+        for realm in before {
+            // Unknown in this realm: try the next (the domain's own realm).
+            match Self::ticket_in(kdc, user_tgt, host, realm).await {
+                Err((_, e)) if e.kdc_code() == Some(KDC_ERR_S_PRINCIPAL_UNKNOWN) => {}
+                other => return other.map_err(|(spn, e)| service_ticket_error(&spn, e)),
+            }
+        }
+        Self::ticket_in(kdc, user_tgt, host, last)
+            .await
+            .map_err(|(spn, e)| service_ticket_error(&spn, e))
+    }
+
+    /// A ticket for `ldap/<host>@<realm>`; a realm other than the user's is reached by
+    /// krb5-proto's cross-realm TGS exchange (referrals, [capaths], the hierarchical path), as
+    /// libkrb5 does for upstream.
+    async fn ticket_in(
+        kdc: &Client,
+        user_tgt: &Credentials,
+        host: &str,
+        realm: &str,
+    ) -> Result<Credentials, (Principal, krb5_proto::Error)> {
+        let spn = Principal::new(name_type::SRV_HST, ["ldap", host], realm);
         crate::tgt::ad_client(kdc)
             .tgs_exchange(user_tgt, spn.clone(), TgsOptions::default())
             .await
-            .map_err(|e| GmsaError::ServiceTicket {
-                spn: spn.to_string(),
-                source: e.into(),
-            })
+            .map_err(|e| (spn, e))
     }
 
     /// Makes sure a session bound as `user_tgt`'s client is open; returns whether it was
@@ -228,9 +299,10 @@ impl GmsaReader {
                 let candidates = self.candidates().await?;
                 let first = candidates.first().map(|c| c.host.clone());
                 let kdc = self.kdc.clone();
+                let domain = self.domain.clone();
                 let ticket_fut = async {
                     match &first {
-                        Some(h) => Some(Self::service_ticket(&kdc, user_tgt, h).await),
+                        Some(h) => Some(Self::service_ticket(&kdc, user_tgt, &domain, h).await),
                         None => None,
                     }
                 };
@@ -238,7 +310,7 @@ impl GmsaReader {
                 let (conn, dc) = opened?;
                 let ticket = match ticket {
                     Some(t) if first.as_deref() == Some(dc.host.as_str()) => t?,
-                    _ => Self::service_ticket(&self.kdc, user_tgt, &dc.host).await?,
+                    _ => Self::service_ticket(&self.kdc, user_tgt, &self.domain, &dc.host).await?,
                 };
                 return self
                     .bind(
@@ -253,7 +325,8 @@ impl GmsaReader {
                     .await;
             }
         };
-        let ticket = Self::service_ticket(&self.kdc, user_tgt, &session.dc.host).await?;
+        let ticket =
+            Self::service_ticket(&self.kdc, user_tgt, &self.domain, &session.dc.host).await?;
         session.bound = None;
         self.bind(session, user_tgt, ticket).await
     }
@@ -529,6 +602,42 @@ fn not_connected() -> LdapError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The DC host's [domain_realm] entry, else the user's realm (KDC referrals) and then the
+    /// gMSA domain's own realm.
+    #[test]
+    fn ldap_realms_follow_domain_realm_then_the_gmsa_domain() {
+        use krb5_proto::config::Krb5Conf;
+        let conf = Krb5Conf::parse(
+            "[domain_realm]\n .corp.example = CORP.EXAMPLE\n dc9.apps.corp.example = APPS.CORP.EXAMPLE\n",
+        )
+        .unwrap();
+        let user = "CORP.EXAMPLE";
+        // The exact [domain_realm] entry wins over the .corp.example suffix and the domain.
+        assert_eq!(
+            ldap_service_realms("apps.corp.example", "dc9.apps.corp.example", user, &conf),
+            ["APPS.CORP.EXAMPLE"]
+        );
+        assert_eq!(
+            ldap_service_realms("apps.corp.example", "dc1.corp.example", user, &conf),
+            ["CORP.EXAMPLE"]
+        );
+        // No entry (an IP address, an unmapped host): the user's realm, then the domain's
+        // (upper case, no trailing dot), once when they are the same.
+        let empty = Krb5Conf::empty();
+        assert_eq!(
+            ldap_service_realms(" Apps.Corp.Example. ", "127.0.0.2", user, &empty),
+            ["CORP.EXAMPLE", "APPS.CORP.EXAMPLE"]
+        );
+        assert_eq!(
+            ldap_service_realms("corp.example", "dc1", user, &empty),
+            ["CORP.EXAMPLE"]
+        );
+        assert_eq!(
+            ldap_service_realms("", "dc1", user, &empty),
+            ["CORP.EXAMPLE"]
+        );
+    }
 
     #[test]
     fn derived_base_dns() {
