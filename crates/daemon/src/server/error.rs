@@ -97,6 +97,13 @@ impl LeaseError {
         use msds_gmsa::GmsaError as G;
         let kind = match e {
             G::DcUnreachable { .. } | G::NoDcFound { .. } => ErrorKind::Unavailable,
+            // The KDC could not be reached (or dropped the connection) for the login or the
+            // LDAP service ticket: retrying may help.
+            G::Kerberos(k) | G::ServiceTicket { source: k, .. }
+                if matches!(**k, krb5_proto::Error::Transport(_)) =>
+            {
+                ErrorKind::Unavailable
+            }
             // The DC was reached but went silent or dropped the connection: retrying may help.
             G::LdapProtocol(
                 msds_gmsa::LdapError::Timeout { .. }
@@ -218,6 +225,18 @@ mod tests {
             (
                 GmsaError::InvalidLookup("empty".into()),
                 ErrorKind::FailedPrecondition,
+            ),
+            (
+                GmsaError::ServiceTicket {
+                    spn: "ldap/dc1.example.test@EXAMPLE.TEST".into(),
+                    source: std::sync::Arc::new(krb5_proto::Error::Transport(
+                        krb5_proto::transport::TransportError::NoKdc {
+                            realm: "EXAMPLE.TEST".into(),
+                            hint: String::new(),
+                        },
+                    )),
+                },
+                ErrorKind::Unavailable,
             ),
         ];
         for (e, kind) in cases {
