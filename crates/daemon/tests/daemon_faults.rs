@@ -584,16 +584,33 @@ async fn health_time(socket: &Path) -> Duration {
 }
 
 /// Row: garbage on the gRPC socket (random bytes, the HTTP/2 preface then a cut frame, an
-/// HTTP/1 request) and 1,000 idle connections: the daemon stays up, answers the next call
-/// within a second, and closes connections that send no HTTP/2 preface within 10 s, so its
-/// descriptor count comes back down while the idle clients still hold theirs open.
+/// HTTP/1 request) and 1,000 idle connections to a daemon started with a soft limit of 256
+/// open files: the daemon (having raised its limit to the hard one) stays up, answers the next
+/// call within a second, and closes connections that send no HTTP/2 preface within 10 s, so
+/// its descriptor count comes back down while the idle clients still hold theirs open.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_and_idle_connections_on_the_socket_leave_the_daemon_serving() {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let env = common::TestEnv::samba_dc().json;
     let dir = tempfile::tempdir().unwrap();
     let dc = FaultyDc::start(KDC_IP, Faults::default()).await;
-    let mut d = dc.daemon(dir.path(), &env, true, &[]);
+    // Started as systemd starts it, with a soft limit on open files below 1000 (systemd's
+    // default is 1024): the daemon raises it to the hard limit.
+    let cmd = dc.command(dir.path(), &dir.path().join("krbdir"), &env, true, &[]);
+    let mut wrapped = Command::new("prlimit");
+    wrapped
+        .arg("--nofile=256:")
+        .arg("--")
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => wrapped.env(k, v),
+            None => wrapped.env_remove(k),
+        };
+    }
+    common::log_to_file(&mut wrapped, dir.path());
+    let mut d = Daemon::spawn(wrapped, &dir.path().join("cf.sock"));
     let pid = d.child.id();
     health_time(&d.socket).await;
     let base = fd_count(pid);
@@ -646,6 +663,11 @@ async fn garbage_and_idle_connections_on_the_socket_leave_the_daemon_serving() {
     );
     assert!(fd_count(pid) <= base + 4, "{} > {base} + 4", fd_count(pid));
     assert!(d.child.try_wait().unwrap().is_none(), "the daemon is up");
+    let log = common::daemon_log(dir.path());
+    assert!(
+        log.contains("raised the open-file limit") && log.contains("old=256"),
+        "{log}"
+    );
     drop(idle);
     drop(held);
 

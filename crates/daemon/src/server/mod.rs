@@ -327,6 +327,13 @@ pub async fn serve_on(
         tracing::info!(secret = ?cfg.aws_sm_secret_name, "domainless user from AWS Secrets Manager");
         spawn_secret_refresh(&cfg, &manager, s.clone());
     }
+    if let Some((old, new)) = listen::raise_fd_limit() {
+        tracing::info!(
+            old,
+            new,
+            "raised the open-file limit (RLIMIT_NOFILE) to its hard limit"
+        );
+    }
     let listener = listen::listener(activated, &cfg.socket, cfg.socket_gid)?;
     tracing::info!(
         socket = %listener.path().unwrap_or(&cfg.socket).display(),

@@ -10,6 +10,7 @@ use super::Daemon;
 use super::proxy::{Faults, Proxy};
 use credentials_fetcherd::server::proto::CreateNonDomainJoinedKerberosLeaseRequest;
 use std::path::Path;
+use std::process::Command;
 
 /// The DC's KDC (88, TCP and UDP) and LDAP (389) ports behind fault proxies.
 pub struct FaultyDc {
@@ -79,6 +80,20 @@ impl FaultyDc {
         udp: bool,
         extra: &[(&str, &str)],
     ) -> Daemon {
+        let mut cmd = self.command(dir, krbdir, env, udp, extra);
+        super::log_to_file(&mut cmd, dir);
+        Daemon::spawn(cmd, &dir.join("cf.sock"))
+    }
+
+    /// The command [`FaultyDc::daemon_with_krbdir`] spawns (its log not set up yet).
+    pub fn command(
+        &self,
+        dir: &Path,
+        krbdir: &Path,
+        env: &serde_json::Value,
+        udp: bool,
+        extra: &[(&str, &str)],
+    ) -> Command {
         let conf = dir.join("krb5.conf");
         let realm = env["realm"].as_str().unwrap();
         let udp_limit = if udp {
@@ -94,8 +109,7 @@ impl FaultyDc {
             ),
         )
         .unwrap();
-        let socket = dir.join("cf.sock");
-        let mut cmd = Daemon::command(&socket, krbdir);
+        let mut cmd = Daemon::command(&dir.join("cf.sock"), krbdir);
         cmd.args([
             "--dc",
             &format!(
@@ -105,11 +119,10 @@ impl FaultyDc {
             ),
         ])
         .env("KRB5_CONFIG", &conf);
-        super::log_to_file(&mut cmd, dir);
         for (k, v) in extra {
             cmd.env(k, v);
         }
-        Daemon::spawn(cmd, &socket)
+        cmd
     }
 }
 
