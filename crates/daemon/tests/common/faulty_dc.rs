@@ -68,24 +68,13 @@ impl FaultyDc {
         udp: bool,
         extra: &[(&str, &str)],
     ) -> Daemon {
-        self.daemon_with_krbdir(dir, &dir.join("krbdir"), env, udp, extra)
-    }
-
-    /// [`FaultyDc::daemon`] with leases under `krbdir`.
-    pub fn daemon_with_krbdir(
-        &self,
-        dir: &Path,
-        krbdir: &Path,
-        env: &serde_json::Value,
-        udp: bool,
-        extra: &[(&str, &str)],
-    ) -> Daemon {
-        let mut cmd = self.command(dir, krbdir, env, udp, extra);
+        let mut cmd = self.command(dir, &dir.join("krbdir"), env, udp, extra);
         super::log_to_file(&mut cmd, dir);
         Daemon::spawn(cmd, &dir.join("cf.sock"))
     }
 
-    /// The command [`FaultyDc::daemon_with_krbdir`] spawns (its log not set up yet).
+    /// The command [`FaultyDc::daemon`] spawns, with leases under `krbdir` (its log not set
+    /// up yet).
     pub fn command(
         &self,
         dir: &Path,
