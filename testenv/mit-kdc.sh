@@ -6,6 +6,12 @@
 #   testenv/mit-kdc.sh stop      stop our krb5kdc (by its pid file)
 #   testenv/mit-kdc.sh status    exit 0 when our KDC runs and answers
 #   testenv/mit-kdc.sh env       print the shell exports (eval "$(testenv/mit-kdc.sh env)")
+#   testenv/mit-kdc.sh restart   start krb5kdc again on the existing realm (same database and
+#                                passwords), e.g. after a test killed it
+#
+# A second, private KDC (e.g. one a test kills) runs with its own TESTENV_DIR and address:
+#   TESTENV_DIR=/tmp/x TESTENV_MIT_HOST=127.0.0.13 testenv/mit-kdc.sh start
+# (TESTENV_MIT_HOST defaults to 127.0.0.3, TESTENV_MIT_PORT to 18888.)
 #
 # Everything lives in WORK=${TESTENV_DIR:-/tmp/gmsa-testenv}/mit; nothing under /etc is used.
 # WORK/testenv.json describes the realm for the tests; WORK/env.sh exports KRB5_CONFIG etc.
@@ -13,7 +19,7 @@
 set -euo pipefail
 
 REALM=MIT.TEST
-KDC_HOST=127.0.0.3
+KDC_HOST=${TESTENV_MIT_HOST:-127.0.0.3}
 KDC_PORT=${TESTENV_MIT_PORT:-18888}
 TESTENV_DIR=${TESTENV_DIR:-/tmp/gmsa-testenv}
 WORK=$TESTENV_DIR/mit
@@ -369,6 +375,24 @@ EOF
     log "KDC for $REALM up on $KDC_HOST:$KDC_PORT (pid $(our_pid)) in ${ms} ms; env: $WORK/env.sh, $WORK/testenv.json"
 }
 
+# Start krb5kdc on the realm a previous `start` created (nothing is recreated).
+cmd_restart() {
+    PATH=$PATH:/usr/sbin:/sbin
+    [[ -r $WORK/kdc.conf && -r $WORK/testenv.json ]] || die "no realm in $WORK: run '$0 start' first"
+    cmd_stop
+    if port_answers; then
+        die "$KDC_HOST:$KDC_PORT is already in use by a process we did not start (pid file $PIDFILE absent)"
+    fi
+    KRB5_KDC_PROFILE=$WORK/kdc.conf KRB5_CONFIG=$WORK/kdc-krb5.conf krb5kdc -P "$PIDFILE" \
+        >>"$WORK/krb5kdc.stderr" 2>&1 || die "krb5kdc failed to start"
+    local deadline=$((SECONDS + 15))
+    until our_pid >/dev/null && port_answers; do
+        ((SECONDS < deadline)) || die "KDC did not answer on $KDC_HOST:$KDC_PORT within 15 s"
+        sleep 0.01
+    done
+    log "KDC for $REALM restarted on $KDC_HOST:$KDC_PORT (pid $(our_pid))"
+}
+
 # getprinc output: "Key: vno 1, aes256-cts-hmac-sha1-96" (normal salt shows no suffix).
 check_keys() {
     local n want got
@@ -446,5 +470,6 @@ case ${1:-} in
     stop) cmd_stop ;;
     status) cmd_status ;;
     env) cmd_env ;;
-    *) echo "usage: $0 {install|start|stop|status|env}" >&2; exit 2 ;;
+    restart) cmd_restart ;;
+    *) echo "usage: $0 {install|start|stop|status|env|restart}" >&2; exit 2 ;;
 esac

@@ -3,108 +3,20 @@
 //! retry) leaves exactly the lease that was returned; a cancelled or timed-out add leaves no
 //! lease directory; deleting a lease while it is being created leaves nothing behind.
 //!
-//! The KDC proxy listens on its own loopback address 127.0.0.9 (krb5.conf `kdc =
-//! 127.0.0.9:<port>`). The LDAP proxy listens on a free port of the DC's own address
-//! 127.0.0.2 and the daemon is given `--dc dc1.example.test:<port>`: the LDAP service ticket
-//! is for `ldap/<the DC name as given>`, so the name must stay the DC's (/etc/hosts maps it to
-//! 127.0.0.2), only the port is the proxy's.
+//! The KDC proxy listens on its own loopback address 127.0.0.9; see tests/common/faulty_dc.rs.
 
 use credentials_fetcherd::server::connect;
 use credentials_fetcherd::server::proto::*;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::Daemon;
-use common::proxy::{Faults, Proxy};
+use common::faulty_dc::{FaultyDc as Slow, add_request};
+use common::proxy::Faults;
 
 const SLOW: Duration = Duration::from_millis(3000);
 const FAST: Duration = Duration::from_millis(20);
 
-struct Slow {
-    kdc: Proxy,
-    ldap: Proxy,
-}
-
-impl Slow {
-    async fn start(faults: Faults) -> Self {
-        Self {
-            kdc: Proxy::start(
-                "127.0.0.9:0".parse().unwrap(),
-                "127.0.0.2:88".parse().unwrap(),
-                faults,
-            )
-            .await,
-            ldap: Proxy::start(
-                "127.0.0.2:0".parse().unwrap(),
-                "127.0.0.2:389".parse().unwrap(),
-                faults,
-            )
-            .await,
-        }
-    }
-
-    fn set(&self, f: Faults) {
-        self.kdc.set(f);
-        self.ldap.set(f);
-    }
-}
-
-fn start(dir: &Path, env: &serde_json::Value, slow: &Slow, extra: &[(&str, &str)]) -> Daemon {
-    let conf = dir.join("krb5.conf");
-    let realm = env["realm"].as_str().unwrap();
-    std::fs::write(
-        &conf,
-        format!(
-            "[libdefaults]\n\tdefault_realm = {realm}\n\tdns_lookup_kdc = false\n\tdns_lookup_realm = false\n\trdns = false\n\tudp_preference_limit = 1\n[realms]\n\t{realm} = {{\n\t\tkdc = {}\n\t}}\n",
-            slow.kdc.addr()
-        ),
-    )
-    .unwrap();
-    let socket = dir.join("cf.sock");
-    let mut cmd = Daemon::command(&socket, &dir.join("krbdir"));
-    cmd.args([
-        "--dc",
-        &format!(
-            "{}:{}",
-            env["dc_host"].as_str().unwrap(),
-            slow.ldap.addr().port()
-        ),
-    ])
-    .env("KRB5_CONFIG", &conf);
-    common::log_to_file(&mut cmd, dir);
-    for (k, v) in extra {
-        cmd.env(k, v);
-    }
-    Daemon::spawn(cmd, &socket)
-}
-
 use common::daemon_log as log;
-
-fn add_request(env: &serde_json::Value) -> CreateNonDomainJoinedKerberosLeaseRequest {
-    CreateNonDomainJoinedKerberosLeaseRequest {
-        credspec_contents: vec![common::credspec(
-            env["gmsa"]["name"].as_str().unwrap(),
-            env["domain"].as_str().unwrap(),
-            env["netbios_domain"].as_str().unwrap(),
-        )],
-        username: env["users"]["reader"]["name"].as_str().unwrap().into(),
-        password: std::fs::read_to_string(
-            env["users"]["reader"]["password_file"].as_str().unwrap(),
-        )
-        .unwrap(),
-        domain: env["domain"].as_str().unwrap().into(),
-    }
-}
-
-/// Waits (at most 20 s) until the krbdir holds exactly `want`.
-async fn wait_leases(d: &Daemon, want: &[String]) {
-    let t = Instant::now();
-    while d.leases() != want && t.elapsed() < Duration::from_secs(20) {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(d.leases(), want);
-}
 
 /// The agent's pattern: an attempt cut by the client's deadline, one cut by the daemon's own
 /// deadline, then a retry that succeeds. Exactly one lease is left, the returned one.
@@ -112,8 +24,8 @@ async fn wait_leases(d: &Daemon, want: &[String]) {
 async fn timed_out_attempts_leave_only_the_returned_lease() {
     let env = common::TestEnv::samba_dc().json;
     let dir = tempfile::tempdir().unwrap();
-    let slow = Slow::start(Faults::delay(SLOW)).await;
-    let d = start(dir.path(), &env, &slow, &[("CF_RPC_DEADLINE_SECS", "4")]);
+    let slow = Slow::start("127.0.0.9", Faults::delay(SLOW)).await;
+    let d = slow.daemon(dir.path(), &env, false, &[("CF_RPC_DEADLINE_SECS", "4")]);
     let mut c = connect(&d.socket).await.unwrap();
 
     // 1. The client's deadline (grpc-timeout) passes first.
@@ -174,7 +86,7 @@ async fn timed_out_attempts_leave_only_the_returned_lease() {
     common::klist_lease(env["krb5_conf"].as_str().unwrap(), path);
     // The cancelled attempts' tasks end without leaving anything: exactly the returned lease.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    wait_leases(&d, std::slice::from_ref(&r.lease_id)).await;
+    common::wait_leases(&d, std::slice::from_ref(&r.lease_id)).await;
     let log = log(dir.path());
     assert!(
         log.contains("the deadline passed before the answer"),
@@ -185,17 +97,7 @@ async fn timed_out_attempts_leave_only_the_returned_lease() {
         "the daemon logs the rollbacks:\n{log}"
     );
     // The lease works as any other: deleted, nothing left.
-    let del = c
-        .delete_kerberos_lease(DeleteKerberosLeaseRequest {
-            lease_id: r.lease_id.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(
-        del.deleted_kerberos_file_paths,
-        r.created_kerberos_file_paths
-    );
+    common::delete_lease(&mut c, &r).await;
     assert!(d.leases().is_empty());
 }
 
@@ -225,11 +127,11 @@ async fn deleting_a_lease_being_created_leaves_nothing() {
     )
     .unwrap();
     let id = "00112233445566778899";
-    let slow = Slow::start(Faults::delay(SLOW)).await;
-    let d = start(
+    let slow = Slow::start("127.0.0.9", Faults::delay(SLOW)).await;
+    let d = slow.daemon(
         dir.path(),
         &env,
-        &slow,
+        false,
         &[
             ("CF_CRED_SPEC_FILE", &format!("{}:{id}", spec.display())),
             ("CF_DOMAINLESS_SECRET_FILE", secret.to_str().unwrap()),

@@ -25,6 +25,8 @@ pub enum ErrorKind {
     Unimplemented,
     /// The request's deadline passed before the lease was ready (retried by the agent).
     DeadlineExceeded,
+    /// The krbdir's file system is full or over quota (ENOSPC, EDQUOT): nothing was created.
+    ResourceExhausted,
     /// Anything else (retried by the agent).
     Internal,
 }
@@ -58,6 +60,23 @@ impl LeaseError {
     pub fn internal(step: impl Into<String>, cause: impl fmt::Display) -> Self {
         Self::new(ErrorKind::Internal, step, cause)
     }
+    /// A failure writing under the krbdir: [`ErrorKind::ResourceExhausted`], with a hint, when
+    /// an I/O error in `e`'s source chain says the file system is full or over quota (ENOSPC,
+    /// EDQUOT), else [`ErrorKind::Internal`].
+    pub fn storage(step: impl Into<String>, e: &(dyn std::error::Error + 'static)) -> Self {
+        if is_disk_full(e) {
+            Self::new(
+                ErrorKind::ResourceExhausted,
+                step,
+                format!(
+                    "{e}; the file system of the krbdir is full (or the quota is used up): free space there, then retry"
+                ),
+            )
+        } else {
+            Self::internal(step, e)
+        }
+    }
+
     /// Classifies a Kerberos engine error.
     pub fn from_krb5(step: impl Into<String>, e: &krb5_proto::Error) -> Self {
         let kind = match e {
@@ -78,6 +97,13 @@ impl LeaseError {
         use msds_gmsa::GmsaError as G;
         let kind = match e {
             G::DcUnreachable { .. } | G::NoDcFound { .. } => ErrorKind::Unavailable,
+            // The KDC could not be reached (or dropped the connection) for the login or the
+            // LDAP service ticket: retrying may help.
+            G::Kerberos(k) | G::ServiceTicket { source: k, .. }
+                if matches!(**k, krb5_proto::Error::Transport(_)) =>
+            {
+                ErrorKind::Unavailable
+            }
             // The DC was reached but went silent or dropped the connection: retrying may help.
             G::LdapProtocol(
                 msds_gmsa::LdapError::Timeout { .. }
@@ -112,10 +138,48 @@ impl LeaseError {
     }
 }
 
+/// Whether an I/O error in `e`'s source chain is ENOSPC or EDQUOT.
+fn is_disk_full(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+            )
+        {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use msds_gmsa::{GmsaError, LdapError};
+
+    #[test]
+    fn a_full_disk_is_resource_exhausted() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("writing x: {source}")]
+        struct Wrapper {
+            source: std::io::Error,
+        }
+        for code in [28, 122] {
+            let e = Wrapper {
+                source: std::io::Error::from_raw_os_error(code),
+            };
+            let l = LeaseError::storage("writing", &e);
+            assert_eq!(l.kind, ErrorKind::ResourceExhausted, "{l}");
+            assert!(l.cause.contains("is full"), "{l}");
+        }
+        let e = Wrapper {
+            source: std::io::Error::from_raw_os_error(13),
+        };
+        assert_eq!(LeaseError::storage("writing", &e).kind, ErrorKind::Internal);
+    }
 
     #[test]
     fn gmsa_errors_are_classified() {
@@ -161,6 +225,18 @@ mod tests {
             (
                 GmsaError::InvalidLookup("empty".into()),
                 ErrorKind::FailedPrecondition,
+            ),
+            (
+                GmsaError::ServiceTicket {
+                    spn: "ldap/dc1.example.test@EXAMPLE.TEST".into(),
+                    source: std::sync::Arc::new(krb5_proto::Error::Transport(
+                        krb5_proto::transport::TransportError::NoKdc {
+                            realm: "EXAMPLE.TEST".into(),
+                            hint: String::new(),
+                        },
+                    )),
+                },
+                ErrorKind::Unavailable,
             ),
         ];
         for (e, kind) in cases {

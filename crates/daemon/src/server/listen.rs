@@ -210,6 +210,26 @@ pub fn bind(path: &Path, gid: Option<u32>) -> Result<StdUnixListener, ServerErro
     Ok(listener)
 }
 
+/// Raises the soft limit on open files (RLIMIT_NOFILE) to the hard limit, as Go programs and
+/// many daemons do, so that a burst of connections (each one descriptor until it is served or
+/// closed by [`super::preface`]'s time limits) does not run the daemon out of descriptors at
+/// systemd's default soft limit of 1024: out of descriptors, the accept loop can take no
+/// connection, not even the agent's, until some close. Returns the (old, new) soft limit when
+/// it changed.
+pub fn raise_fd_limit() -> Option<(u64, u64)> {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut l = getrlimit(Resource::Nofile);
+    let old = l.current?;
+    // The hard limit, or for "unlimited" a bound the kernel accepts (fs.nr_open's default).
+    let new = l.maximum.unwrap_or(1 << 20);
+    if new <= old {
+        return None;
+    }
+    l.current = Some(new);
+    setrlimit(Resource::Nofile, l).ok()?;
+    Some((old, new))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

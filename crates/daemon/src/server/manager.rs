@@ -919,16 +919,16 @@ fn write_ccache(
         Ok(())
     };
     if create {
-        mkdir().map_err(|e| LeaseError::internal(step(), e))?;
+        mkdir().map_err(|e| LeaseError::storage(step(), &e))?;
     } else if !dir.exists() && dir.parent().is_some_and(Path::is_dir) {
-        mkdir().map_err(|e| LeaseError::internal(step(), e))?;
+        mkdir().map_err(|e| LeaseError::storage(step(), &e))?;
     }
     let how = ccache::Replace::new(mode)
         .group(gid)
         .durability(Durability::PageCache);
     cache
         .write_with(&dir.join(CCACHE_NAME), &how)
-        .map_err(|e| LeaseError::internal(step(), e))
+        .map_err(|e| LeaseError::storage(step(), &e))
 }
 
 /// Creates a lease on disk: the lease directory, each ticket directory and ccache, then the
@@ -943,15 +943,14 @@ fn write_lease(
 ) -> Result<Metadata, LeaseError> {
     let lease_dir = cfg.layout.lease_dir(id);
     std::fs::create_dir(&lease_dir).map_err(|e| {
-        LeaseError::new(
-            if e.kind() == std::io::ErrorKind::AlreadyExists {
-                ErrorKind::Internal
-            } else {
-                ErrorKind::FailedPrecondition
-            },
-            format!("creating the lease directory {}", lease_dir.display()),
-            e,
-        )
+        let step = format!("creating the lease directory {}", lease_dir.display());
+        match e.kind() {
+            std::io::ErrorKind::AlreadyExists => LeaseError::internal(step, e),
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => {
+                LeaseError::storage(step, &e)
+            }
+            _ => LeaseError::new(ErrorKind::FailedPrecondition, step, e),
+        }
     })?;
     let r = files
         .iter()
@@ -960,7 +959,7 @@ fn write_lease(
         })
         .and_then(|()| {
             md.write_with(&cfg.layout.root, id, Durability::PageCache)
-                .map_err(|e| LeaseError::internal("writing the lease metadata", e))
+                .map_err(|e| LeaseError::storage("writing the lease metadata", &e))
         });
     match r {
         Ok(()) => Ok(md),

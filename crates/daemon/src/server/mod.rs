@@ -15,6 +15,8 @@
 //! * [`s2k`]: the cache of derived password keys, derived off the async workers.
 //! * [`listen`]: the socket, from systemd socket activation or bound by the daemon.
 //! * [`authority`]: any HTTP/2 `:authority` accepted on the socket (grpc-core clients).
+//! * [`preface`]: connections that send no HTTP/2 preface within 10 s are closed; silent
+//!   HTTP/2 connections are pinged and closed when they do not answer.
 //!
 //! ```no_run
 //! # async fn f() -> Result<(), Box<dyn std::error::Error>> {
@@ -25,6 +27,69 @@
 //! # Ok(()) }
 //! ```
 
+/// Implements `AsyncWrite` and tonic's `Connected` for a connection wrapper by forwarding to
+/// its `inner` field (the wrappers change only what the client sends).
+macro_rules! forward_writes_to_inner {
+    ($wrapper:ident) => {
+        impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for $wrapper<S> {
+            fn poll_write(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                tokio::io::AsyncWrite::poll_write(
+                    std::pin::Pin::new(&mut self.get_mut().inner),
+                    cx,
+                    buf,
+                )
+            }
+
+            fn poll_write_vectored(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                bufs: &[std::io::IoSlice<'_>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                tokio::io::AsyncWrite::poll_write_vectored(
+                    std::pin::Pin::new(&mut self.get_mut().inner),
+                    cx,
+                    bufs,
+                )
+            }
+
+            fn is_write_vectored(&self) -> bool {
+                tokio::io::AsyncWrite::is_write_vectored(&self.inner)
+            }
+
+            fn poll_flush(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                tokio::io::AsyncWrite::poll_flush(std::pin::Pin::new(&mut self.get_mut().inner), cx)
+            }
+
+            fn poll_shutdown(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                tokio::io::AsyncWrite::poll_shutdown(
+                    std::pin::Pin::new(&mut self.get_mut().inner),
+                    cx,
+                )
+            }
+        }
+
+        impl<S: tonic::transport::server::Connected> tonic::transport::server::Connected
+            for $wrapper<S>
+        {
+            type ConnectInfo = S::ConnectInfo;
+
+            fn connect_info(&self) -> Self::ConnectInfo {
+                tonic::transport::server::Connected::connect_info(&self.inner)
+            }
+        }
+    };
+}
+
 pub mod authority;
 pub mod config;
 pub mod error;
@@ -34,6 +99,7 @@ pub mod kerberos;
 pub mod lease;
 pub mod listen;
 pub mod manager;
+pub mod preface;
 pub mod proto;
 pub mod refusals;
 pub mod s2k;
@@ -261,6 +327,13 @@ pub async fn serve_on(
         tracing::info!(secret = ?cfg.aws_sm_secret_name, "domainless user from AWS Secrets Manager");
         spawn_secret_refresh(&cfg, &manager, s.clone());
     }
+    if let Some((old, new)) = listen::raise_fd_limit() {
+        tracing::info!(
+            old,
+            new,
+            "raised the open-file limit (RLIMIT_NOFILE) to its hard limit"
+        );
+    }
     let listener = listen::listener(activated, &cfg.socket, cfg.socket_gid)?;
     tracing::info!(
         socket = %listener.path().unwrap_or(&cfg.socket).display(),
@@ -313,6 +386,8 @@ pub async fn serve_on(
         let _ = systemd::notify("STOPPING=1");
     };
     let result = tonic::transport::Server::builder()
+        .http2_keepalive_interval(Some(preface::KEEPALIVE_INTERVAL))
+        .http2_keepalive_timeout(Some(preface::KEEPALIVE_TIMEOUT))
         .add_service(CredentialsFetcherServiceServer::new(
             service::Service::with_secret_source(manager.clone(), sm_secret)
                 .with_deadline(cfg.rpc_deadline),
@@ -320,7 +395,7 @@ pub async fn serve_on(
         .serve_with_incoming_shutdown(
             tokio_stream::StreamExt::map(
                 tokio_stream::wrappers::UnixListenerStream::new(listener),
-                |conn| conn.map(authority::AuthorityFix::new),
+                |conn| conn.map(|c| authority::AuthorityFix::new(preface::PrefaceDeadline::new(c))),
             ),
             shutdown,
         )

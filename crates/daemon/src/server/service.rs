@@ -126,6 +126,7 @@ pub fn status(e: &LeaseError) -> Status {
         ErrorKind::FailedPrecondition => Status::failed_precondition(msg),
         ErrorKind::Unimplemented => Status::unimplemented(msg),
         ErrorKind::DeadlineExceeded => Status::deadline_exceeded(msg),
+        ErrorKind::ResourceExhausted => Status::resource_exhausted(msg),
         _ => Status::internal(msg),
     }
 }

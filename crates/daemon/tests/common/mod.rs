@@ -5,6 +5,7 @@
 //! A missing peer fails the test with the command that starts it: tests never skip.
 #![allow(dead_code)] // each test file uses a different part
 
+pub mod faulty_dc;
 pub mod proxy;
 
 use credentials_fetcherd::server::connect;
@@ -262,6 +263,35 @@ impl Daemon {
     pub fn leases(&self) -> Vec<String> {
         dir_names(&self.krbdir)
     }
+}
+
+/// Deletes the lease `added` returned; asserts the daemon names the same paths.
+pub async fn delete_lease(
+    c: &mut credentials_fetcherd::server::proto::credentials_fetcher_service_client::CredentialsFetcherServiceClient<tonic::transport::Channel>,
+    added: &credentials_fetcherd::server::proto::CreateNonDomainJoinedKerberosLeaseResponse,
+) {
+    let del = c
+        .delete_kerberos_lease(
+            credentials_fetcherd::server::proto::DeleteKerberosLeaseRequest {
+                lease_id: added.lease_id.clone(),
+            },
+        )
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        del.deleted_kerberos_file_paths,
+        added.created_kerberos_file_paths
+    );
+}
+
+/// Waits (at most 20 s) until the krbdir of `d` holds exactly `want`; asserts it does.
+pub async fn wait_leases(d: &Daemon, want: &[String]) {
+    let t = Instant::now();
+    while d.leases() != want && t.elapsed() < Duration::from_secs(20) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(d.leases(), want);
 }
 
 /// Sends the daemon's log (`RUST_LOG=info`, stderr) to `dir/daemon.log`, its stdout nowhere.

@@ -6,11 +6,15 @@
 //!   it is forwarded (answers are not delayed), so each round trip gets slower by `delay`;
 //! - `drop_rate`: the share (0.0-1.0) of client chunks thrown away; for TCP the connection is
 //!   closed instead (a stream cannot lose a chunk and stay usable);
+//! - `conn_drop_rate`: the share of accepted TCP connections closed at once, before anything
+//!   is forwarded;
 //! - `stall`: nothing is forwarded (connections are accepted and held open, datagrams are
 //!   swallowed) until the faults change.
 //!
 //! Faults can be changed at any time with [`Proxy::set`] and apply to chunks read from then
-//! on. The proxy runs on the test's tokio runtime and stops when dropped.
+//! on. [`Proxy::down`] makes the peer look dead (listeners and every connection closed: TCP
+//! connects are refused, UDP datagrams get ICMP port unreachable) until [`Proxy::up`] listens
+//! again on the same address. The proxy runs on the test's tokio runtime and stops when dropped.
 //!
 //! ```ignore
 //! let kdc = Proxy::start("127.0.0.9:0".parse()?, "127.0.0.2:88".parse()?, Faults::delay(ms(3000))).await;
@@ -33,6 +37,8 @@ pub struct Faults {
     pub delay: Duration,
     /// Share of client chunks dropped (TCP: the connection is closed instead).
     pub drop_rate: f64,
+    /// Share of accepted TCP connections closed at once.
+    pub conn_drop_rate: f64,
     /// Forward nothing.
     pub stall: bool,
 }
@@ -50,6 +56,7 @@ impl Faults {
 /// A running proxy (stopped on drop).
 pub struct Proxy {
     addr: SocketAddr,
+    upstream: SocketAddr,
     faults: Arc<Mutex<Faults>>,
     tasks: JoinSet<()>,
 }
@@ -62,20 +69,48 @@ impl Proxy {
             .await
             .unwrap_or_else(|e| panic!("proxy: binding TCP {listen}: {e}"));
         let addr = tcp.local_addr().unwrap();
+        let mut p = Self {
+            addr,
+            upstream,
+            faults: Arc::new(Mutex::new(faults)),
+            tasks: JoinSet::new(),
+        };
+        p.serve(tcp).await;
+        p
+    }
+
+    async fn serve(&mut self, tcp: TcpListener) {
+        let addr = self.addr;
         let udp = Arc::new(
             UdpSocket::bind(addr)
                 .await
                 .unwrap_or_else(|e| panic!("proxy: binding UDP {addr}: {e}")),
         );
-        let faults = Arc::new(Mutex::new(faults));
-        let mut tasks = JoinSet::new();
-        tasks.spawn(tcp_loop(tcp, upstream, faults.clone()));
-        tasks.spawn(udp_loop(udp, upstream, faults.clone()));
-        Self {
-            addr,
-            faults,
-            tasks,
+        self.tasks
+            .spawn(tcp_loop(tcp, self.upstream, self.faults.clone()));
+        self.tasks
+            .spawn(udp_loop(udp, self.upstream, self.faults.clone()));
+    }
+
+    /// The peer "dies": the listeners and every connection are closed (a TCP connect is
+    /// refused, a UDP datagram answered by ICMP port unreachable) until [`Proxy::up`].
+    pub async fn down(&mut self) {
+        self.tasks.abort_all();
+        // Each task owns its sockets (and the JoinSet of its connections): once joined, all
+        // of them are closed.
+        while self.tasks.join_next().await.is_some() {}
+    }
+
+    /// The peer is back: listening again on the same address (TCP and UDP).
+    pub async fn up(&mut self) {
+        if !self.tasks.is_empty() {
+            return;
         }
+        // SO_REUSEADDR (set by tokio) lets the port be bound again despite TIME_WAIT.
+        let tcp = TcpListener::bind(self.addr)
+            .await
+            .unwrap_or_else(|e| panic!("proxy: binding TCP {} again: {e}", self.addr));
+        self.serve(tcp).await;
     }
 
     /// The listening address (TCP and UDP).
@@ -125,6 +160,11 @@ async fn admit(faults: &Mutex<Faults>) -> bool {
 async fn tcp_loop(listener: TcpListener, upstream: SocketAddr, faults: Arc<Mutex<Faults>>) {
     let mut conns = JoinSet::new();
     while let Ok((client, _)) = listener.accept().await {
+        let conn_drop_rate = faults.lock().unwrap().conn_drop_rate;
+        if conn_drop_rate > 0.0 && unit() < conn_drop_rate {
+            drop(client);
+            continue;
+        }
         let faults = faults.clone();
         conns.spawn(async move {
             let Ok(server) = TcpStream::connect(upstream).await else {
