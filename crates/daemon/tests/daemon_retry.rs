@@ -81,21 +81,7 @@ fn start(dir: &Path, env: &serde_json::Value, slow: &Slow, extra: &[(&str, &str)
 
 use common::daemon_log as log;
 
-fn add_request(env: &serde_json::Value) -> CreateNonDomainJoinedKerberosLeaseRequest {
-    CreateNonDomainJoinedKerberosLeaseRequest {
-        credspec_contents: vec![common::credspec(
-            env["gmsa"]["name"].as_str().unwrap(),
-            env["domain"].as_str().unwrap(),
-            env["netbios_domain"].as_str().unwrap(),
-        )],
-        username: env["users"]["reader"]["name"].as_str().unwrap().into(),
-        password: std::fs::read_to_string(
-            env["users"]["reader"]["password_file"].as_str().unwrap(),
-        )
-        .unwrap(),
-        domain: env["domain"].as_str().unwrap().into(),
-    }
-}
+use common::reader_add_request as add_request;
 
 /// Waits (at most 20 s) until the krbdir holds exactly `want`.
 async fn wait_leases(d: &Daemon, want: &[String]) {
