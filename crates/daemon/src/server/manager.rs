@@ -813,6 +813,7 @@ impl Manager {
             let mut failing_since: Option<i64> = None;
             let mut waiting = false;
             loop {
+                tracing::info!(lease = %id, gmsa = %t.service_account_name, in_secs = delay.as_secs(), "next renewal scheduled");
                 tokio::time::sleep(delay).await;
                 let Some(inner) = weak.upgrade() else { return };
                 let this = Manager(inner);
