@@ -23,7 +23,9 @@
 //! (`.<lease_id>.deleting`, [`Layout::tombstone`]), then removes it. So whenever the daemon is
 //! killed, the krbdir holds committed leases whole, plus leftovers that [`scan_leftovers`] finds
 //! at the next start: lease directories without a committed metadata file (an add that never
-//! answered) and tombstones (a delete that was under way).
+//! answered) and tombstones (a delete that was under way). One window stays: a kill after the
+//! commit but before the answer reaches the caller leaves a lease the caller never learnt the id
+//! of (no acknowledgment from the caller could close it; the window is the answer's send).
 //!
 //! ```
 //! use credentials_fetcherd::server::lease::{LeaseId, Metadata, TicketInfo};
