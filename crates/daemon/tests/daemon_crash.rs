@@ -314,6 +314,19 @@ async fn sigkill_at_50_random_moments_loses_nothing_returned() {
             let before = b.live.len();
             klisted += check_after_restart(&env, &krbdir, &mut b, round);
             reappeared_in_doubt += b.live.len().saturating_sub(before);
+            // The daemon serves what is on disk: it recovered exactly those leases.
+            let log = common::daemon_log(dir.path());
+            let recovered = log
+                .lines()
+                .rev()
+                .find_map(|l| l.split("state recovered leases=").nth(1))
+                .and_then(|r| r.split(' ').next())
+                .and_then(|n| n.parse::<usize>().ok());
+            assert_eq!(
+                recovered,
+                Some(b.live.len()),
+                "round {round}: the daemon recovered the leases on disk"
+            );
         }
         assert!(
             common::healthy(&d.socket).await,
