@@ -5,7 +5,7 @@
 #   1 install      apt packages (MIT krb5 via testenv/mit-kdc.sh, Samba AD DC via
 #                  testenv/samba-dc.sh, rpmbuild via packaging/rpm/build.sh), moto[server] from PyPI
 #                  (testenv/moto.sh), the socket tests' clients (testenv/clients.sh: systemd-socket-activate,
-#                  Python grpcio + grpcio-tools from PyPI), musl target, rustfmt/clippy, nightly toolchain, cargo-fuzz
+#                  Python grpcio + grpcio-tools from PyPI, libfaketime), musl target, rustfmt/clippy, nightly toolchain, cargo-fuzz
 #   2 fmt          cargo fmt --all -- --check
 #   3 no-c         no C-building crate in the dependency graph; no import circle in any crate
 #   4 peers        start the MIT KDC (realm MIT.TEST on 127.0.0.3:18888), the Samba AD DC

@@ -2,7 +2,8 @@
 # Client-side tools of the daemon's socket tests (crates/daemon/tests/daemon_socket.rs, daemon_clients.rs):
 #   * systemd-socket-activate (Debian package `systemd`): starts the daemon the way systemd's socket units do;
 #   * unshare / nsenter / mount (util-linux, mount; in every Debian): the bind-mounted client;
-#   * Python grpcio + grpcio-tools from PyPI: a grpc-core client (the C core under Python, Ruby, PHP, C++).
+#   * Python grpcio + grpcio-tools from PyPI: a grpc-core client (the C core under Python, Ruby, PHP, C++);
+#   * libfaketime (Debian package `libfaketime`): the daemon's clock shifted by LD_PRELOAD (daemon_skew.rs).
 #
 #   testenv/clients.sh install   install what is missing (root)
 #   testenv/clients.sh status    exit 0 when everything is there
@@ -10,6 +11,16 @@ set -euo pipefail
 
 log() { printf 'clients: %s\n' "$*" >&2; }
 die() { printf 'clients: ERROR: %s\n' "$*" >&2; exit 1; }
+
+# The preloaded library of libfaketime (Debian's multiarch path, or the FAKETIME_LIB override).
+faketime_lib() {
+    local p
+    for p in "${FAKETIME_LIB:-}" /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 \
+        /usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1 /usr/lib/faketime/libfaketime.so.1; do
+        [[ -n $p && -f $p ]] && { echo "$p"; return 0; }
+    done
+    return 1
+}
 
 python() {
     local p
@@ -29,6 +40,7 @@ cmd_status() {
         command -v "$t" >/dev/null || { log "missing: $t"; ok=1; }
     done
     have_grpcio || { log "missing: Python grpcio/grpcio-tools"; ok=1; }
+    faketime_lib >/dev/null || { log "missing: libfaketime"; ok=1; }
     return $ok
 }
 
@@ -38,6 +50,7 @@ cmd_install() {
     command -v systemd-socket-activate >/dev/null || pkgs+=(systemd)
     command -v unshare >/dev/null && command -v nsenter >/dev/null || pkgs+=(util-linux)
     command -v mount >/dev/null || pkgs+=(mount)
+    faketime_lib >/dev/null || pkgs+=(libfaketime)
     if ((${#pkgs[@]})); then
         log "installing: ${pkgs[*]}"
         export DEBIAN_FRONTEND=noninteractive

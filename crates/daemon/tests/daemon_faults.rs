@@ -19,8 +19,9 @@ use std::time::{Duration, Instant};
 
 mod common;
 use common::Daemon;
-use common::faulty_dc::{FaultyDc, add_request};
+use common::faulty_dc::FaultyDc;
 use common::proxy::Faults;
+use common::reader_add_request as add_request;
 
 type Client =
     credentials_fetcher_service_client::CredentialsFetcherServiceClient<tonic::transport::Channel>;

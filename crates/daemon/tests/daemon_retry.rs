@@ -10,8 +10,9 @@ use credentials_fetcherd::server::proto::*;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::faulty_dc::{FaultyDc as Slow, add_request};
+use common::faulty_dc::FaultyDc as Slow;
 use common::proxy::Faults;
+use common::reader_add_request as add_request;
 
 const SLOW: Duration = Duration::from_millis(3000);
 const FAST: Duration = Duration::from_millis(20);

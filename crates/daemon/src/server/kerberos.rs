@@ -205,9 +205,15 @@ impl KerberosSource {
             EnctypePolicy::default()
         });
         let s2k = Arc::new(S2kCache::new());
+        // krb5.conf `[libdefaults] ticket_lifetime`, as MIT's kinit reads it (default 10 h).
+        let lifetime = client
+            .conf()
+            .libdefault_duration("ticket_lifetime")
+            .unwrap_or(AsOptions::default().lifetime);
         let as_opts = AsOptions {
             enctype_policy: policy,
             key_deriver: Some(s2k.clone()),
+            lifetime,
             ..AsOptions::default()
         };
         Self {

@@ -14,6 +14,19 @@
 //! <krbdir>/<lease_id>/<gMSA name>/krb5cc
 //! ```
 //!
+//! # Crash safety
+//!
+//! The metadata file is the lease's commit record. An add writes the ccaches, then the metadata
+//! under a pending name (`<lease_id>_metadata.json.pending`, [`Metadata::write_pending`]), and
+//! renames it to its final name ([`commit_pending`]) only at the commit point, right before the
+//! caller gets its answer. A delete first renames the lease directory to a tombstone
+//! (`.<lease_id>.deleting`, [`Layout::tombstone`]), then removes it. So whenever the daemon is
+//! killed, the krbdir holds committed leases whole, plus leftovers that [`scan_leftovers`] finds
+//! at the next start: lease directories without a committed metadata file (an add that never
+//! answered) and tombstones (a delete that was under way). One window stays: a kill after the
+//! commit but before the answer reaches the caller leaves a lease the caller never learnt the id
+//! of (no acknowledgment from the caller could close it; the window is the answer's send).
+//!
 //! ```
 //! use credentials_fetcherd::server::lease::{LeaseId, Metadata, TicketInfo};
 //! let id = LeaseId::generate().unwrap();
@@ -132,10 +145,26 @@ impl Layout {
     pub fn metadata_path(&self, id: &LeaseId) -> PathBuf {
         metadata_path(&self.root, id)
     }
+    /// The metadata file of a lease written but not committed yet (see the module docs).
+    pub fn pending_metadata_path(&self, id: &LeaseId) -> PathBuf {
+        pending_metadata_path(&self.root, id)
+    }
+    /// The name a lease directory takes while it is being deleted (see the module docs).
+    pub fn tombstone(&self, id: &LeaseId) -> PathBuf {
+        self.root.join(format!(".{id}{TOMBSTONE_SUFFIX}"))
+    }
 }
+
+/// Suffix of a lease directory being deleted: `.<lease_id>.deleting` in the krbdir.
+pub const TOMBSTONE_SUFFIX: &str = ".deleting";
 
 fn metadata_path(root: &Path, id: &LeaseId) -> PathBuf {
     root.join(id.as_str()).join(format!("{id}_metadata.json"))
+}
+
+fn pending_metadata_path(root: &Path, id: &LeaseId) -> PathBuf {
+    root.join(id.as_str())
+        .join(format!("{id}_metadata.json.pending"))
 }
 
 /// One ticket of a lease, as upstream records it (field names are upstream's).
@@ -262,7 +291,27 @@ impl Metadata {
         id: &LeaseId,
         durability: Durability,
     ) -> Result<(), LayoutError> {
-        let path = metadata_path(root, id);
+        self.write_to(root, id, metadata_path(root, id), durability)
+    }
+
+    /// Writes the metadata under its pending name: the lease is not committed until
+    /// [`commit_pending`] renames it (see the module docs on crash safety).
+    pub fn write_pending(
+        &self,
+        root: &Path,
+        id: &LeaseId,
+        durability: Durability,
+    ) -> Result<(), LayoutError> {
+        self.write_to(root, id, pending_metadata_path(root, id), durability)
+    }
+
+    fn write_to(
+        &self,
+        root: &Path,
+        id: &LeaseId,
+        path: PathBuf,
+        durability: Durability,
+    ) -> Result<(), LayoutError> {
         let dir = root.join(id.as_str());
         std::fs::create_dir_all(&dir).map_err(|source| LayoutError::Io {
             op: "creating",
@@ -300,6 +349,45 @@ pub fn write_atomic(
             path: e.path,
             source: e.source,
         })
+}
+
+/// Commits a lease written with [`Metadata::write_pending`]: renames its pending metadata file
+/// to the final name (atomic; from then on the lease survives a restart).
+pub fn commit_pending(root: &Path, id: &LeaseId) -> Result<(), LayoutError> {
+    let from = pending_metadata_path(root, id);
+    std::fs::rename(&from, metadata_path(root, id)).map_err(|source| LayoutError::Io {
+        op: "committing",
+        path: from,
+        source,
+    })
+}
+
+/// What an interrupted add or delete left in the krbdir (see the module docs): directories named
+/// like lease ids without a committed metadata file, and tombstones `.<lease_id>.deleting`.
+/// Nothing else is returned (other files of the krbdir are not ours to remove).
+pub fn scan_leftovers(root: &Path) -> Vec<PathBuf> {
+    let Ok(rd) = std::fs::read_dir(root) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for entry in rd.flatten() {
+        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+            continue;
+        };
+        if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let orphan = LeaseId::parse(&name).is_ok_and(|id| !metadata_path(root, &id).is_file());
+        let tombstone = name
+            .strip_prefix('.')
+            .and_then(|n| n.strip_suffix(TOMBSTONE_SUFFIX))
+            .is_some_and(|n| LeaseId::parse(n).is_ok());
+        if orphan || tombstone {
+            out.push(entry.path());
+        }
+    }
+    out.sort();
+    out
 }
 
 /// Lease ids found in the krbdir (directories named like lease ids holding a metadata file).

@@ -240,6 +240,14 @@ impl PendingLease {
     pub fn commit(mut self) -> Result<Added, LeaseError> {
         let manager = Manager(self.reservation.inner.clone());
         let id = self.added.lease_id.clone();
+        // The on-disk commit record (a rename): from here the lease survives a restart. A
+        // delete that cancelled the lease meanwhile waits for the reservation, which removes
+        // the directory whatever this did.
+        if self.reservation.cancel.is_cancelled() {
+            return Err(cancelled_error(&id));
+        }
+        super::lease::commit_pending(&manager.0.cfg.layout.root, &id)
+            .map_err(|e| LeaseError::internal(format!("committing lease {id}"), e))?;
         {
             let mut leases = lock(&manager.0.leases);
             if self.reservation.cancel.is_cancelled() {
@@ -344,12 +352,24 @@ impl Manager {
                 e,
             )
         })?;
+        // Leftovers of an add that never answered (no committed metadata) or of a delete that
+        // was under way (a tombstone): neither is a lease.
+        for dir in super::lease::scan_leftovers(&root) {
+            match std::fs::remove_dir_all(&dir) {
+                Ok(()) => {
+                    tracing::warn!(path = %dir.display(), "removed what an interrupted add or delete left (the daemon stopped before it answered)")
+                }
+                Err(e) => {
+                    tracing::error!(path = %dir.display(), error = %e, "cannot remove what an interrupted add or delete left")
+                }
+            }
+        }
         let ids = super::lease::scan(&root).map_err(|e| {
             LeaseError::new(ErrorKind::FailedPrecondition, "scanning the krbdir", e)
         })?;
         let mut n = 0;
         for id in ids {
-            // Leftovers of an interrupted write.
+            // Leftovers of an interrupted ccache or metadata write.
             remove_temp_files(&self.0.cfg.layout.lease_dir(&id));
             match Metadata::read(&root, &id) {
                 Ok(md) => {
@@ -609,12 +629,25 @@ impl Manager {
             None => Vec::new(),
         };
         drop(entry);
-        match tokio::fs::remove_dir_all(&dir).await {
+        // The delete's commit point is the rename to a tombstone: a daemon killed after it
+        // removes the rest at its next start, one killed before it still has the whole lease.
+        // A renewal finishing meanwhile cannot re-create the directory under its old name.
+        let tomb = self.0.cfg.layout.tombstone(id);
+        let _ = tokio::fs::remove_dir_all(&tomb).await;
+        let gone = match tokio::fs::rename(&dir, &tomb).await {
+            Ok(()) => tomb,
+            // E.g. the directory is a mount point here: remove it in place.
+            Err(_) => dir.clone(),
+        };
+        match tokio::fs::remove_dir_all(&gone).await {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) if gone != dir => {
+                tracing::warn!(lease = %id, error = %e, "lease deleted; {} is removed at the next start", gone.display());
+            }
             Err(e) => {
                 return Err(LeaseError::internal(
-                    format!("removing {}", dir.display()),
+                    format!("removing {}", gone.display()),
                     e,
                 ));
             }
@@ -661,13 +694,17 @@ impl Manager {
             let mut set = tokio::task::JoinSet::new();
             for (id, t) in targets {
                 let this = this.clone();
-                set.spawn(async move { this.renew_ticket(&id, &t).await.map(|_| t.dir()) });
+                set.spawn(
+                    async move { this.renew_ticket(&id, &t).await.map(|r| r.map(|_| t.dir())) },
+                );
             }
             let mut dirs = Vec::new();
             let mut first_err = None;
             while let Some(r) = set.join_next().await {
                 match r {
-                    Ok(Ok(d)) => dirs.push(d),
+                    Ok(Ok(Some(d))) => dirs.push(d),
+                    // Deleted while this renew ran: not this renew's failure.
+                    Ok(Ok(None)) => {}
                     Ok(Err(e)) => {
                         tracing::warn!(error = %e, "renewal failed");
                         first_err.get_or_insert(e);
@@ -713,8 +750,13 @@ impl Manager {
         ))
     }
 
-    /// Gets a fresh ticket for `t` and rewrites its ccache; returns the new (start, end).
-    async fn renew_ticket(&self, id: &LeaseId, t: &TicketInfo) -> Result<(i64, i64), LeaseError> {
+    /// Gets a fresh ticket for `t` and rewrites its ccache; returns the new (start, end), or
+    /// `None` when the lease was deleted meanwhile (nothing is written then).
+    async fn renew_ticket(
+        &self,
+        id: &LeaseId,
+        t: &TicketInfo,
+    ) -> Result<Option<(i64, i64)>, LeaseError> {
         let step = format!("renewing {} of lease {id}", t.service_account_name);
         let spec = CredSpec::parse(t.credspec_info.as_bytes()).or_else(|_| {
             // Upstream's old metadata has no credspec: rebuild the minimum from the other fields.
@@ -741,16 +783,21 @@ impl Manager {
             .flatten()
             .map(|(_, end)| end);
         let o = self.0.source.renew_ticket(req, replacing_end).await?;
-        if !lock(&self.0.leases).contains_key(id) {
-            return Err(LeaseError::new(
-                ErrorKind::Internal,
-                step,
-                "the lease was deleted meanwhile",
-            ));
+        let deleted = || !lock(&self.0.leases).contains_key(id);
+        if deleted() {
+            tracing::info!(lease = %id, gmsa = %t.service_account_name, "renewal dropped: {step}: the lease was deleted meanwhile");
+            return Ok(None);
         }
-        self.write_ccache_async(dir, &o.tgt).await?;
+        if let Err(e) = self.write_ccache_async(dir, &o.tgt).await {
+            // A delete renamed the directory away between the check and the write.
+            if deleted() {
+                tracing::info!(lease = %id, gmsa = %t.service_account_name, "renewal dropped: {step}: the lease was deleted meanwhile");
+                return Ok(None);
+            }
+            return Err(e);
+        }
         tracing::info!(lease = %id, gmsa = %t.service_account_name, "ticket renewed");
-        Ok((o.tgt.start_time, o.tgt.end_time))
+        Ok(Some((o.tgt.start_time, o.tgt.end_time)))
     }
 
     /// The renewal timer of one ticket. A transient failure (KDC or DC unreachable, timeout) is
@@ -766,12 +813,15 @@ impl Manager {
             let mut failing_since: Option<i64> = None;
             let mut waiting = false;
             loop {
+                tracing::info!(lease = %id, gmsa = %t.service_account_name, in_secs = delay.as_secs(), "next renewal scheduled");
                 tokio::time::sleep(delay).await;
                 let Some(inner) = weak.upgrade() else { return };
                 let this = Manager(inner);
                 let mut arrived = this.0.creds_arrived.subscribe();
                 match this.renew_ticket(&id, &t).await {
-                    Ok((s, e)) => {
+                    // The lease is gone: so is its timer.
+                    Ok(None) => return,
+                    Ok(Some((s, e))) => {
                         retry = None;
                         failing_since = None;
                         waiting = false;
@@ -932,7 +982,8 @@ fn write_ccache(
 }
 
 /// Creates a lease on disk: the lease directory, each ticket directory and ccache, then the
-/// metadata (the lease exists once its metadata does). Nothing is fsynced: see
+/// metadata under its pending name (the lease exists once [`PendingLease::commit`] renames it,
+/// see [`super::lease`] on crash safety). Nothing is fsynced: see
 /// [`Metadata::write_with`] and [`write_ccache`]. On failure removes what it created; a lease
 /// directory that already exists is left alone (it is someone else's).
 fn write_lease(
@@ -958,7 +1009,7 @@ fn write_lease(
             write_ccache(dir, cache, cfg.ccache_mode, cfg.ccache_gid, true)
         })
         .and_then(|()| {
-            md.write_with(&cfg.layout.root, id, Durability::PageCache)
+            md.write_pending(&cfg.layout.root, id, Durability::PageCache)
                 .map_err(|e| LeaseError::storage("writing the lease metadata", &e))
         });
     match r {
@@ -1294,6 +1345,73 @@ mod tests {
             1,
             "only the committed lease"
         );
+    }
+
+    /// What a daemon killed at any moment leaves (simulated by forgetting a pending lease and
+    /// by a half-removed tombstone) is cleaned at the next start; committed leases are whole.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn interrupted_adds_and_deletes_are_cleaned_at_start() {
+        let root = tempfile::tempdir().unwrap();
+        let src = Arc::new(FakeSource::default());
+        let m = manager(root.path(), src.clone(), RenewPolicy::default());
+        m.recover().unwrap();
+        let specs = || LeaseSpecs::parse(&[spec("WebApp01")]).unwrap();
+        let kept = m
+            .add(specs(), LeaseLogin::DomainJoined, None)
+            .await
+            .unwrap()
+            .commit()
+            .unwrap();
+        assert!(m.0.cfg.layout.metadata_path(&kept.lease_id).is_file());
+        // Written, killed before its commit: the metadata is only pending.
+        let pending = m
+            .add(specs(), LeaseLogin::DomainJoined, None)
+            .await
+            .unwrap();
+        let uncommitted = pending.added().lease_id.clone();
+        assert!(m.0.cfg.layout.pending_metadata_path(&uncommitted).is_file());
+        assert!(!m.0.cfg.layout.metadata_path(&uncommitted).exists());
+        std::mem::forget(pending);
+        // A delete killed after its rename: a tombstone with a temporary file inside.
+        let deleted = m
+            .add(specs(), LeaseLogin::DomainJoined, None)
+            .await
+            .unwrap()
+            .commit()
+            .unwrap();
+        let tomb = m.0.cfg.layout.tombstone(&deleted.lease_id);
+        std::fs::rename(m.0.cfg.layout.lease_dir(&deleted.lease_id), &tomb).unwrap();
+        std::fs::write(tomb.join("WebApp01/.krb5cc.tmp.1.0"), b"half").unwrap();
+        // A ccache write killed half way in the committed lease.
+        let tmp = kept.dirs[0].join(".krb5cc.tmp.1.1");
+        std::fs::write(&tmp, b"half").unwrap();
+        // Something else in the krbdir is not ours to remove.
+        std::fs::create_dir(root.path().join("not-a-lease")).unwrap();
+        m.shutdown();
+        drop(m);
+        let m2 = manager(root.path(), src, RenewPolicy::default());
+        assert_eq!(m2.recover().unwrap(), 1);
+        assert_eq!(m2.lease_ids(), std::slice::from_ref(&kept.lease_id));
+        assert!(!tmp.exists());
+        assert!(kept.dirs[0].join("krb5cc").is_file());
+        let mut names = crate_dir_names(root.path());
+        names.sort();
+        let mut want = vec![kept.lease_id.to_string(), "not-a-lease".to_string()];
+        want.sort();
+        assert_eq!(names, want);
+        // A delete renames, then removes: nothing is left, not even the tombstone.
+        assert_eq!(m2.delete(&kept.lease_id).await.unwrap(), kept.dirs);
+        assert_eq!(
+            crate_dir_names(root.path()),
+            vec!["not-a-lease".to_string()]
+        );
+    }
+
+    fn crate_dir_names(dir: &Path) -> Vec<String> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,7 +8,6 @@
 
 use super::Daemon;
 use super::proxy::{Faults, Proxy};
-use credentials_fetcherd::server::proto::CreateNonDomainJoinedKerberosLeaseRequest;
 use std::path::Path;
 use std::process::Command;
 
@@ -112,22 +111,5 @@ impl FaultyDc {
             cmd.env(k, v);
         }
         cmd
-    }
-}
-
-/// An AddNonDomainJoinedKerberosLease of the DC's gMSA as its `reader` user.
-pub fn add_request(env: &serde_json::Value) -> CreateNonDomainJoinedKerberosLeaseRequest {
-    CreateNonDomainJoinedKerberosLeaseRequest {
-        credspec_contents: vec![super::credspec(
-            env["gmsa"]["name"].as_str().unwrap(),
-            env["domain"].as_str().unwrap(),
-            env["netbios_domain"].as_str().unwrap(),
-        )],
-        username: env["users"]["reader"]["name"].as_str().unwrap().into(),
-        password: std::fs::read_to_string(
-            env["users"]["reader"]["password_file"].as_str().unwrap(),
-        )
-        .unwrap(),
-        domain: env["domain"].as_str().unwrap().into(),
     }
 }

@@ -9,7 +9,10 @@ pub mod faulty_dc;
 pub mod proxy;
 
 use credentials_fetcherd::server::connect;
-use credentials_fetcherd::server::proto::HealthCheckRequest;
+use credentials_fetcherd::server::proto::{
+    CreateNonDomainJoinedKerberosLeaseRequest, HealthCheckRequest,
+    RenewNonDomainJoinedKerberosLeaseRequest,
+};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
@@ -180,6 +183,33 @@ pub fn credspec(name: &str, dns: &str, netbios: &str) -> String {
         "ActiveDirectoryConfig": {"GroupManagedServiceAccounts": [{"Name": name, "Scope": dns}]}
     })
     .to_string()
+}
+
+/// An add of the Samba DC's gMSA (`env` is its testenv.json) for its reader user.
+pub fn reader_add_request(env: &serde_json::Value) -> CreateNonDomainJoinedKerberosLeaseRequest {
+    CreateNonDomainJoinedKerberosLeaseRequest {
+        credspec_contents: vec![credspec(
+            env["gmsa"]["name"].as_str().unwrap(),
+            env["domain"].as_str().unwrap(),
+            env["netbios_domain"].as_str().unwrap(),
+        )],
+        username: env["users"]["reader"]["name"].as_str().unwrap().into(),
+        password: std::fs::read_to_string(
+            env["users"]["reader"]["password_file"].as_str().unwrap(),
+        )
+        .unwrap(),
+        domain: env["domain"].as_str().unwrap().into(),
+    }
+}
+
+/// A renew with the Samba DC's reader user's (right) password.
+pub fn reader_renew_request(env: &serde_json::Value) -> RenewNonDomainJoinedKerberosLeaseRequest {
+    let a = reader_add_request(env);
+    RenewNonDomainJoinedKerberosLeaseRequest {
+        username: a.username,
+        password: a.password,
+        domain: a.domain,
+    }
 }
 
 /// A running `credentials-fetcherd`, killed and reaped on drop.
