@@ -162,6 +162,30 @@ async fn close_when_idle(cell: Weak<tokio::sync::Mutex<ReaderSlot>>, idle: Durat
     }
 }
 
+/// Whether two sAMAccountNames name the same account: compared case-insensitively, with or
+/// without the trailing `$` of a computer/gMSA account.
+pub fn same_account_name(a: &str, b: &str) -> bool {
+    let strip = |s: &str| s.trim().trim_end_matches('$').to_owned();
+    strip(a).eq_ignore_ascii_case(&strip(b))
+}
+
+/// The object found at a configured DN (`CF_GMSA_DISTINGUISHED_NAME`, or a lease's recorded
+/// DN) must be the credspec's gMSA: otherwise another account's TGT would be written under
+/// this gMSA's name. `FAILED_PRECONDITION` naming both when it is not.
+fn check_dn_names_gmsa(dn: &str, found_sam: &str, credspec_gmsa: &str) -> Result<(), LeaseError> {
+    if same_account_name(found_sam, credspec_gmsa) {
+        return Ok(());
+    }
+    Err(LeaseError::new(
+        ErrorKind::FailedPrecondition,
+        format!("checking the gMSA at the distinguished name {dn}"),
+        format!(
+            "the object at this DN is {found_sam}, but the credspec names the gMSA {credspec_gmsa}$: \
+             fix CF_GMSA_DISTINGUISHED_NAME (or the secret's distinguishedName) or the credspec"
+        ),
+    ))
+}
+
 /// Kerberos + LDAP ticket source.
 pub struct KerberosSource {
     client: Client,
@@ -587,7 +611,12 @@ impl KerberosSource {
                     &e,
                 )
             });
-        let fetched = match fetched {
+        let fetched = match fetched.and_then(|f| match &lookup {
+            GmsaLookup::Dn(dn) => {
+                check_dn_names_gmsa(dn, &f.sam_account_name, &spec.gmsa_name).map(|()| f)
+            }
+            _ => Ok(f),
+        }) {
             Ok(f) => f,
             Err(e) => {
                 guard.failed = Some((Instant::now(), e.clone()));
@@ -759,6 +788,25 @@ mod tests {
             obtained: Instant::now().checked_sub(age).unwrap(),
             generation: 1,
         }
+    }
+
+    #[test]
+    fn dn_must_name_the_credspec_gmsa() {
+        assert!(same_account_name("WebApp01$", "webapp01"));
+        assert!(same_account_name("WEBAPP01", "WebApp01$"));
+        assert!(same_account_name("WebApp01$", "WebApp01$"));
+        assert!(!same_account_name("WebApp01$", "WebApp02"));
+        assert!(!same_account_name("WebApp01$", "WebApp0"));
+        check_dn_names_gmsa("CN=WebApp01,DC=x", "WebApp01$", "webapp01").unwrap();
+        let e = check_dn_names_gmsa("CN=WebApp01,DC=x", "WebApp01$", "Other").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::FailedPrecondition);
+        let text = e.to_string();
+        assert!(
+            text.contains("WebApp01$")
+                && text.contains("Other$")
+                && text.contains("CN=WebApp01,DC=x"),
+            "{text}"
+        );
     }
 
     #[test]

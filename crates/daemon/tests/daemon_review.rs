@@ -1,0 +1,98 @@
+//! The review findings of issue 9, each against the real Samba AD DC
+//! (`testenv/samba-dc.sh start`): the configured DN must name the credspec's gMSA, file modes
+//! of lease metadata and directories, world-readable ccache modes refused at start, caches
+//! released after the last delete, and leases whose renewal fails named by `gmsa lease health`.
+//! Fails (never skips) when the DC is not there.
+
+use credentials_fetcherd::server::connect;
+use credentials_fetcherd::server::proto::*;
+use std::path::Path;
+use tonic::Code;
+
+mod common;
+use common::Daemon;
+
+/// The Samba DC's testenv.json; a missing DC fails the test (never a skip).
+fn testenv() -> serde_json::Value {
+    common::TestEnv::samba_dc().json
+}
+
+/// Starts the daemon against the DC with `extra` in its environment; its log goes to
+/// `dir/daemon.log`.
+fn start(dir: &Path, env: &serde_json::Value, extra: &[(&str, String)]) -> Daemon {
+    start_dc(dir, env, env["dc_host"].as_str().unwrap(), extra)
+}
+
+/// [`start`] with `--dc dc`.
+fn start_dc(dir: &Path, env: &serde_json::Value, dc: &str, extra: &[(&str, String)]) -> Daemon {
+    let socket = dir.join("cf.sock");
+    let mut cmd = Daemon::command(&socket, &dir.join("krbdir"));
+    cmd.args(["--dc", dc])
+        .env("KRB5_CONFIG", env["krb5_conf"].as_str().unwrap());
+    common::log_to_file(&mut cmd, dir);
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    Daemon::spawn(cmd, &socket)
+}
+
+fn spec_for(env: &serde_json::Value, gmsa: &str) -> String {
+    common::credspec(
+        gmsa,
+        env["domain"].as_str().unwrap(),
+        env["netbios_domain"].as_str().unwrap(),
+    )
+}
+
+/// A domainless add request of the testenv's reader user for the gMSA `gmsa`.
+fn domainless(env: &serde_json::Value, gmsa: &str) -> CreateNonDomainJoinedKerberosLeaseRequest {
+    let password =
+        std::fs::read_to_string(env["users"]["reader"]["password_file"].as_str().unwrap()).unwrap();
+    CreateNonDomainJoinedKerberosLeaseRequest {
+        credspec_contents: vec![spec_for(env, gmsa)],
+        username: env["users"]["reader"]["name"].as_str().unwrap().into(),
+        password: password.trim_end_matches('\n').into(),
+        domain: env["domain"].as_str().unwrap().into(),
+    }
+}
+
+/// CF_GMSA_DISTINGUISHED_NAME names the DC's gMSA WebApp01: a credspec naming WebApp01 in
+/// another case works; a credspec naming another gMSA fails FAILED_PRECONDITION with a message
+/// naming both accounts, and no lease (no TGT of WebApp01 under the other name) is left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_configured_dn_must_name_the_credspec_gmsa() {
+    let env = testenv();
+    let dir = tempfile::tempdir().unwrap();
+    let dn = env["gmsa"]["dn"].as_str().unwrap().to_string();
+    let d = start(
+        dir.path(),
+        &env,
+        &[("CF_GMSA_DISTINGUISHED_NAME", dn.clone())],
+    );
+    let mut c = connect(&d.socket).await.unwrap();
+    let lower = env["gmsa"]["name"].as_str().unwrap().to_ascii_lowercase();
+    let ok = c
+        .add_non_domain_joined_kerberos_lease(domainless(&env, &lower))
+        .await
+        .expect("the DN names this gMSA (case-insensitively)")
+        .into_inner();
+    let e = c
+        .add_non_domain_joined_kerberos_lease(domainless(&env, "OtherGmsa01"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::FailedPrecondition, "{e:?}");
+    let msg = e.message();
+    assert!(
+        msg.contains(env["gmsa"]["sam"].as_str().unwrap())
+            && msg.contains("OtherGmsa01$")
+            && msg.contains(&dn),
+        "names both accounts and the DN: {msg}"
+    );
+    assert_eq!(
+        d.leases(),
+        vec![ok.lease_id.clone()],
+        "nothing else written"
+    );
+    assert!(common::daemon_log(dir.path()).contains("OtherGmsa01$"));
+}
+
