@@ -11,6 +11,7 @@ use tonic::Code;
 
 mod common;
 use common::Daemon;
+use common::proxy::{Faults, Proxy};
 
 /// The Samba DC's testenv.json; a missing DC fails the test (never a skip).
 fn testenv() -> serde_json::Value {
@@ -96,3 +97,60 @@ async fn the_configured_dn_must_name_the_credspec_gmsa() {
     assert!(common::daemon_log(dir.path()).contains("OtherGmsa01$"));
 }
 
+/// A reply on the kept LDAP session that does not unseal (one byte flipped by the fault proxy
+/// in front of the DC's LDAP port) fails that read and drops the session: the next read opens
+/// and binds a new one instead of reusing the poisoned session. Password blobs are not cached
+/// (`CF_TEST_PASSWORD_CACHE_SECS=0`), so every add reads over LDAP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupted_ldap_reply_drops_the_kept_session() {
+    let env = testenv();
+    let dir = tempfile::tempdir().unwrap();
+    // The proxy on a free port of the DC's own address: the service ticket stays ldap/<dc name>.
+    let ldap = Proxy::start(
+        "127.0.0.2:0".parse().unwrap(),
+        "127.0.0.2:389".parse().unwrap(),
+        Faults::default(),
+    )
+    .await;
+    let dc = format!(
+        "{}:{}",
+        env["dc_host"].as_str().unwrap(),
+        ldap.addr().port()
+    );
+    let d = start_dc(
+        dir.path(),
+        &env,
+        &dc,
+        &[("CF_TEST_PASSWORD_CACHE_SECS", "0".into())],
+    );
+    let mut c = connect(&d.socket).await.unwrap();
+    let gmsa = env["gmsa"]["name"].as_str().unwrap();
+    let log = dir.path().join("daemon.log");
+    let opened = || common::count_in_log(&log, "LDAP session opened");
+    c.add_non_domain_joined_kerberos_lease(domainless(&env, gmsa))
+        .await
+        .expect("first add");
+    c.add_non_domain_joined_kerberos_lease(domainless(&env, gmsa))
+        .await
+        .expect("second add, on the kept session");
+    assert_eq!(opened(), 1, "the session is kept while healthy");
+    ldap.set(Faults {
+        corrupt_replies: 1,
+        ..Faults::default()
+    });
+    let e = c
+        .add_non_domain_joined_kerberos_lease(domainless(&env, gmsa))
+        .await
+        .unwrap_err();
+    assert_eq!(ldap.corrupted(), 1, "one reply corrupted");
+    eprintln!("the add with the corrupted reply: {e:?}");
+    assert!(
+        common::daemon_log(dir.path()).contains("LDAP session dropped after an error"),
+        "logged"
+    );
+    c.add_non_domain_joined_kerberos_lease(domainless(&env, gmsa))
+        .await
+        .expect("the next add works on a fresh session");
+    assert_eq!(opened(), 2, "a new session was opened after the error");
+    assert_eq!(d.leases().len(), 3);
+}

@@ -27,7 +27,8 @@
 //! the search (never across the AS exchange as the gMSA), closed after [`LDAP_IDLE_CLOSE`]
 //! without use, and reconnected by the reader when the DC has dropped it. A search cancelled
 //! half-way drops its connection (the next read opens a new one) instead of leaving a
-//! half-read answer on it. [`KerberosSource::spawn_prewarm`] logs in and binds at start-up
+//! half-read answer on it; so does any protocol or crypto error (a reply that does not unseal
+//! or decode: see [`msds_gmsa::ldap::session::error_keeps_session`]). [`KerberosSource::spawn_prewarm`] logs in and binds at start-up
 //! when the login is known then (host keytab, domainless secret), so the first lease pays
 //! only the search and the gMSA's AS exchange.
 
@@ -493,7 +494,16 @@ impl KerberosSource {
                 "LDAP session opened to DC {dc} as {login}"
             );
         }
-        slot.reader = Some(reader);
+        match &result {
+            // A protocol or crypto error (a reply that did not unseal or decode, ...): the
+            // reader has dropped its connection; drop the reader too, so nothing of that
+            // session is reused and the next read opens and binds a fresh one.
+            Err(e) if !msds_gmsa::ldap::session::error_keeps_session(e) => {
+                tracing::warn!(login = %login, error = %e, "LDAP session dropped after an error; the next read opens a new one");
+                slot.reader = None;
+            }
+            _ => slot.reader = Some(reader),
+        }
         slot.last_used = Instant::now();
         if !slot.sweeping {
             slot.sweeping = true;

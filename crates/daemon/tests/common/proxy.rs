@@ -7,7 +7,11 @@
 //! - `drop_rate`: the share (0.0-1.0) of client chunks thrown away; for TCP the connection is
 //!   closed instead (a stream cannot lose a chunk and stay usable);
 //! - `stall`: nothing is forwarded (connections are accepted and held open, datagrams are
-//!   swallowed) until the faults change.
+//!   swallowed) until the faults change;
+//! - `corrupt_replies`: the next N TCP answer chunks (upstream to client) longer than 16 bytes
+//!   get one byte in their middle flipped (the length prefix of a SASL frame is left alone, so
+//!   the frame arrives whole but does not unseal or decode); the count goes down by one per
+//!   corrupted chunk ([`Proxy::corrupted`] says how many were).
 //!
 //! Faults can be changed at any time with [`Proxy::set`] and apply to chunks read from then
 //! on. The proxy runs on the test's tokio runtime and stops when dropped.
@@ -35,6 +39,8 @@ pub struct Faults {
     pub drop_rate: f64,
     /// Forward nothing.
     pub stall: bool,
+    /// Corrupt this many of the next TCP answer chunks.
+    pub corrupt_replies: u32,
 }
 
 impl Faults {
@@ -51,6 +57,7 @@ impl Faults {
 pub struct Proxy {
     addr: SocketAddr,
     faults: Arc<Mutex<Faults>>,
+    corrupted: Arc<std::sync::atomic::AtomicU64>,
     tasks: JoinSet<()>,
 }
 
@@ -69,11 +76,13 @@ impl Proxy {
         );
         let faults = Arc::new(Mutex::new(faults));
         let mut tasks = JoinSet::new();
-        tasks.spawn(tcp_loop(tcp, upstream, faults.clone()));
+        let corrupted = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        tasks.spawn(tcp_loop(tcp, upstream, faults.clone(), corrupted.clone()));
         tasks.spawn(udp_loop(udp, upstream, faults.clone()));
         Self {
             addr,
             faults,
+            corrupted,
             tasks,
         }
     }
@@ -91,6 +100,11 @@ impl Proxy {
     /// The current faults.
     pub fn faults(&self) -> Faults {
         *self.faults.lock().unwrap()
+    }
+
+    /// How many answer chunks have been corrupted so far.
+    pub fn corrupted(&self) -> u64 {
+        self.corrupted.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
@@ -122,10 +136,16 @@ async fn admit(faults: &Mutex<Faults>) -> bool {
     }
 }
 
-async fn tcp_loop(listener: TcpListener, upstream: SocketAddr, faults: Arc<Mutex<Faults>>) {
+async fn tcp_loop(
+    listener: TcpListener,
+    upstream: SocketAddr,
+    faults: Arc<Mutex<Faults>>,
+    corrupted: Arc<std::sync::atomic::AtomicU64>,
+) {
     let mut conns = JoinSet::new();
     while let Ok((client, _)) = listener.accept().await {
         let faults = faults.clone();
+        let corrupted = corrupted.clone();
         conns.spawn(async move {
             let Ok(server) = TcpStream::connect(upstream).await else {
                 return;
@@ -145,7 +165,24 @@ async fn tcp_loop(listener: TcpListener, upstream: SocketAddr, faults: Arc<Mutex
                 }
             };
             let down = async {
-                let _ = tokio::io::copy(&mut sr, &mut cw).await;
+                let mut buf = vec![0u8; 64 * 1024];
+                loop {
+                    let n = match sr.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    if n > 16 {
+                        let mut f = faults.lock().unwrap();
+                        if f.corrupt_replies > 0 {
+                            f.corrupt_replies -= 1;
+                            buf[n / 2] ^= 0x5a;
+                            corrupted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        }
+                    }
+                    if cw.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
             };
             // Either side ending ends the connection (both halves are dropped).
             tokio::select! {
