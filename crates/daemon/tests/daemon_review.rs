@@ -154,3 +154,85 @@ async fn a_corrupted_ldap_reply_drops_the_kept_session() {
     assert_eq!(opened(), 2, "a new session was opened after the error");
     assert_eq!(d.leases().len(), 3);
 }
+
+/// `(mode & 0o7777, gid)` of `path`.
+fn mode_gid(path: &Path) -> (u32, u32) {
+    use std::os::unix::fs::MetadataExt as _;
+    let m = std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    (m.mode() & 0o7777, m.gid())
+}
+
+/// Lease directories are 0750 and metadata files 0600, with the group of CF_KRB5CC_GID when
+/// it is set (as the ccache's); a lease written with the old modes (0755 directory, 0644
+/// metadata) is adopted at start, given the new modes and renewed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lease_files_modes_with_and_without_the_ccache_group() {
+    let env = testenv();
+    let gmsa = env["gmsa"]["name"].as_str().unwrap();
+    let own_gid = {
+        use std::os::unix::fs::MetadataExt as _;
+        std::fs::metadata("/proc/self").unwrap().gid()
+    };
+    for (gid, mode) in [(None, 0o600), (Some(4242u32), 0o640)] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut extra = vec![("CF_KRB5CC_MODE", format!("{mode:o}"))];
+        if let Some(g) = gid {
+            extra.push(("CF_KRB5CC_GID", g.to_string()));
+        }
+        let d = start(dir.path(), &env, &extra);
+        let mut c = connect(&d.socket).await.unwrap();
+        let added = c
+            .add_non_domain_joined_kerberos_lease(domainless(&env, gmsa))
+            .await
+            .unwrap()
+            .into_inner();
+        let group = gid.unwrap_or(own_gid);
+        let lease_dir = d.krbdir.join(&added.lease_id);
+        let ticket_dir = Path::new(&added.created_kerberos_file_paths[0]).to_path_buf();
+        let metadata = lease_dir.join(format!("{}_metadata.json", added.lease_id));
+        assert_eq!(
+            mode_gid(&lease_dir),
+            (0o750, group),
+            "lease dir, gid {gid:?}"
+        );
+        assert_eq!(
+            mode_gid(&ticket_dir),
+            (0o750, group),
+            "ticket dir, gid {gid:?}"
+        );
+        assert_eq!(mode_gid(&metadata), (0o600, group), "metadata, gid {gid:?}");
+        assert_eq!(
+            mode_gid(&ticket_dir.join("krb5cc")),
+            (mode, group),
+            "ccache, gid {gid:?}"
+        );
+        // The modes an older version wrote; then a restart adopts the lease.
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&lease_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(&ticket_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(&metadata, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::os::unix::fs::chown(&lease_dir, None, Some(own_gid)).unwrap();
+        drop(c);
+        drop(d);
+        let d = start(dir.path(), &env, &extra);
+        assert_eq!(mode_gid(&lease_dir), (0o750, group), "adopted lease dir");
+        assert_eq!(mode_gid(&ticket_dir), (0o750, group), "adopted ticket dir");
+        assert_eq!(mode_gid(&metadata), (0o600, group), "adopted metadata");
+        let mut c = connect(&d.socket).await.unwrap();
+        let req = domainless(&env, gmsa);
+        let renewed = c
+            .renew_non_domain_joined_kerberos_lease(RenewNonDomainJoinedKerberosLeaseRequest {
+                username: req.username,
+                password: req.password,
+                domain: req.domain,
+            })
+            .await
+            .expect("the adopted lease renews")
+            .into_inner();
+        assert_eq!(
+            renewed.renewed_kerberos_file_paths,
+            added.created_kerberos_file_paths
+        );
+        assert_eq!(mode_gid(&ticket_dir.join("krb5cc")), (mode, group));
+    }
+}

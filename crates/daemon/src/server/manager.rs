@@ -353,6 +353,7 @@ impl Manager {
             remove_temp_files(&self.0.cfg.layout.lease_dir(&id));
             match Metadata::read(&root, &id) {
                 Ok(md) => {
+                    self.tighten_modes(&id, &md);
                     let mut timers = Vec::new();
                     for t in &md.tickets {
                         remove_temp_files(&t.dir());
@@ -381,6 +382,32 @@ impl Manager {
             }
         }
         Ok(n)
+    }
+
+    /// Gives an adopted lease (written by an older version or by upstream, with a 0755 lease
+    /// directory and 0644 metadata) the modes and group a new one gets: directories
+    /// [`super::lease::dir_mode`], metadata and renewal state 0600, group `CF_KRB5CC_GID`
+    /// when set. Failures are only logged: the lease is served either way.
+    fn tighten_modes(&self, id: &LeaseId, md: &Metadata) {
+        use super::lease::{METADATA_MODE, dir_mode, set_mode_and_group};
+        let (cfg, gid) = (&self.0.cfg, self.0.cfg.ccache_gid);
+        let dmode = dir_mode(cfg.ccache_mode);
+        let lease_dir = cfg.layout.lease_dir(id);
+        let mut paths = vec![
+            (lease_dir.clone(), dmode),
+            (cfg.layout.metadata_path(id), METADATA_MODE),
+            (lease_dir.join(RENEWAL_STATE_NAME), METADATA_MODE),
+        ];
+        paths.extend(md.tickets.iter().map(|t| (t.dir(), dmode)));
+        for (path, mode) in paths {
+            match set_mode_and_group(&path, mode, gid) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    tracing::warn!(lease = %id, path = %path.display(), error = %e, "cannot set the mode {mode:o} of an adopted lease's file")
+                }
+            }
+        }
     }
 
     fn login_for(&self, login: &LeaseLogin) -> Login {
@@ -854,7 +881,7 @@ impl Manager {
                     .write(true)
                     .create(true)
                     .truncate(true)
-                    .mode(0o600)
+                    .mode(super::lease::METADATA_MODE)
                     .open(&path)?;
                 f.write_all(s.as_bytes())?;
                 f.write_all(b"\n")
@@ -911,13 +938,7 @@ fn write_ccache(
     create: bool,
 ) -> Result<(), LeaseError> {
     let step = || format!("writing {}/{CCACHE_NAME}", dir.display());
-    let mkdir = || -> std::io::Result<()> {
-        std::fs::create_dir(dir)?;
-        if let Some(gid) = gid {
-            std::os::unix::fs::chown(dir, None, Some(gid))?;
-        }
-        Ok(())
-    };
+    let mkdir = || super::lease::create_dir_with(dir, super::lease::dir_mode(mode), gid);
     if create {
         mkdir().map_err(|e| LeaseError::internal(step(), e))?;
     } else if !dir.exists() && dir.parent().is_some_and(Path::is_dir) {
@@ -953,15 +974,29 @@ fn write_lease(
             e,
         )
     })?;
-    let r = files
-        .iter()
-        .try_for_each(|(dir, cache)| {
+    let r = super::lease::set_mode_and_group(
+        &lease_dir,
+        super::lease::dir_mode(cfg.ccache_mode),
+        cfg.ccache_gid,
+    )
+    .map_err(|e| {
+        LeaseError::internal(
+            format!(
+                "setting the mode of the lease directory {}",
+                lease_dir.display()
+            ),
+            e,
+        )
+    })
+    .and_then(|()| {
+        files.iter().try_for_each(|(dir, cache)| {
             write_ccache(dir, cache, cfg.ccache_mode, cfg.ccache_gid, true)
         })
-        .and_then(|()| {
-            md.write_with(&cfg.layout.root, id, Durability::PageCache)
-                .map_err(|e| LeaseError::internal("writing the lease metadata", e))
-        });
+    })
+    .and_then(|()| {
+        md.write_as(&cfg.layout.root, id, Durability::PageCache, cfg.ccache_gid)
+            .map_err(|e| LeaseError::internal("writing the lease metadata", e))
+    });
     match r {
         Ok(()) => Ok(md),
         Err(e) => {
@@ -1090,6 +1125,18 @@ mod tests {
                     .mode()
                     & 0o777,
                 0o600
+            );
+        }
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+            let lease_dir = root.path().join(a.lease_id.as_str());
+            assert_eq!(mode(&lease_dir), 0o750, "lease dir");
+            assert_eq!(mode(&a.dirs[0]), 0o750, "ticket dir");
+            assert_eq!(
+                mode(&lease_dir.join(format!("{}_metadata.json", a.lease_id))),
+                0o600,
+                "metadata"
             );
         }
         let md = Metadata::read(root.path(), &a.lease_id).unwrap();
