@@ -236,3 +236,59 @@ async fn lease_files_modes_with_and_without_the_ccache_group() {
         assert_eq!(mode_gid(&ticket_dir.join("krb5cc")), (mode, group));
     }
 }
+
+/// A ccache mode that lets "other" read is refused at start (exit 2, a message naming the
+/// force setting) unless CF_KRB5CC_MODE_ALLOW_WORLD_READABLE=1; forced, the daemon serves and
+/// writes 0644 ccaches in 0755 directories.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn world_readable_ccache_modes_are_refused_unless_forced() {
+    let env = testenv();
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("cf.sock");
+    let out = Daemon::command(&socket, &dir.path().join("krbdir"))
+        .env("KRB5_CONFIG", env["krb5_conf"].as_str().unwrap())
+        .env("CF_KRB5CC_MODE", "0644")
+        .env_remove("CF_KRB5CC_MODE_ALLOW_WORLD_READABLE")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("CF_KRB5CC_MODE_ALLOW_WORLD_READABLE=1") && stderr.contains("other"),
+        "{stderr}"
+    );
+    assert!(!socket.exists(), "never served");
+    // The flag form too.
+    let out = Daemon::command(&socket, &dir.path().join("krbdir"))
+        .args(["--ccache-mode", "604"])
+        .env_remove("CF_KRB5CC_MODE_ALLOW_WORLD_READABLE")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+
+    let d = start(
+        dir.path(),
+        &env,
+        &[
+            ("CF_KRB5CC_MODE", "0644".into()),
+            ("CF_KRB5CC_MODE_ALLOW_WORLD_READABLE", "1".into()),
+        ],
+    );
+    let mut c = connect(&d.socket).await.unwrap();
+    let added = c
+        .add_non_domain_joined_kerberos_lease(domainless(
+            &env,
+            env["gmsa"]["name"].as_str().unwrap(),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let ticket_dir = Path::new(&added.created_kerberos_file_paths[0]);
+    assert_eq!(mode_gid(&ticket_dir.join("krb5cc")).0, 0o644);
+    assert_eq!(mode_gid(ticket_dir).0, 0o755);
+    assert_eq!(mode_gid(&d.krbdir.join(&added.lease_id)).0, 0o755);
+    assert!(
+        common::daemon_log(dir.path()).contains("CF_KRB5CC_MODE_ALLOW_WORLD_READABLE=1"),
+        "the forced mode is logged"
+    );
+}
