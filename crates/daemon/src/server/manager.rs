@@ -30,7 +30,16 @@ pub struct RenewPolicy {
     pub retry_min: Duration,
     /// Longest retry delay.
     pub retry_max: Duration,
+    /// Shortest delay before a renewal scheduled from a ticket's life (default
+    /// [`MIN_RENEW_DELAY`]): a ticket already near (or past) its end is renewed after this,
+    /// never in a hot loop. Not applied to `fixed`.
+    pub min_delay: Duration,
 }
+
+/// Default [`RenewPolicy::min_delay`]: 30 s. A KDC handing out tickets shorter than this (or a
+/// renewal that keeps getting a ticket close to its end) costs one AS exchange per 30 s per
+/// ticket at most.
+pub const MIN_RENEW_DELAY: Duration = Duration::from_secs(30);
 
 impl Default for RenewPolicy {
     fn default() -> Self {
@@ -39,13 +48,16 @@ impl Default for RenewPolicy {
             fixed: None,
             retry_min: Duration::from_secs(10),
             retry_max: Duration::from_secs(600),
+            min_delay: MIN_RENEW_DELAY,
         }
     }
 }
 
 impl RenewPolicy {
-    /// The delay before renewing a ticket valid from `start` to `end` (Unix seconds), at `now`.
-    pub fn delay(&self, start: i64, end: i64, now: i64) -> Duration {
+    /// The delay before renewing a ticket valid from `start` to `end`, at `kdc_now`: all three
+    /// on the KDC's clock (Unix seconds; see [`super::clock::KdcClock::kdc_now`]). A random point
+    /// of `window`, at least `min_delay`, at most 30 days.
+    pub fn delay(&self, start: i64, end: i64, kdc_now: i64) -> Duration {
         if let Some(d) = self.fixed {
             return d;
         }
@@ -53,7 +65,8 @@ impl RenewPolicy {
         let (lo, hi) = self.window;
         let frac = lo + (hi - lo) * random_unit();
         let at = start as f64 + life * frac;
-        Duration::from_secs_f64((at - now as f64).clamp(1.0, 30.0 * 86_400.0))
+        let min = self.min_delay.as_secs_f64();
+        Duration::from_secs_f64((at - kdc_now as f64).clamp(min, (30.0 * 86_400.0f64).max(min)))
     }
 }
 
@@ -134,6 +147,8 @@ struct Inner {
     creating: Mutex<HashMap<LeaseId, Creating>>,
     /// Domainless passwords known in memory (from RPCs or the secret source), by `user@domain`.
     users: Mutex<HashMap<String, DomainlessCreds>>,
+    /// KDC clock offsets per realm: renewals are scheduled on the KDC's time.
+    clock: Arc<super::clock::KdcClock>,
     /// Bumped whenever credentials arrive (a checked renew, an add, the secret source): wakes
     /// the timers waiting for credentials after a refused login.
     creds_arrived: watch::Sender<u64>,
@@ -252,10 +267,11 @@ impl PendingLease {
                 .iter()
                 .zip(&self.times)
                 .map(|(t, (s, e))| {
+                    let now = manager.0.clock.kdc_now(&realm_of(t));
                     manager.spawn_timer(
                         id.clone(),
                         t.clone(),
-                        manager.0.cfg.renew.delay(*s, *e, now_unix()),
+                        manager.0.cfg.renew.delay(*s, *e, now),
                     )
                 })
                 .collect();
@@ -295,6 +311,16 @@ impl Manager {
         source: Arc<dyn TicketSource>,
         secret: Option<Arc<dyn SecretSource>>,
     ) -> Self {
+        Self::with_clock(cfg, source, secret, Arc::default())
+    }
+
+    /// [`Manager::new`] with the KDC clock `clock` (tests inject the local time).
+    pub fn with_clock(
+        cfg: ManagerConfig,
+        source: Arc<dyn TicketSource>,
+        secret: Option<Arc<dyn SecretSource>>,
+        clock: Arc<super::clock::KdcClock>,
+    ) -> Self {
         Self(Arc::new(Inner {
             cfg,
             source,
@@ -302,8 +328,14 @@ impl Manager {
             leases: Mutex::default(),
             creating: Mutex::default(),
             users: Mutex::default(),
+            clock,
             creds_arrived: watch::Sender::new(0),
         }))
+    }
+
+    /// The per-realm KDC clock offsets renewals are scheduled with.
+    pub fn kdc_clock(&self) -> &super::clock::KdcClock {
+        &self.0.clock
     }
 
     /// The settings.
@@ -357,11 +389,18 @@ impl Manager {
                     let mut timers = Vec::new();
                     for t in &md.tickets {
                         remove_temp_files(&t.dir());
-                        let end = read_ccache_times(&t.dir().join(CCACHE_NAME));
-                        let delay = match end {
-                            Some((start, end)) if end > now_unix() => {
-                                self.0.cfg.renew.delay(start, end, now_unix())
+                        let times = read_ccache_times(&t.dir().join(CCACHE_NAME));
+                        let realm = realm_of(t);
+                        if let Some((_, _, Some(offset))) = times {
+                            self.0.clock.observe(&realm, offset);
+                        }
+                        let now = self.0.clock.kdc_now(&realm);
+                        let delay = match times {
+                            Some((start, end, _)) if end > now => {
+                                self.0.cfg.renew.delay(start, end, now)
                             }
+                            // Expired or unreadable: renewed at once (once; later renewals
+                            // are scheduled from the new ticket, at least `min_delay` apart).
                             _ => Duration::from_secs(1),
                         };
                         timers.push(self.spawn_timer(id.clone(), t.clone(), delay));
@@ -581,6 +620,7 @@ impl Manager {
         for (SpecText { spec, text }, o) in specs.iter().zip(outcomes) {
             let o = o.ok_or_else(|| LeaseError::internal("getting a ticket", "missing result"))?;
             let dir = self.0.cfg.layout.ticket_dir(id, &spec.gmsa_name);
+            self.0.clock.observe(&spec.realm(), o.tgt.time_offset);
             times.push((o.tgt.start_time, o.tgt.end_time));
             files.push((dir.clone(), crate::convert::new_cache(&o.tgt)));
             md.tickets.push(TicketInfo {
@@ -766,8 +806,9 @@ impl Manager {
             .await
             .ok()
             .flatten()
-            .map(|(_, end)| end);
+            .map(|(_, end, _)| end);
         let o = self.0.source.renew_ticket(req, replacing_end).await?;
+        self.0.clock.observe(&realm_of(t), o.tgt.time_offset);
         if !lock(&self.0.leases).contains_key(id) {
             return Err(LeaseError::new(
                 ErrorKind::Internal,
@@ -802,7 +843,7 @@ impl Manager {
                         retry = None;
                         failing_since = None;
                         waiting = false;
-                        delay = this.0.cfg.renew.delay(s, e, now_unix());
+                        delay = this.0.cfg.renew.delay(s, e, this.0.clock.kdc_now(&realm_of(&t)));
                         if marked {
                             marked = false;
                             this.set_renewal_state(&id, None).await;
@@ -835,6 +876,7 @@ impl Manager {
                         // from it, else renew now.
                         let Some(inner) = weak.upgrade() else { return };
                         let p = inner.cfg.renew.clone();
+                        let now = inner.clock.kdc_now(&realm_of(&t));
                         drop(inner);
                         let cc = dir.join(CCACHE_NAME);
                         delay = match tokio::task::spawn_blocking(move || read_ccache_times(&cc))
@@ -842,7 +884,7 @@ impl Manager {
                             .ok()
                             .flatten()
                         {
-                            Some((s, e)) if s >= now_unix() - 60 && e > now_unix() => p.delay(s, e, now_unix()),
+                            Some((s, e, _)) if s >= now - 60 && e > now => p.delay(s, e, now),
                             _ => Duration::ZERO,
                         };
                     }
@@ -1023,16 +1065,23 @@ fn remove_temp_files(dir: &Path) {
     }
 }
 
-/// `(start, end)` of the first non-config ticket in a ccache.
-fn read_ccache_times(path: &Path) -> Option<(i64, i64)> {
+/// The realm whose KDC issued a recorded ticket (the credspec's domain, upper case).
+fn realm_of(t: &TicketInfo) -> String {
+    t.domain_name.to_ascii_uppercase()
+}
+
+/// `(start, end, KDC time offset)` of the first non-config ticket in a ccache (times on the
+/// KDC's clock; the offset from the DeltaTime header when there is one).
+fn read_ccache_times(path: &Path) -> Option<(i64, i64, Option<i64>)> {
     let cc = ccache::Ccache::read(path).ok()?;
+    let offset = cc.time_offset.map(|(s, _)| i64::from(s));
     let c = cc.tickets().next()?;
     let start = if c.starttime == 0 {
         c.authtime
     } else {
         c.starttime
     };
-    Some((start as i64, c.endtime as i64))
+    Some((start as i64, c.endtime as i64, offset))
 }
 
 /// Zeroizing helper for callers building credentials from RPC strings.
@@ -1460,6 +1509,35 @@ mod tests {
         assert!(!state.exists(), "no longer waiting");
     }
 
+    /// The offset of the KDC's replies is kept per realm (and in the ccache, for a restart):
+    /// a lease from a KDC 10 minutes ahead is scheduled on its clock.
+    #[tokio::test]
+    async fn kdc_offsets_are_kept_per_realm_and_recovered() {
+        let root = tempfile::tempdir().unwrap();
+        let src = Arc::new(FakeSource {
+            kdc_offset: 600,
+            ..FakeSource::default()
+        });
+        let m = manager(root.path(), src.clone(), RenewPolicy::default());
+        m.recover().unwrap();
+        assert_eq!(m.kdc_clock().offset("EXAMPLE.TEST"), 0, "nothing seen yet");
+        m.add_texts(vec![spec("WebApp01")], LeaseLogin::DomainJoined, None)
+            .await
+            .unwrap();
+        assert_eq!(m.kdc_clock().offset("EXAMPLE.TEST"), 600);
+        assert_eq!(m.kdc_clock().offset("OTHER.TEST"), 0, "per realm");
+        m.shutdown();
+        drop(m);
+        let m2 = manager(root.path(), src, RenewPolicy::default());
+        assert_eq!(m2.recover().unwrap(), 1);
+        assert_eq!(
+            m2.kdc_clock().offset("example.test"),
+            600,
+            "read back from the ccache's DeltaTime header"
+        );
+        m2.shutdown();
+    }
+
     #[test]
     fn retries_are_jittered_within_bounds() {
         let p = RenewPolicy {
@@ -1493,8 +1571,50 @@ mod tests {
         }
         assert_eq!(
             p.delay(0, 100, 10_000),
-            Duration::from_secs(1),
-            "expired: at once"
+            MIN_RENEW_DELAY,
+            "expired: after the minimum delay, never a hot loop"
         );
+        assert_eq!(p.delay(1000, 1040, 1030), MIN_RENEW_DELAY, "near its end");
+        let fixed = RenewPolicy {
+            fixed: Some(Duration::from_millis(50)),
+            ..RenewPolicy::default()
+        };
+        assert_eq!(fixed.delay(0, 100, 10_000), Duration::from_millis(50));
+    }
+
+    /// A 10-hour ticket from a KDC whose clock is 10 minutes ahead of (or behind) ours: renewed
+    /// at 50-75% of its life on the KDC's clock, i.e. 5-7.5 hours after it was issued, where the
+    /// local clock alone would be 10 minutes late (or early). Injected local clock, no waiting.
+    #[test]
+    fn renewal_schedule_on_kdc_time() {
+        use super::super::clock::KdcClock;
+        let local = 1_700_000_000i64;
+        let clock = KdcClock::with_local_clock(Arc::new(move || local));
+        let p = RenewPolicy::default();
+        for skew in [600i64, -600, 0] {
+            clock.observe("EXAMPLE.TEST", skew);
+            // Issued now on the KDC's clock.
+            let start = local + skew;
+            let end = start + 36_000;
+            for _ in 0..50 {
+                let d = p.delay(start, end, clock.kdc_now("example.test"));
+                assert!(
+                    (18_000.0..=27_000.0).contains(&d.as_secs_f64()),
+                    "skew {skew}: {d:?}"
+                );
+                // On the local clock alone the window moves by the skew.
+                let naive = p.delay(start, end, local).as_secs_f64();
+                let lo = 18_000.0 + skew as f64;
+                assert!((lo..=lo + 9_000.0).contains(&naive), "{naive}");
+            }
+        }
+        // A ticket ending 20 s from now on the KDC's clock, which is 10 minutes ahead: the
+        // minimum delay (not a hot loop); the local clock alone would wait 10 minutes more,
+        // past its end.
+        clock.observe("EXAMPLE.TEST", 600);
+        let kdc_now = clock.kdc_now("EXAMPLE.TEST");
+        let (start, end) = (kdc_now - 3580, kdc_now + 20);
+        assert_eq!(p.delay(start, end, kdc_now), MIN_RENEW_DELAY);
+        assert!(p.delay(start, end, local) > Duration::from_secs(20));
     }
 }

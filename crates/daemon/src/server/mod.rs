@@ -26,6 +26,7 @@
 //! ```
 
 pub mod authority;
+pub mod clock;
 pub mod config;
 pub mod error;
 #[cfg(any(test, feature = "test-fake"))]
