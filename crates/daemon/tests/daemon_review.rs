@@ -292,3 +292,96 @@ async fn world_readable_ccache_modes_are_refused_unless_forced() {
         "the forced mode is logged"
     );
 }
+
+/// The caches (known passwords, login TGTs, password blobs, gMSA TGTs, LDAP sessions, derived
+/// keys) are emptied when the last lease is deleted, against the real DC through the library
+/// the daemon runs (test accessor [`Manager::cache_sizes`]); a lease added afterwards logs in and
+/// reads again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caches_are_empty_after_the_last_delete() {
+    use credentials_fetcherd::server::kerberos::KerberosSource;
+    use credentials_fetcherd::server::lease::Layout;
+    use credentials_fetcherd::server::manager::{
+        LeaseLogin, Manager, ManagerConfig, RenewPolicy, secret_string,
+    };
+    use credentials_fetcherd::server::secret::DomainlessCreds;
+    use credentials_fetcherd::server::source::Login;
+    use credentials_fetcherd::server::specs::LeaseSpecs;
+    use std::sync::Arc;
+    let env = testenv();
+    let conf =
+        krb5_proto::config::Krb5Conf::load(Path::new(env["krb5_conf"].as_str().unwrap())).unwrap();
+    let client =
+        krb5_proto::client::Client::new(conf).with_timeout(std::time::Duration::from_secs(5));
+    let src = Arc::new(KerberosSource::new(
+        client,
+        msds_gmsa::FetchOptions {
+            dc: Some(env["dc_host"].as_str().unwrap().into()),
+            ..msds_gmsa::FetchOptions::default()
+        },
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let m = Manager::new(
+        ManagerConfig {
+            layout: Layout {
+                root: dir.path().join("krbdir"),
+            },
+            ccache_mode: 0o600,
+            ccache_gid: None,
+            domain_joined: Login::DomainJoined {
+                keytab: "/nonexistent".into(),
+                principal: None,
+            },
+            gmsa_dn: None,
+            gmsa_ou: None,
+            renew: RenewPolicy::default(),
+        },
+        src.clone(),
+        None,
+    );
+    m.recover().unwrap();
+    let req = domainless(&env, env["gmsa"]["name"].as_str().unwrap());
+    let login = || {
+        LeaseLogin::Domainless(
+            DomainlessCreds::new(
+                &req.username,
+                secret_string(req.password.clone()),
+                &req.domain,
+            )
+            .unwrap(),
+        )
+    };
+    let add = || async {
+        m.add(
+            LeaseSpecs::parse(&req.credspec_contents).unwrap(),
+            login(),
+            None,
+        )
+        .await
+        .unwrap()
+        .commit()
+        .unwrap()
+        .lease_id
+    };
+    for round in 0..2 {
+        let a = add().await;
+        let b = add().await;
+        let (users, sizes) = m.cache_sizes();
+        assert_eq!(users, 1, "round {round}");
+        assert!(
+            sizes.tgts == 1 && sizes.passwords == 1 && sizes.gmsa_tgts == 1 && sizes.readers == 1,
+            "round {round}: {sizes:?}"
+        );
+        m.delete(&a).await.unwrap();
+        let (users, sizes) = m.cache_sizes();
+        assert_eq!(users, 1, "one lease left: kept");
+        assert!(!sizes.is_empty(), "one lease left: kept ({sizes:?})");
+        m.delete(&b).await.unwrap();
+        let (users, sizes) = m.cache_sizes();
+        assert_eq!(users, 0, "round {round}: no password kept");
+        assert!(sizes.is_empty(), "round {round}: {sizes:?}");
+        assert_eq!(src.cache_sizes(), sizes);
+    }
+    assert_eq!(src.user_logins(), 2, "the second round logged in again");
+    m.shutdown();
+}

@@ -37,7 +37,7 @@ use super::error::{BoxFuture, ErrorKind, LeaseError};
 use super::refusals::{Refusals, refusal_reason};
 use super::s2k::S2kCache;
 use super::secret::SecretSource;
-use super::source::{Login, TicketOutcome, TicketRequest, TicketSource};
+use super::source::{CacheSizes, Login, TicketOutcome, TicketRequest, TicketSource};
 use krb5_proto::as_exchange::{AsOptions, Secret};
 use krb5_proto::client::Client;
 use krb5_proto::etype_policy::EnctypePolicy;
@@ -302,6 +302,58 @@ impl KerberosSource {
     /// How many LDAP connections this source has opened (first connections and reconnects).
     pub fn ldap_connections(&self) -> u64 {
         self.ldap_connections.load(Ordering::Relaxed)
+    }
+
+    /// How many entries each cache holds now.
+    pub fn cache_sizes(&self) -> CacheSizes {
+        fn len<T>(m: &Mutex<HashMap<String, T>>) -> usize {
+            match m.lock() {
+                Ok(m) => m.len(),
+                Err(p) => p.into_inner().len(),
+            }
+        }
+        CacheSizes {
+            tgts: len(&self.tgts),
+            passwords: len(&self.passwords),
+            gmsa_tgts: len(&self.gmsa_tgts),
+            readers: len(&self.readers),
+            s2k_keys: self.s2k.len(),
+        }
+    }
+
+    /// Empties every cache (see [`TicketSource::release_caches`]): the entries are dropped,
+    /// which zeroizes their keys and passwords, and the kept LDAP sessions are closed (a
+    /// session in use by a read finishes it, then is dropped with its slot).
+    pub async fn release(&self) {
+        fn take<T>(m: &Mutex<HashMap<String, T>>) -> HashMap<String, T> {
+            match m.lock() {
+                Ok(mut m) => std::mem::take(&mut *m),
+                Err(p) => std::mem::take(&mut *p.into_inner()),
+            }
+        }
+        let before = self.cache_sizes();
+        drop(take(&self.tgts));
+        drop(take(&self.passwords));
+        drop(take(&self.gmsa_tgts));
+        self.s2k.clear();
+        for (_, cell) in take(&self.readers) {
+            if let Ok(mut slot) = cell.try_lock()
+                && let Some(r) = slot.reader.take()
+            {
+                drop(slot);
+                r.close().await;
+            }
+        }
+        if !before.is_empty() {
+            tracing::info!(
+                tgts = before.tgts,
+                passwords = before.passwords,
+                gmsa_tgts = before.gmsa_tgts,
+                ldap_sessions = before.readers,
+                keys = before.s2k_keys,
+                "no lease left: cached tickets, password blobs, keys and LDAP sessions released"
+            );
+        }
     }
 
     /// How many password keys this source has derived (string-to-key cache misses).
@@ -745,6 +797,14 @@ impl TicketSource for KerberosSource {
 
     fn get_ticket(&self, req: TicketRequest) -> BoxFuture<'_, Result<TicketOutcome, LeaseError>> {
         Box::pin(self.ticket(req, None))
+    }
+
+    fn release_caches(&self) -> BoxFuture<'_, ()> {
+        Box::pin(self.release())
+    }
+
+    fn cache_sizes(&self) -> CacheSizes {
+        KerberosSource::cache_sizes(self)
     }
 
     fn renew_ticket(

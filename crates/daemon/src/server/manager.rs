@@ -675,7 +675,17 @@ impl Manager {
             Some(e) => e.metadata.tickets.iter().map(TicketInfo::dir).collect(),
             None => Vec::new(),
         };
+        let user = entry.as_ref().and_then(|e| {
+            e.metadata
+                .tickets
+                .iter()
+                .find(|t| !t.domainless_user.is_empty())
+                .map(|t| user_key(&t.domainless_user, &t.domain_name))
+        });
         drop(entry);
+        if !dirs.is_empty() {
+            self.release_unused(user).await;
+        }
         match tokio::fs::remove_dir_all(&dir).await {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -690,6 +700,44 @@ impl Manager {
             tracing::info!(lease = %id, "lease deleted");
         }
         Ok(dirs)
+    }
+
+    /// After a delete: forgets the domainless user `user` when no lease uses it any more, and
+    /// when no lease is left at all (none being created either), empties every cache: the
+    /// known passwords and the ticket source's tickets, blobs, keys and LDAP sessions (dropped,
+    /// so zeroized). A lease added later logs in and reads again.
+    async fn release_unused(&self, user: Option<String>) {
+        let (empty, in_use) = {
+            let leases = lock(&self.0.leases);
+            let in_use = user.as_ref().is_some_and(|u| {
+                leases.values().any(|e| {
+                    e.metadata.tickets.iter().any(|t| {
+                        !t.domainless_user.is_empty()
+                            && user_key(&t.domainless_user, &t.domain_name) == *u
+                    })
+                })
+            });
+            (
+                leases.is_empty() && lock(&self.0.creating).is_empty(),
+                in_use,
+            )
+        };
+        if let Some(u) = user
+            && !in_use
+        {
+            lock(&self.0.users).remove(&u);
+        }
+        if empty {
+            let users = std::mem::take(&mut *lock(&self.0.users));
+            drop(users);
+            self.0.source.release_caches().await;
+        }
+    }
+
+    /// Entry counts of the caches: the known domainless passwords and the ticket source's
+    /// (for tests and `gmsa lease health`).
+    pub fn cache_sizes(&self) -> (usize, super::source::CacheSizes) {
+        (lock(&self.0.users).len(), self.0.source.cache_sizes())
     }
 
     /// Renews now every ticket obtained with this user's credentials and remembers the
@@ -1536,6 +1584,43 @@ mod tests {
             "read back from the ccache's DeltaTime header"
         );
         m2.shutdown();
+    }
+
+    /// A domainless user's password is forgotten with the user's last lease; every cache is
+    /// emptied with the last lease of all.
+    #[tokio::test]
+    async fn known_passwords_go_with_the_last_lease() {
+        let root = tempfile::tempdir().unwrap();
+        let src = Arc::new(FakeSource::default());
+        let m = manager(root.path(), src, RenewPolicy::default());
+        m.recover().unwrap();
+        let a = m
+            .add_texts(
+                vec![spec("WebApp01")],
+                LeaseLogin::Domainless(creds()),
+                None,
+            )
+            .await
+            .unwrap();
+        let b = m
+            .add_texts(
+                vec![spec("WebApp02")],
+                LeaseLogin::Domainless(creds()),
+                None,
+            )
+            .await
+            .unwrap();
+        let c = m
+            .add_texts(vec![spec("WebApp03")], LeaseLogin::DomainJoined, None)
+            .await
+            .unwrap();
+        assert_eq!(m.cache_sizes().0, 1);
+        m.delete(&a.lease_id).await.unwrap();
+        assert_eq!(m.cache_sizes().0, 1, "still used by lease b");
+        m.delete(&b.lease_id).await.unwrap();
+        assert_eq!(m.cache_sizes().0, 0, "its last lease is gone");
+        m.delete(&c.lease_id).await.unwrap();
+        assert!(m.cache_sizes().1.is_empty());
     }
 
     #[test]
