@@ -385,3 +385,124 @@ async fn caches_are_empty_after_the_last_delete() {
     assert_eq!(src.user_logins(), 2, "the second round logged in again");
     m.shutdown();
 }
+
+/// `gmsa lease health --krbdir <krbdir>` against the daemon's socket: (exit success, stdout).
+fn lease_health(d: &Daemon) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gmsa"))
+        .args(["lease", "--socket"])
+        .arg(&d.socket)
+        .args(["health", "--krbdir"])
+        .arg(&d.krbdir)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// A lease whose renewal keeps failing (the DC's LDAP port behind the fault proxy, which then
+/// closes every connection) is named by `gmsa lease health` (exit 1) and `gmsa lease list`,
+/// logged at warn once (not per retry), while HealthCheck still answers "OK"; when the DC is
+/// back the renewal recovers, logged once, and health is clean again. Renewals every second
+/// (`CF_TEST_RENEW_SECS=1`, retries 1 s apart), password blobs not cached, so every renewal
+/// reads over LDAP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_renewal_is_named_by_health_list_and_the_log() {
+    let env = testenv();
+    let dir = tempfile::tempdir().unwrap();
+    let ldap = Proxy::start(
+        "127.0.0.2:0".parse().unwrap(),
+        "127.0.0.2:389".parse().unwrap(),
+        Faults::default(),
+    )
+    .await;
+    let dc = format!(
+        "{}:{}",
+        env["dc_host"].as_str().unwrap(),
+        ldap.addr().port()
+    );
+    let d = start_dc(
+        dir.path(),
+        &env,
+        &dc,
+        &[
+            ("CF_TEST_PASSWORD_CACHE_SECS", "0".into()),
+            ("CF_TEST_RENEW_SECS", "1".into()),
+        ],
+    );
+    let mut c = connect(&d.socket).await.unwrap();
+    let gmsa = env["gmsa"]["name"].as_str().unwrap();
+    let added = c
+        .add_non_domain_joined_kerberos_lease(domainless(&env, gmsa))
+        .await
+        .unwrap()
+        .into_inner();
+    let id = added.lease_id.clone();
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(lease_health(&d), (true, "OK\n".into()), "renewing normally");
+
+    // Every connection to the DC's LDAP port is closed from now on.
+    ldap.set(Faults {
+        drop_rate: 1.0,
+        ..Faults::default()
+    });
+    let log = dir.path().join("daemon.log");
+    let t = std::time::Instant::now();
+    while common::count_in_log(&log, "renewal failing") == 0 {
+        assert!(t.elapsed().as_secs() < 30, "the renewal never failed");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    // At least three more retries.
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    let (ok, out) = lease_health(&d);
+    assert!(!ok, "exit 1 with a failing lease: {out}");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with(&id))
+        .unwrap_or_else(|| panic!("the lease is named: {out}"));
+    assert!(
+        line.contains(gmsa) && line.contains("renewal: failing since "),
+        "{line}"
+    );
+    assert_eq!(
+        out.lines().next(),
+        Some("OK"),
+        "HealthCheck stays OK: {out}"
+    );
+    assert!(common::healthy(&d.socket).await, "HealthCheck answers OK");
+    let list = std::process::Command::new(env!("CARGO_BIN_EXE_gmsa"))
+        .args(["lease", "list", "--krbdir"])
+        .arg(&d.krbdir)
+        .output()
+        .unwrap();
+    let list = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with(&id) && l.contains("renewal: failing since ")),
+        "{list}"
+    );
+    let text = common::daemon_log(dir.path());
+    let failed_again = text.matches("renewal failed again").count();
+    assert_eq!(
+        common::count_in_log(&log, "renewal failing"),
+        1,
+        "warned once, not per retry:\n{text}"
+    );
+    assert_eq!(
+        failed_again, 0,
+        "retries are logged at debug only (RUST_LOG=info)"
+    );
+
+    // The DC is back: renewed, logged once, health clean.
+    ldap.set(Faults::default());
+    let t = std::time::Instant::now();
+    while common::count_in_log(&log, "renewal recovered") == 0 {
+        assert!(t.elapsed().as_secs() < 30, "the renewal never recovered");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(lease_health(&d), (true, "OK\n".into()));
+    assert_eq!(common::count_in_log(&log, "renewal recovered"), 1);
+    assert_eq!(common::count_in_log(&log, "renewal failing"), 1);
+}

@@ -34,7 +34,13 @@ pub struct RenewPolicy {
     /// [`MIN_RENEW_DELAY`]): a ticket already near (or past) its end is renewed after this,
     /// never in a hot loop. Not applied to `fixed`.
     pub min_delay: Duration,
+    /// How often the timer watchdog looks for renewal timers that ended while their lease
+    /// lives (default [`TIMER_CHECK`]).
+    pub timer_check: Duration,
 }
+
+/// Default [`RenewPolicy::timer_check`].
+pub const TIMER_CHECK: Duration = Duration::from_secs(60);
 
 /// Default [`RenewPolicy::min_delay`]: 30 s. A KDC handing out tickets shorter than this (or a
 /// renewal that keeps getting a ticket close to its end) costs one AS exchange per 30 s per
@@ -49,6 +55,7 @@ impl Default for RenewPolicy {
             retry_min: Duration::from_secs(10),
             retry_max: Duration::from_secs(600),
             min_delay: MIN_RENEW_DELAY,
+            timer_check: TIMER_CHECK,
         }
     }
 }
@@ -420,6 +427,7 @@ impl Manager {
                 }
             }
         }
+        self.spawn_timer_watchdog();
         Ok(n)
     }
 
@@ -874,11 +882,23 @@ impl Manager {
     /// refused is not retried: the lease is marked as waiting for credentials (log and
     /// [`RENEWAL_STATE_NAME`], shown by `gmsa lease list`) until new credentials arrive.
     fn spawn_timer(&self, id: LeaseId, t: TicketInfo, first: Duration) -> AbortHandle {
+        self.spawn_timer_marked(id, t, first, false)
+    }
+
+    /// [`Manager::spawn_timer`]; `marked`: the lease has a [`RENEWAL_STATE_NAME`] note that the
+    /// next successful renewal removes.
+    fn spawn_timer_marked(
+        &self,
+        id: LeaseId,
+        t: TicketInfo,
+        first: Duration,
+        marked: bool,
+    ) -> AbortHandle {
         let weak = Arc::downgrade(&self.0);
         tokio::spawn(async move {
             let mut delay = first;
             let mut retry: Option<Duration> = None;
-            let mut marked = false;
+            let mut marked = marked;
             let mut failing_since: Option<i64> = None;
             let mut waiting = false;
             loop {
@@ -888,6 +908,9 @@ impl Manager {
                 let mut arrived = this.0.creds_arrived.subscribe();
                 match this.renew_ticket(&id, &t).await {
                     Ok((s, e)) => {
+                        if failing_since.is_some() || waiting || marked {
+                            tracing::info!(lease = %id, gmsa = %t.service_account_name, "renewal recovered: ticket renewed");
+                        }
                         retry = None;
                         failing_since = None;
                         waiting = false;
@@ -942,7 +965,13 @@ impl Manager {
                         let next = retry.map(|r| (r * 2).min(p.retry_max)).unwrap_or(p.retry_min);
                         retry = Some(next);
                         delay = p.jittered(next);
-                        tracing::warn!(lease = %id, gmsa = %t.service_account_name, error = %e, retry_in_ms = delay.as_millis() as u64, "renewal failed");
+                        // Logged at warn once when the renewal starts failing (a state change),
+                        // then at debug per retry; "renewal recovered" when it works again.
+                        if failing_since.is_none() {
+                            tracing::warn!(lease = %id, gmsa = %t.service_account_name, error = %e, retry_in_ms = delay.as_millis() as u64, "renewal failing: retrying with back-off (shown by `gmsa lease health` and `gmsa lease list`; further failures are logged at debug until it recovers)");
+                        } else {
+                            tracing::debug!(lease = %id, gmsa = %t.service_account_name, error = %e, retry_in_ms = delay.as_millis() as u64, "renewal failed again");
+                        }
                         this.set_renewal_state(
                             &id,
                             Some(format!(
@@ -957,6 +986,79 @@ impl Manager {
             }
         })
         .abort_handle()
+    }
+
+    /// Starts the watchdog of the renewal timers (once, from [`Manager::recover`]): every
+    /// [`RenewPolicy::timer_check`] it looks for a timer that ended while its lease lives (a
+    /// panic, a bug), logs it at warn, records it in the lease's [`RENEWAL_STATE_NAME`] (so
+    /// `gmsa lease health` and `gmsa lease list` name the lease) and starts a new timer, which
+    /// renews at once and clears the note when it succeeds.
+    fn spawn_timer_watchdog(&self) {
+        let weak = Arc::downgrade(&self.0);
+        let every = self.0.cfg.renew.timer_check.max(Duration::from_millis(10));
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(inner) = weak.upgrade() else { return };
+                let this = Manager(inner);
+                let dead: Vec<(LeaseId, usize, TicketInfo)> = lock(&this.0.leases)
+                    .iter()
+                    .flat_map(|(id, e)| {
+                        e.timers
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, h)| h.is_finished())
+                            .filter_map(|(i, _)| {
+                                e.metadata
+                                    .tickets
+                                    .get(i)
+                                    .map(|t| (id.clone(), i, t.clone()))
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                    .collect();
+                for (id, i, t) in dead {
+                    tracing::warn!(lease = %id, gmsa = %t.service_account_name, "the renewal timer of lease {id} ({}) stopped; starting a new one", t.service_account_name);
+                    this.set_renewal_state(
+                        &id,
+                        Some(format!(
+                            "timer stopped, restarted at {}: renewing now",
+                            crate::timefmt::iso8601(now_unix())
+                        )),
+                    )
+                    .await;
+                    let handle = this.spawn_timer_marked(id.clone(), t, Duration::ZERO, true);
+                    match lock(&this.0.leases).get_mut(&id) {
+                        Some(e) if e.timers.get(i).is_some_and(AbortHandle::is_finished) => {
+                            e.timers[i] = handle;
+                        }
+                        // Deleted (or already replaced) meanwhile.
+                        _ => handle.abort(),
+                    }
+                }
+            }
+        });
+    }
+
+    /// TEST ONLY: stops a lease's renewal timers as a panic would (the watchdog's case).
+    #[doc(hidden)]
+    pub fn danger_kill_timers_for_tests(&self, id: &LeaseId) {
+        if let Some(e) = lock(&self.0.leases).get(id) {
+            e.timers.iter().for_each(AbortHandle::abort);
+        }
+    }
+
+    /// The leases whose renewal is not happening normally, with the note of each (failing and
+    /// retrying, waiting for credentials, timer restarted), read from their
+    /// [`RENEWAL_STATE_NAME`] files.
+    pub fn renewal_problems(&self) -> Vec<(LeaseId, String)> {
+        let mut v: Vec<(LeaseId, String)> = self
+            .lease_ids()
+            .into_iter()
+            .filter_map(|id| read_renewal_state(&self.0.cfg.layout.root, &id).map(|s| (id, s)))
+            .collect();
+        v.sort();
+        v
     }
 
     /// Records a lease's renewal problem in its directory ([`RENEWAL_STATE_NAME`], read by
@@ -1094,6 +1196,22 @@ fn write_lease(
             Err(e)
         }
     }
+}
+
+/// The first line of a lease's [`RENEWAL_STATE_NAME`] note (at most 400 characters), `None`
+/// when there is none (renewing normally).
+pub fn read_renewal_state(root: &Path, id: &LeaseId) -> Option<String> {
+    std::fs::read_to_string(root.join(id.as_str()).join(RENEWAL_STATE_NAME))
+        .ok()
+        .map(|s| {
+            s.lines()
+                .next()
+                .unwrap_or("")
+                .chars()
+                .take(400)
+                .collect::<String>()
+        })
+        .filter(|s| !s.is_empty())
 }
 
 /// Removes `.<name>.tmp.*` files (left by a write the daemon was killed in) from `dir`.
@@ -1621,6 +1739,57 @@ mod tests {
         assert_eq!(m.cache_sizes().0, 0, "its last lease is gone");
         m.delete(&c.lease_id).await.unwrap();
         assert!(m.cache_sizes().1.is_empty());
+    }
+
+    /// A renewal timer that dies while its lease lives is found by the watchdog: the lease is
+    /// named (renewal note) while a new timer renews it, and the note goes once it has.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_dead_timer_is_named_and_restarted() {
+        use std::sync::atomic::Ordering::Relaxed;
+        let root = tempfile::tempdir().unwrap();
+        let src = Arc::new(FakeSource {
+            delay: Duration::from_millis(400),
+            ..FakeSource::default()
+        });
+        let renew = RenewPolicy {
+            fixed: Some(Duration::from_secs(3600)),
+            timer_check: Duration::from_millis(50),
+            ..RenewPolicy::default()
+        };
+        let m = manager(root.path(), src.clone(), renew);
+        m.recover().unwrap();
+        let a = m
+            .add_texts(vec![spec("WebApp01")], LeaseLogin::DomainJoined, None)
+            .await
+            .unwrap();
+        let b = m
+            .add_texts(vec![spec("WebApp02")], LeaseLogin::DomainJoined, None)
+            .await
+            .unwrap();
+        let calls = src.calls.load(Relaxed);
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert!(m.renewal_problems().is_empty());
+        m.danger_kill_timers_for_tests(&a.lease_id);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let problems = m.renewal_problems();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].0, a.lease_id, "only the lease whose timer died");
+        assert!(
+            problems[0].1.starts_with("timer stopped, restarted at "),
+            "{problems:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert_eq!(
+            src.calls.load(Relaxed),
+            calls + 1,
+            "renewed by the new timer"
+        );
+        assert!(
+            m.renewal_problems().is_empty(),
+            "the note goes with the renewal"
+        );
+        m.delete(&b.lease_id).await.unwrap();
+        m.delete(&a.lease_id).await.unwrap();
     }
 
     #[test]
