@@ -37,6 +37,28 @@ fn start_dc(dir: &Path, env: &serde_json::Value, dc: &str, extra: &[(&str, Strin
     Daemon::spawn(cmd, &socket)
 }
 
+/// [`start`] with the DC's LDAP port behind a fault proxy (no faults yet) on a free port of the
+/// DC's own address, so the service ticket stays `ldap/<dc name>`.
+async fn start_behind_ldap_proxy(
+    dir: &Path,
+    env: &serde_json::Value,
+    extra: &[(&str, String)],
+) -> (Proxy, Daemon) {
+    let ldap = Proxy::start(
+        "127.0.0.2:0".parse().unwrap(),
+        "127.0.0.2:389".parse().unwrap(),
+        Faults::default(),
+    )
+    .await;
+    let dc = format!(
+        "{}:{}",
+        env["dc_host"].as_str().unwrap(),
+        ldap.addr().port()
+    );
+    let d = start_dc(dir, env, &dc, extra);
+    (ldap, d)
+}
+
 fn spec_for(env: &serde_json::Value, gmsa: &str) -> String {
     common::credspec(
         gmsa,
@@ -105,24 +127,12 @@ async fn the_configured_dn_must_name_the_credspec_gmsa() {
 async fn a_corrupted_ldap_reply_drops_the_kept_session() {
     let env = testenv();
     let dir = tempfile::tempdir().unwrap();
-    // The proxy on a free port of the DC's own address: the service ticket stays ldap/<dc name>.
-    let ldap = Proxy::start(
-        "127.0.0.2:0".parse().unwrap(),
-        "127.0.0.2:389".parse().unwrap(),
-        Faults::default(),
-    )
-    .await;
-    let dc = format!(
-        "{}:{}",
-        env["dc_host"].as_str().unwrap(),
-        ldap.addr().port()
-    );
-    let d = start_dc(
+    let (ldap, d) = start_behind_ldap_proxy(
         dir.path(),
         &env,
-        &dc,
         &[("CF_TEST_PASSWORD_CACHE_SECS", "0".into())],
-    );
+    )
+    .await;
     let mut c = connect(&d.socket).await.unwrap();
     let gmsa = env["gmsa"]["name"].as_str().unwrap();
     let log = dir.path().join("daemon.log");
@@ -411,26 +421,15 @@ fn lease_health(d: &Daemon) -> (bool, String) {
 async fn a_failing_renewal_is_named_by_health_list_and_the_log() {
     let env = testenv();
     let dir = tempfile::tempdir().unwrap();
-    let ldap = Proxy::start(
-        "127.0.0.2:0".parse().unwrap(),
-        "127.0.0.2:389".parse().unwrap(),
-        Faults::default(),
-    )
-    .await;
-    let dc = format!(
-        "{}:{}",
-        env["dc_host"].as_str().unwrap(),
-        ldap.addr().port()
-    );
-    let d = start_dc(
+    let (ldap, d) = start_behind_ldap_proxy(
         dir.path(),
         &env,
-        &dc,
         &[
             ("CF_TEST_PASSWORD_CACHE_SECS", "0".into()),
             ("CF_TEST_RENEW_SECS", "1".into()),
         ],
-    );
+    )
+    .await;
     let mut c = connect(&d.socket).await.unwrap();
     let gmsa = env["gmsa"]["name"].as_str().unwrap();
     let added = c

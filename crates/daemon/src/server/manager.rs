@@ -1303,6 +1303,11 @@ mod tests {
         }
     }
 
+    /// Adds and commits a lease for the one gMSA `name`.
+    async fn add1(m: &Manager, name: &str, login: LeaseLogin) -> Added {
+        m.add_texts(vec![spec(name)], login, None).await.unwrap()
+    }
+
     fn creds() -> DomainlessCreds {
         DomainlessCreds::new("svc-fetcher", Zeroizing::new("pw".into()), "example.test").unwrap()
     }
@@ -1687,9 +1692,7 @@ mod tests {
         let m = manager(root.path(), src.clone(), RenewPolicy::default());
         m.recover().unwrap();
         assert_eq!(m.kdc_clock().offset("EXAMPLE.TEST"), 0, "nothing seen yet");
-        m.add_texts(vec![spec("WebApp01")], LeaseLogin::DomainJoined, None)
-            .await
-            .unwrap();
+        add1(&m, "WebApp01", LeaseLogin::DomainJoined).await;
         assert_eq!(m.kdc_clock().offset("EXAMPLE.TEST"), 600);
         assert_eq!(m.kdc_clock().offset("OTHER.TEST"), 0, "per realm");
         m.shutdown();
@@ -1712,26 +1715,9 @@ mod tests {
         let src = Arc::new(FakeSource::default());
         let m = manager(root.path(), src, RenewPolicy::default());
         m.recover().unwrap();
-        let a = m
-            .add_texts(
-                vec![spec("WebApp01")],
-                LeaseLogin::Domainless(creds()),
-                None,
-            )
-            .await
-            .unwrap();
-        let b = m
-            .add_texts(
-                vec![spec("WebApp02")],
-                LeaseLogin::Domainless(creds()),
-                None,
-            )
-            .await
-            .unwrap();
-        let c = m
-            .add_texts(vec![spec("WebApp03")], LeaseLogin::DomainJoined, None)
-            .await
-            .unwrap();
+        let a = add1(&m, "WebApp01", LeaseLogin::Domainless(creds())).await;
+        let b = add1(&m, "WebApp02", LeaseLogin::Domainless(creds())).await;
+        let c = add1(&m, "WebApp03", LeaseLogin::DomainJoined).await;
         assert_eq!(m.cache_sizes().0, 1);
         m.delete(&a.lease_id).await.unwrap();
         assert_eq!(m.cache_sizes().0, 1, "still used by lease b");
@@ -1758,14 +1744,8 @@ mod tests {
         };
         let m = manager(root.path(), src.clone(), renew);
         m.recover().unwrap();
-        let a = m
-            .add_texts(vec![spec("WebApp01")], LeaseLogin::DomainJoined, None)
-            .await
-            .unwrap();
-        let b = m
-            .add_texts(vec![spec("WebApp02")], LeaseLogin::DomainJoined, None)
-            .await
-            .unwrap();
+        let a = add1(&m, "WebApp01", LeaseLogin::DomainJoined).await;
+        let b = add1(&m, "WebApp02", LeaseLogin::DomainJoined).await;
         let calls = src.calls.load(Relaxed);
         tokio::time::sleep(Duration::from_millis(150)).await;
         assert!(m.renewal_problems().is_empty());
