@@ -20,6 +20,16 @@
 //!
 //! (`test-fake`: the memory figures compare the real source with `CF_TEST_FAKE_TICKETS=1`,
 //! which only a daemon built with that feature has.)
+//!
+//! `CF_BENCH_DAEMON=<path>` runs another daemon binary, e.g. the static musl build (whose
+//! allocator returns freed memory to the system); `DAEMON_BENCH_ONLY=memory` runs only the
+//! memory figures (RSS idle, with 1000 leases, after deleting them):
+//!
+//! ```text
+//! cargo build --release --target x86_64-unknown-linux-musl -p credentials-fetcherd --features test-fake --bin credentials-fetcherd
+//! CF_BENCH_DAEMON=target/x86_64-unknown-linux-musl/release/credentials-fetcherd DAEMON_BENCH_ONLY=memory \
+//!     cargo run --release -p benches --bin daemon_bench
+//! ```
 
 use benches::{median, ms, percentile};
 use credentials_fetcherd::server::connect;
@@ -260,9 +270,13 @@ async fn main() {
     )
     .unwrap();
     let s = |v: &serde_json::Value| v.as_str().unwrap().to_string();
-    let daemon = std::env::current_exe()
-        .unwrap()
-        .with_file_name("credentials-fetcherd");
+    let daemon = std::env::var_os("CF_BENCH_DAEMON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            std::env::current_exe()
+                .unwrap()
+                .with_file_name("credentials-fetcherd")
+        });
     assert!(
         daemon.exists(),
         "build it first: cargo build --release -p credentials-fetcherd --features test-fake --bin credentials-fetcherd"
@@ -283,6 +297,11 @@ async fn main() {
         .to_string(),
         scratch: sdir.join("bench-daemon"),
     }));
+    if std::env::var("DAEMON_BENCH_ONLY").is_ok_and(|v| v == "memory") {
+        memory(env, Vec::new()).await;
+        let _ = std::fs::remove_dir_all(&env.scratch);
+        return;
+    }
     let t_all = Instant::now();
     println!(
         "credentials-fetcherd ({}) on the local Samba 4.22 AD DC:",
@@ -452,43 +471,8 @@ async fn main() {
     drop(c);
     drop(d);
 
-    // 3. RSS idle and with 1000 leases, real DC and fake tickets.
-    idle_rss.sort();
-    println!("memory (VmRSS):");
-    println!(
-        "  idle after start (median of 10)                      {:>8} KiB ({:.1} MiB)",
-        idle_rss[idle_rss.len() / 2],
-        idle_rss[idle_rss.len() / 2] as f64 / 1024.0
-    );
-    for (label, extra) in [
-        ("real DC", &[][..]),
-        (
-            "CF_TEST_FAKE_TICKETS=1",
-            &[("CF_TEST_FAKE_TICKETS", "1")][..],
-        ),
-    ] {
-        let (d, t0) = spawn(env, extra);
-        wait_socket(&d, t0);
-        let (mut c, _) = first_health(&d, t0).await;
-        let idle = d.rss_kib();
-        let t = Instant::now();
-        let mut ids = Vec::new();
-        for _ in 0..20 {
-            let (_, _, v) = concurrent(env, &d.socket, 50).await;
-            ids.extend(v);
-        }
-        let took = t.elapsed();
-        let full = d.rss_kib();
-        let del = delete_all(&mut c, ids).await;
-        let after = d.rss_kib();
-        println!(
-            "  {label}: idle {idle} KiB; 1000 leases (50 at a time, {:.1} s) {full} KiB = {:.1} MiB   target <= 20 MiB {}; after deleting them ({:.1} s) {after} KiB",
-            took.as_secs_f64(),
-            full as f64 / 1024.0,
-            verdict(full <= 20 * 1024),
-            del.as_secs_f64()
-        );
-    }
+    // 3. RSS idle, with 1000 leases, and after deleting them; real DC and fake tickets.
+    memory(env, idle_rss).await;
 
     // 4. Where an add's time goes.
     println!("breakdown of one add:");
@@ -602,4 +586,54 @@ async fn main() {
     );
     let _ = std::fs::remove_dir_all(&env.scratch);
     println!("({:.1} s in all)", t_all.elapsed().as_secs_f64());
+}
+
+/// RSS idle (`idle_rss`: measured after earlier starts, may be empty), with 1000 leases, and
+/// after deleting them (the daemon releases its caches with the last lease), for the real
+/// source and for fake tickets.
+async fn memory(env: &'static Env, mut idle_rss: Vec<u64>) {
+    idle_rss.sort();
+    println!("memory (VmRSS) of {}:", env.daemon.display());
+    if !idle_rss.is_empty() {
+        println!(
+            "  idle after start (median of {})                      {:>8} KiB ({:.1} MiB)",
+            idle_rss.len(),
+            idle_rss[idle_rss.len() / 2],
+            idle_rss[idle_rss.len() / 2] as f64 / 1024.0
+        );
+    }
+    for (label, extra) in [
+        ("real DC", &[][..]),
+        (
+            "CF_TEST_FAKE_TICKETS=1",
+            &[("CF_TEST_FAKE_TICKETS", "1")][..],
+        ),
+    ] {
+        let (d, t0) = spawn(env, extra);
+        wait_socket(&d, t0);
+        let (mut c, _) = first_health(&d, t0).await;
+        let idle = d.rss_kib();
+        let t = Instant::now();
+        let mut ids = Vec::new();
+        for _ in 0..20 {
+            let (_, _, v) = concurrent(env, &d.socket, 50).await;
+            ids.extend(v);
+        }
+        let took = t.elapsed();
+        let full = d.rss_kib();
+        let del = delete_all(&mut c, ids).await;
+        // The caches are released with the last lease; give the allocator a moment.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let after = d.rss_kib();
+        println!(
+            "  {label}: idle {idle} KiB; 1000 leases (50 at a time, {:.1} s) {full} KiB = {:.1} MiB   target <= 20 MiB {}; after deleting them ({:.1} s) {after} KiB = {:.1} MiB, {:+} KiB ({:+.0}%) from idle",
+            took.as_secs_f64(),
+            full as f64 / 1024.0,
+            verdict(full <= 20 * 1024),
+            del.as_secs_f64(),
+            after as f64 / 1024.0,
+            after as i64 - idle as i64,
+            (after as f64 / idle.max(1) as f64 - 1.0) * 100.0
+        );
+    }
 }

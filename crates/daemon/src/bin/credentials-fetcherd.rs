@@ -31,7 +31,9 @@ struct Args {
     /// Directory of leases (default: CF_KRB_DIR, else /var/credentials-fetcher/krbdir).
     #[arg(long)]
     krbdir: Option<PathBuf>,
-    /// Mode of the ccache files, octal (default: CF_KRB5CC_MODE, else 600).
+    /// Mode of the ccache files, octal (default: CF_KRB5CC_MODE, else 600). A mode that lets
+    /// "other" read (e.g. 644) is refused at start unless CF_KRB5CC_MODE_ALLOW_WORLD_READABLE=1
+    /// is set; prefer 640 with --ccache-group.
     #[arg(long)]
     ccache_mode: Option<String>,
     /// Group of the ccache files and ticket directories (default: CF_KRB5CC_GID, else unchanged).

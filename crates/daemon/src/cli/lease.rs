@@ -56,8 +56,21 @@ pub enum LeaseCommand {
         #[arg(long)]
         domain: String,
     },
-    /// Call HealthCheck.
-    Health,
+    /// Call HealthCheck and print its status ("OK" while the daemon can serve), then name every
+    /// lease whose renewal is not working (failing and retrying, waiting for credentials, or
+    /// its timer restarted), one line each: `<lease>  <gMSA>  <state>`. Exits 1 when the daemon
+    /// does not answer OK or a lease is named.
+    Health {
+        /// The krbdir (default: $CF_KRB_DIR, else /var/credentials-fetcher/krbdir).
+        #[arg(long)]
+        krbdir: Option<PathBuf>,
+    },
+}
+
+fn krbdir(a: &Option<PathBuf>) -> PathBuf {
+    a.clone()
+        .or_else(|| std::env::var_os("CF_KRB_DIR").map(PathBuf::from))
+        .unwrap_or_else(|| crate::server::config::DEFAULT_KRBDIR.into())
 }
 
 fn socket(a: &Option<PathBuf>) -> PathBuf {
@@ -78,30 +91,15 @@ fn password(p: &PathBuf) -> Result<String, String> {
 /// Runs a lease subcommand.
 pub async fn run(a: LeaseArgs) -> Result<(), String> {
     let path = socket(&a.socket);
-    if let LeaseCommand::List { krbdir } = &a.command {
-        let root = krbdir
-            .clone()
-            .or_else(|| std::env::var_os("CF_KRB_DIR").map(PathBuf::from))
-            .unwrap_or_else(|| crate::server::config::DEFAULT_KRBDIR.into());
+    if let LeaseCommand::List { krbdir: dir } = &a.command {
+        let root = krbdir(dir);
         let ids = crate::server::lease::scan(&root).map_err(|e| e.to_string())?;
         for id in ids {
             // The renewal column: "ok", or the daemon's note of why it is not renewing normally
-            // (waiting for credentials after a refused login, or failing and retrying).
-            let renewal = std::fs::read_to_string(
-                root.join(id.as_str())
-                    .join(crate::server::manager::RENEWAL_STATE_NAME),
-            )
-            .ok()
-            .map(|s| {
-                s.lines()
-                    .next()
-                    .unwrap_or("")
-                    .chars()
-                    .take(400)
-                    .collect::<String>()
-            })
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| "ok".into());
+            // (waiting for credentials after a refused login, failing and retrying, or a
+            // restarted timer).
+            let renewal = crate::server::manager::read_renewal_state(&root, &id)
+                .unwrap_or_else(|| "ok".into());
             match crate::server::lease::Metadata::read(&root, &id) {
                 Ok(md) => {
                     for t in md.tickets {
@@ -200,7 +198,7 @@ pub async fn run(a: LeaseArgs) -> Result<(), String> {
                 .iter()
                 .for_each(|p| println!("{p}"));
         }
-        LeaseCommand::Health => {
+        LeaseCommand::Health { krbdir: dir } => {
             let r = c
                 .health_check(HealthCheckRequest {
                     service: "cf".into(),
@@ -209,6 +207,32 @@ pub async fn run(a: LeaseArgs) -> Result<(), String> {
                 .map_err(st)?
                 .into_inner();
             println!("{}", r.status);
+            let root = krbdir(&dir);
+            let mut named = 0;
+            for id in crate::server::lease::scan(&root).map_err(|e| e.to_string())? {
+                let Some(state) = crate::server::manager::read_renewal_state(&root, &id) else {
+                    continue;
+                };
+                let gmsas = crate::server::lease::Metadata::read(&root, &id)
+                    .map(|md| {
+                        md.tickets
+                            .iter()
+                            .map(|t| t.service_account_name.clone())
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    })
+                    .unwrap_or_else(|_| "(unreadable metadata)".into());
+                println!("{id}  {gmsas}  renewal: {state}");
+                named += 1;
+            }
+            if r.status != "OK" {
+                return Err(format!("the daemon answered {:?}", r.status));
+            }
+            if named > 0 {
+                return Err(format!(
+                    "{named} lease(s) whose renewal is not working (listed above)"
+                ));
+            }
         }
         LeaseCommand::List { .. } => {}
     }

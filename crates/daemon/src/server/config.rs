@@ -15,6 +15,9 @@ pub const DEFAULT_KRBDIR: &str = "/var/credentials-fetcher/krbdir";
 pub const DEFAULT_RPC_DEADLINE: std::time::Duration = std::time::Duration::from_secs(15);
 /// The ECS agent's config file.
 pub const ECS_CONFIG: &str = "/etc/ecs/ecs.config";
+/// Set to `1` to accept a `CF_KRB5CC_MODE` that lets "other" read the ccaches (e.g. 644);
+/// without it such a mode stops the daemon at start.
+pub const ALLOW_WORLD_READABLE: &str = "CF_KRB5CC_MODE_ALLOW_WORLD_READABLE";
 
 /// Settings given on the command line (each overrides the environment and ecs.config).
 #[derive(Debug, Clone, Default)]
@@ -235,6 +238,23 @@ impl Config {
                         format!("{m}: must be owner-readable and not world-writable"),
                     ));
                 }
+                if v & 0o004 != 0 {
+                    let forced = get(ALLOW_WORLD_READABLE).is_some_and(|f| f.trim() == "1");
+                    if !forced {
+                        return Err(bad(
+                            "CF_KRB5CC_MODE",
+                            format!(
+                                "{m} lets every local user (\"other\") read the tickets: use 640 with \
+                                 CF_KRB5CC_GID=<the containers' group>, or set \
+                                 {ALLOW_WORLD_READABLE}=1 to force it"
+                            ),
+                        ));
+                    }
+                    tracing::warn!(
+                        mode = %format!("{v:o}"),
+                        "{ALLOW_WORLD_READABLE}=1: ccaches are written readable by every local user"
+                    );
+                }
                 v
             }
             None => 0o600,
@@ -380,6 +400,45 @@ mod tests {
                 "{k}={v}"
             );
         }
+    }
+
+    #[test]
+    fn world_readable_ccache_modes_need_the_force_setting() {
+        for mode in ["644", "604", "444", "0o644"] {
+            let env = |k: &str| (k == "CF_KRB5CC_MODE").then(|| mode.to_string());
+            let e = Config::resolve(&Flags::default(), &env, None, "").unwrap_err();
+            let text = e.to_string();
+            assert!(
+                text.contains(ALLOW_WORLD_READABLE) && text.contains("other"),
+                "{mode}: {text}"
+            );
+            let forced = |k: &str| match k {
+                "CF_KRB5CC_MODE" => Some(mode.to_string()),
+                ALLOW_WORLD_READABLE => Some("1".to_string()),
+                _ => None,
+            };
+            let c = Config::resolve(&Flags::default(), &forced, None, "").unwrap();
+            assert_eq!(c.ccache_mode & 0o004, 0o004, "{mode}");
+            let not_one = |k: &str| match k {
+                "CF_KRB5CC_MODE" => Some(mode.to_string()),
+                ALLOW_WORLD_READABLE => Some("yes".to_string()),
+                _ => None,
+            };
+            assert!(Config::resolve(&Flags::default(), &not_one, None, "").is_err());
+        }
+        // Group-readable is fine without it; so is the flag form.
+        let env = |k: &str| (k == "CF_KRB5CC_MODE").then(|| "640".to_string());
+        assert_eq!(
+            Config::resolve(&Flags::default(), &env, None, "")
+                .unwrap()
+                .ccache_mode,
+            0o640
+        );
+        let flags = Flags {
+            ccache_mode: Some("644".into()),
+            ..Flags::default()
+        };
+        assert!(Config::resolve(&flags, &|_| None, None, "").is_err());
     }
 
     #[test]

@@ -23,6 +23,9 @@ pub struct FakeSource {
     pub refused_passwords: std::sync::Mutex<Vec<String>>,
     /// Number of login checks ([`TicketSource::check_login`]).
     pub checks: std::sync::atomic::AtomicUsize,
+    /// How far the fake KDC's clock is ahead of the local one (seconds): ticket times are on
+    /// its clock and [`Credentials::time_offset`] says so.
+    pub kdc_offset: i64,
 }
 
 impl FakeSource {
@@ -55,6 +58,7 @@ impl Default for FakeSource {
             calls: Default::default(),
             refused_passwords: Default::default(),
             checks: Default::default(),
+            kdc_offset: 0,
         }
     }
 }
@@ -103,7 +107,8 @@ impl TicketSource for FakeSource {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs() as i64)
-                .unwrap_or(0);
+                .unwrap_or(0)
+                + self.kdc_offset;
             let key = krb5_proto::crypto::Key::new(
                 krb5_proto::crypto::EncType::Aes256CtsHmacSha196,
                 &[7u8; 32],
@@ -124,7 +129,7 @@ impl TicketSource for FakeSource {
                     start_time: now,
                     end_time: now + self.lifetime.as_secs() as i64,
                     renew_till: None,
-                    time_offset: 0,
+                    time_offset: self.kdc_offset,
                     pa_type: None,
                     client_kvno: None,
                 },

@@ -27,7 +27,8 @@
 //! the search (never across the AS exchange as the gMSA), closed after [`LDAP_IDLE_CLOSE`]
 //! without use, and reconnected by the reader when the DC has dropped it. A search cancelled
 //! half-way drops its connection (the next read opens a new one) instead of leaving a
-//! half-read answer on it. [`KerberosSource::spawn_prewarm`] logs in and binds at start-up
+//! half-read answer on it; so does any protocol or crypto error (a reply that does not unseal
+//! or decode: see [`msds_gmsa::ldap::session::error_keeps_session`]). [`KerberosSource::spawn_prewarm`] logs in and binds at start-up
 //! when the login is known then (host keytab, domainless secret), so the first lease pays
 //! only the search and the gMSA's AS exchange.
 
@@ -36,7 +37,7 @@ use super::error::{BoxFuture, ErrorKind, LeaseError};
 use super::refusals::{Refusals, refusal_reason};
 use super::s2k::S2kCache;
 use super::secret::SecretSource;
-use super::source::{Login, TicketOutcome, TicketRequest, TicketSource};
+use super::source::{CacheSizes, Login, TicketOutcome, TicketRequest, TicketSource};
 use krb5_proto::as_exchange::{AsOptions, Secret};
 use krb5_proto::client::Client;
 use krb5_proto::etype_policy::EnctypePolicy;
@@ -162,6 +163,30 @@ async fn close_when_idle(cell: Weak<tokio::sync::Mutex<ReaderSlot>>, idle: Durat
     }
 }
 
+/// Whether two sAMAccountNames name the same account: compared case-insensitively, with or
+/// without the trailing `$` of a computer/gMSA account.
+pub fn same_account_name(a: &str, b: &str) -> bool {
+    let strip = |s: &str| s.trim().trim_end_matches('$').to_owned();
+    strip(a).eq_ignore_ascii_case(&strip(b))
+}
+
+/// The object found at a configured DN (`CF_GMSA_DISTINGUISHED_NAME`, or a lease's recorded
+/// DN) must be the credspec's gMSA: otherwise another account's TGT would be written under
+/// this gMSA's name. `FAILED_PRECONDITION` naming both when it is not.
+fn check_dn_names_gmsa(dn: &str, found_sam: &str, credspec_gmsa: &str) -> Result<(), LeaseError> {
+    if same_account_name(found_sam, credspec_gmsa) {
+        return Ok(());
+    }
+    Err(LeaseError::new(
+        ErrorKind::FailedPrecondition,
+        format!("checking the gMSA at the distinguished name {dn}"),
+        format!(
+            "the object at this DN is {found_sam}, but the credspec names the gMSA {credspec_gmsa}$: \
+             fix CF_GMSA_DISTINGUISHED_NAME (or the secret's distinguishedName) or the credspec"
+        ),
+    ))
+}
+
 /// Kerberos + LDAP ticket source.
 pub struct KerberosSource {
     client: Client,
@@ -283,6 +308,58 @@ impl KerberosSource {
     /// How many LDAP connections this source has opened (first connections and reconnects).
     pub fn ldap_connections(&self) -> u64 {
         self.ldap_connections.load(Ordering::Relaxed)
+    }
+
+    /// How many entries each cache holds now.
+    pub fn cache_sizes(&self) -> CacheSizes {
+        fn len<T>(m: &Mutex<HashMap<String, T>>) -> usize {
+            match m.lock() {
+                Ok(m) => m.len(),
+                Err(p) => p.into_inner().len(),
+            }
+        }
+        CacheSizes {
+            tgts: len(&self.tgts),
+            passwords: len(&self.passwords),
+            gmsa_tgts: len(&self.gmsa_tgts),
+            readers: len(&self.readers),
+            s2k_keys: self.s2k.len(),
+        }
+    }
+
+    /// Empties every cache (see [`TicketSource::release_caches`]): the entries are dropped,
+    /// which zeroizes their keys and passwords, and the kept LDAP sessions are closed (a
+    /// session in use by a read finishes it, then is dropped with its slot).
+    pub async fn release(&self) {
+        fn take<T>(m: &Mutex<HashMap<String, T>>) -> HashMap<String, T> {
+            match m.lock() {
+                Ok(mut m) => std::mem::take(&mut *m),
+                Err(p) => std::mem::take(&mut *p.into_inner()),
+            }
+        }
+        let before = self.cache_sizes();
+        drop(take(&self.tgts));
+        drop(take(&self.passwords));
+        drop(take(&self.gmsa_tgts));
+        self.s2k.clear();
+        for (_, cell) in take(&self.readers) {
+            if let Ok(mut slot) = cell.try_lock()
+                && let Some(r) = slot.reader.take()
+            {
+                drop(slot);
+                r.close().await;
+            }
+        }
+        if !before.is_empty() {
+            tracing::info!(
+                tgts = before.tgts,
+                passwords = before.passwords,
+                gmsa_tgts = before.gmsa_tgts,
+                ldap_sessions = before.readers,
+                keys = before.s2k_keys,
+                "no lease left: cached tickets, password blobs, keys and LDAP sessions released"
+            );
+        }
     }
 
     /// How many password keys this source has derived (string-to-key cache misses).
@@ -475,7 +552,16 @@ impl KerberosSource {
                 "LDAP session opened to DC {dc} as {login}"
             );
         }
-        slot.reader = Some(reader);
+        match &result {
+            // A protocol or crypto error (a reply that did not unseal or decode, ...): the
+            // reader has dropped its connection; drop the reader too, so nothing of that
+            // session is reused and the next read opens and binds a fresh one.
+            Err(e) if !msds_gmsa::ldap::session::error_keeps_session(e) => {
+                tracing::warn!(login = %login, error = %e, "LDAP session dropped after an error; the next read opens a new one");
+                slot.reader = None;
+            }
+            _ => slot.reader = Some(reader),
+        }
         slot.last_used = Instant::now();
         if !slot.sweeping {
             slot.sweeping = true;
@@ -593,7 +679,12 @@ impl KerberosSource {
                     &e,
                 )
             });
-        let fetched = match fetched {
+        let fetched = match fetched.and_then(|f| match &lookup {
+            GmsaLookup::Dn(dn) => {
+                check_dn_names_gmsa(dn, &f.sam_account_name, &spec.gmsa_name).map(|()| f)
+            }
+            _ => Ok(f),
+        }) {
             Ok(f) => f,
             Err(e) => {
                 guard.failed = Some((Instant::now(), e.clone()));
@@ -714,6 +805,14 @@ impl TicketSource for KerberosSource {
         Box::pin(self.ticket(req, None))
     }
 
+    fn release_caches(&self) -> BoxFuture<'_, ()> {
+        Box::pin(self.release())
+    }
+
+    fn cache_sizes(&self) -> CacheSizes {
+        KerberosSource::cache_sizes(self)
+    }
+
     fn renew_ticket(
         &self,
         req: TicketRequest,
@@ -765,6 +864,25 @@ mod tests {
             obtained: Instant::now().checked_sub(age).unwrap(),
             generation: 1,
         }
+    }
+
+    #[test]
+    fn dn_must_name_the_credspec_gmsa() {
+        assert!(same_account_name("WebApp01$", "webapp01"));
+        assert!(same_account_name("WEBAPP01", "WebApp01$"));
+        assert!(same_account_name("WebApp01$", "WebApp01$"));
+        assert!(!same_account_name("WebApp01$", "WebApp02"));
+        assert!(!same_account_name("WebApp01$", "WebApp0"));
+        check_dn_names_gmsa("CN=WebApp01,DC=x", "WebApp01$", "webapp01").unwrap();
+        let e = check_dn_names_gmsa("CN=WebApp01,DC=x", "WebApp01$", "Other").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::FailedPrecondition);
+        let text = e.to_string();
+        assert!(
+            text.contains("WebApp01$")
+                && text.contains("Other$")
+                && text.contains("CN=WebApp01,DC=x"),
+            "{text}"
+        );
     }
 
     #[test]

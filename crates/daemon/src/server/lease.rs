@@ -274,7 +274,9 @@ impl Metadata {
     }
 
     /// Writes the metadata atomically (temporary file + rename in the lease directory), pretty
-    /// printed like upstream's writer, mode 0644, fsynced (see [`Metadata::write_with`]).
+    /// printed like upstream's writer, mode [`METADATA_MODE`] (0600: it names the domainless
+    /// user and the credspecs, and only the daemon reads it), fsynced (see
+    /// [`Metadata::write_with`]).
     pub fn write(&self, root: &Path, id: &LeaseId) -> Result<(), LayoutError> {
         self.write_with(root, id, Durability::Fsync)
     }
@@ -291,18 +293,30 @@ impl Metadata {
         id: &LeaseId,
         durability: Durability,
     ) -> Result<(), LayoutError> {
-        self.write_to(root, id, metadata_path(root, id), durability)
+        self.write_as(root, id, durability, None)
     }
 
-    /// Writes the metadata under its pending name: the lease is not committed until
-    /// [`commit_pending`] renames it (see the module docs on crash safety).
+    /// [`Metadata::write_with`] giving the file group `gid` (the daemon's `CF_KRB5CC_GID`).
+    pub fn write_as(
+        &self,
+        root: &Path,
+        id: &LeaseId,
+        durability: Durability,
+        gid: Option<u32>,
+    ) -> Result<(), LayoutError> {
+        self.write_to(root, id, metadata_path(root, id), durability, gid)
+    }
+
+    /// Writes the metadata under its pending name, with group `gid`: the lease is not committed
+    /// until [`commit_pending`] renames it (see the module docs on crash safety).
     pub fn write_pending(
         &self,
         root: &Path,
         id: &LeaseId,
         durability: Durability,
+        gid: Option<u32>,
     ) -> Result<(), LayoutError> {
-        self.write_to(root, id, pending_metadata_path(root, id), durability)
+        self.write_to(root, id, pending_metadata_path(root, id), durability, gid)
     }
 
     fn write_to(
@@ -311,6 +325,7 @@ impl Metadata {
         id: &LeaseId,
         path: PathBuf,
         durability: Durability,
+        gid: Option<u32>,
     ) -> Result<(), LayoutError> {
         let dir = root.join(id.as_str());
         std::fs::create_dir_all(&dir).map_err(|source| LayoutError::Io {
@@ -322,8 +337,40 @@ impl Metadata {
             path: path.clone(),
             cause: e.to_string(),
         })?;
-        write_atomic(&path, &bytes, 0o644, None, durability)
+        write_atomic(&path, &bytes, METADATA_MODE, gid, durability)
     }
+}
+
+/// Mode of a lease's metadata file (and of its renewal-state file).
+pub const METADATA_MODE: u32 = 0o600;
+
+/// Mode of lease and ticket directories for ccaches of mode `ccache_mode`: 0750 (owner and the
+/// `CF_KRB5CC_GID` group may enter), plus 0005 when the ccache itself is readable by others (a
+/// mode allowed only with `CF_KRB5CC_MODE_ALLOW_WORLD_READABLE=1`), so such a ccache stays
+/// reachable.
+pub fn dir_mode(ccache_mode: u32) -> u32 {
+    if ccache_mode & 0o004 != 0 {
+        0o755
+    } else {
+        0o750
+    }
+}
+
+/// Gives `path` exactly `mode` (whatever the umask) and, when `gid` is set, that group.
+pub fn set_mode_and_group(path: &Path, mode: u32, gid: Option<u32>) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    if let Some(gid) = gid {
+        std::os::unix::fs::chown(path, None, Some(gid))?;
+    }
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+}
+
+/// Creates the directory `path` with exactly `mode` and group `gid` (see
+/// [`set_mode_and_group`]); fails if it exists.
+pub fn create_dir_with(path: &Path, mode: u32, gid: Option<u32>) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    std::fs::DirBuilder::new().mode(mode & 0o700).create(path)?;
+    set_mode_and_group(path, mode, gid)
 }
 
 pub use atomic_replace::Durability;

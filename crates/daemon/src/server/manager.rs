@@ -30,7 +30,22 @@ pub struct RenewPolicy {
     pub retry_min: Duration,
     /// Longest retry delay.
     pub retry_max: Duration,
+    /// Shortest delay before a renewal scheduled from a ticket's life (default
+    /// [`MIN_RENEW_DELAY`]): a ticket already near (or past) its end is renewed after this,
+    /// never in a hot loop. Not applied to `fixed`.
+    pub min_delay: Duration,
+    /// How often the timer watchdog looks for renewal timers that ended while their lease
+    /// lives (default [`TIMER_CHECK`]).
+    pub timer_check: Duration,
 }
+
+/// Default [`RenewPolicy::timer_check`].
+pub const TIMER_CHECK: Duration = Duration::from_secs(60);
+
+/// Default [`RenewPolicy::min_delay`]: 30 s. A KDC handing out tickets shorter than this (or a
+/// renewal that keeps getting a ticket close to its end) costs one AS exchange per 30 s per
+/// ticket at most.
+pub const MIN_RENEW_DELAY: Duration = Duration::from_secs(30);
 
 impl Default for RenewPolicy {
     fn default() -> Self {
@@ -39,13 +54,17 @@ impl Default for RenewPolicy {
             fixed: None,
             retry_min: Duration::from_secs(10),
             retry_max: Duration::from_secs(600),
+            min_delay: MIN_RENEW_DELAY,
+            timer_check: TIMER_CHECK,
         }
     }
 }
 
 impl RenewPolicy {
-    /// The delay before renewing a ticket valid from `start` to `end` (Unix seconds), at `now`.
-    pub fn delay(&self, start: i64, end: i64, now: i64) -> Duration {
+    /// The delay before renewing a ticket valid from `start` to `end`, at `kdc_now`: all three
+    /// on the KDC's clock (Unix seconds; see [`super::clock::KdcClock::kdc_now`]). A random point
+    /// of `window`, at least `min_delay`, at most 30 days.
+    pub fn delay(&self, start: i64, end: i64, kdc_now: i64) -> Duration {
         if let Some(d) = self.fixed {
             return d;
         }
@@ -53,7 +72,8 @@ impl RenewPolicy {
         let (lo, hi) = self.window;
         let frac = lo + (hi - lo) * random_unit();
         let at = start as f64 + life * frac;
-        Duration::from_secs_f64((at - now as f64).clamp(1.0, 30.0 * 86_400.0))
+        let min = self.min_delay.as_secs_f64();
+        Duration::from_secs_f64((at - kdc_now as f64).clamp(min, (30.0 * 86_400.0f64).max(min)))
     }
 }
 
@@ -134,6 +154,8 @@ struct Inner {
     creating: Mutex<HashMap<LeaseId, Creating>>,
     /// Domainless passwords known in memory (from RPCs or the secret source), by `user@domain`.
     users: Mutex<HashMap<String, DomainlessCreds>>,
+    /// KDC clock offsets per realm: renewals are scheduled on the KDC's time.
+    clock: Arc<super::clock::KdcClock>,
     /// Bumped whenever credentials arrive (a checked renew, an add, the secret source): wakes
     /// the timers waiting for credentials after a refused login.
     creds_arrived: watch::Sender<u64>,
@@ -260,10 +282,11 @@ impl PendingLease {
                 .iter()
                 .zip(&self.times)
                 .map(|(t, (s, e))| {
+                    let now = manager.0.clock.kdc_now(&realm_of(t));
                     manager.spawn_timer(
                         id.clone(),
                         t.clone(),
-                        manager.0.cfg.renew.delay(*s, *e, now_unix()),
+                        manager.0.cfg.renew.delay(*s, *e, now),
                     )
                 })
                 .collect();
@@ -303,6 +326,16 @@ impl Manager {
         source: Arc<dyn TicketSource>,
         secret: Option<Arc<dyn SecretSource>>,
     ) -> Self {
+        Self::with_clock(cfg, source, secret, Arc::default())
+    }
+
+    /// [`Manager::new`] with the KDC clock `clock` (tests inject the local time).
+    pub fn with_clock(
+        cfg: ManagerConfig,
+        source: Arc<dyn TicketSource>,
+        secret: Option<Arc<dyn SecretSource>>,
+        clock: Arc<super::clock::KdcClock>,
+    ) -> Self {
         Self(Arc::new(Inner {
             cfg,
             source,
@@ -310,8 +343,14 @@ impl Manager {
             leases: Mutex::default(),
             creating: Mutex::default(),
             users: Mutex::default(),
+            clock,
             creds_arrived: watch::Sender::new(0),
         }))
+    }
+
+    /// The per-realm KDC clock offsets renewals are scheduled with.
+    pub fn kdc_clock(&self) -> &super::clock::KdcClock {
+        &self.0.clock
     }
 
     /// The settings.
@@ -373,14 +412,22 @@ impl Manager {
             remove_temp_files(&self.0.cfg.layout.lease_dir(&id));
             match Metadata::read(&root, &id) {
                 Ok(md) => {
+                    self.tighten_modes(&id, &md);
                     let mut timers = Vec::new();
                     for t in &md.tickets {
                         remove_temp_files(&t.dir());
-                        let end = read_ccache_times(&t.dir().join(CCACHE_NAME));
-                        let delay = match end {
-                            Some((start, end)) if end > now_unix() => {
-                                self.0.cfg.renew.delay(start, end, now_unix())
+                        let times = read_ccache_times(&t.dir().join(CCACHE_NAME));
+                        let realm = realm_of(t);
+                        if let Some((_, _, Some(offset))) = times {
+                            self.0.clock.observe(&realm, offset);
+                        }
+                        let now = self.0.clock.kdc_now(&realm);
+                        let delay = match times {
+                            Some((start, end, _)) if end > now => {
+                                self.0.cfg.renew.delay(start, end, now)
                             }
+                            // Expired or unreadable: renewed at once (once; later renewals
+                            // are scheduled from the new ticket, at least `min_delay` apart).
                             _ => Duration::from_secs(1),
                         };
                         timers.push(self.spawn_timer(id.clone(), t.clone(), delay));
@@ -400,7 +447,34 @@ impl Manager {
                 }
             }
         }
+        self.spawn_timer_watchdog();
         Ok(n)
+    }
+
+    /// Gives an adopted lease (written by an older version or by upstream, with a 0755 lease
+    /// directory and 0644 metadata) the modes and group a new one gets: directories
+    /// [`super::lease::dir_mode`], metadata and renewal state 0600, group `CF_KRB5CC_GID`
+    /// when set. Failures are only logged: the lease is served either way.
+    fn tighten_modes(&self, id: &LeaseId, md: &Metadata) {
+        use super::lease::{METADATA_MODE, dir_mode, set_mode_and_group};
+        let (cfg, gid) = (&self.0.cfg, self.0.cfg.ccache_gid);
+        let dmode = dir_mode(cfg.ccache_mode);
+        let lease_dir = cfg.layout.lease_dir(id);
+        let mut paths = vec![
+            (lease_dir.clone(), dmode),
+            (cfg.layout.metadata_path(id), METADATA_MODE),
+            (lease_dir.join(RENEWAL_STATE_NAME), METADATA_MODE),
+        ];
+        paths.extend(md.tickets.iter().map(|t| (t.dir(), dmode)));
+        for (path, mode) in paths {
+            match set_mode_and_group(&path, mode, gid) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    tracing::warn!(lease = %id, path = %path.display(), error = %e, "cannot set the mode {mode:o} of an adopted lease's file")
+                }
+            }
+        }
     }
 
     fn login_for(&self, login: &LeaseLogin) -> Login {
@@ -574,6 +648,7 @@ impl Manager {
         for (SpecText { spec, text }, o) in specs.iter().zip(outcomes) {
             let o = o.ok_or_else(|| LeaseError::internal("getting a ticket", "missing result"))?;
             let dir = self.0.cfg.layout.ticket_dir(id, &spec.gmsa_name);
+            self.0.clock.observe(&spec.realm(), o.tgt.time_offset);
             times.push((o.tgt.start_time, o.tgt.end_time));
             files.push((dir.clone(), crate::convert::new_cache(&o.tgt)));
             md.tickets.push(TicketInfo {
@@ -628,7 +703,17 @@ impl Manager {
             Some(e) => e.metadata.tickets.iter().map(TicketInfo::dir).collect(),
             None => Vec::new(),
         };
+        let user = entry.as_ref().and_then(|e| {
+            e.metadata
+                .tickets
+                .iter()
+                .find(|t| !t.domainless_user.is_empty())
+                .map(|t| user_key(&t.domainless_user, &t.domain_name))
+        });
         drop(entry);
+        if !dirs.is_empty() {
+            self.release_unused(user).await;
+        }
         // The delete's commit point is the rename to a tombstone: a daemon killed after it
         // removes the rest at its next start, one killed before it still has the whole lease.
         // A renewal finishing meanwhile cannot re-create the directory under its old name.
@@ -656,6 +741,44 @@ impl Manager {
             tracing::info!(lease = %id, "lease deleted");
         }
         Ok(dirs)
+    }
+
+    /// After a delete: forgets the domainless user `user` when no lease uses it any more, and
+    /// when no lease is left at all (none being created either), empties every cache: the
+    /// known passwords and the ticket source's tickets, blobs, keys and LDAP sessions (dropped,
+    /// so zeroized). A lease added later logs in and reads again.
+    async fn release_unused(&self, user: Option<String>) {
+        let (empty, in_use) = {
+            let leases = lock(&self.0.leases);
+            let in_use = user.as_ref().is_some_and(|u| {
+                leases.values().any(|e| {
+                    e.metadata.tickets.iter().any(|t| {
+                        !t.domainless_user.is_empty()
+                            && user_key(&t.domainless_user, &t.domain_name) == *u
+                    })
+                })
+            });
+            (
+                leases.is_empty() && lock(&self.0.creating).is_empty(),
+                in_use,
+            )
+        };
+        if let Some(u) = user
+            && !in_use
+        {
+            lock(&self.0.users).remove(&u);
+        }
+        if empty {
+            let users = std::mem::take(&mut *lock(&self.0.users));
+            drop(users);
+            self.0.source.release_caches().await;
+        }
+    }
+
+    /// Entry counts of the caches: the known domainless passwords and the ticket source's
+    /// (for tests and `gmsa lease health`).
+    pub fn cache_sizes(&self) -> (usize, super::source::CacheSizes) {
+        (lock(&self.0.users).len(), self.0.source.cache_sizes())
     }
 
     /// Renews now every ticket obtained with this user's credentials and remembers the
@@ -781,8 +904,9 @@ impl Manager {
             .await
             .ok()
             .flatten()
-            .map(|(_, end)| end);
+            .map(|(_, end, _)| end);
         let o = self.0.source.renew_ticket(req, replacing_end).await?;
+        self.0.clock.observe(&realm_of(t), o.tgt.time_offset);
         let deleted = || !lock(&self.0.leases).contains_key(id);
         if deleted() {
             tracing::info!(lease = %id, gmsa = %t.service_account_name, "renewal dropped: {step}: the lease was deleted meanwhile");
@@ -805,11 +929,23 @@ impl Manager {
     /// refused is not retried: the lease is marked as waiting for credentials (log and
     /// [`RENEWAL_STATE_NAME`], shown by `gmsa lease list`) until new credentials arrive.
     fn spawn_timer(&self, id: LeaseId, t: TicketInfo, first: Duration) -> AbortHandle {
+        self.spawn_timer_marked(id, t, first, false)
+    }
+
+    /// [`Manager::spawn_timer`]; `marked`: the lease has a [`RENEWAL_STATE_NAME`] note that the
+    /// next successful renewal removes.
+    fn spawn_timer_marked(
+        &self,
+        id: LeaseId,
+        t: TicketInfo,
+        first: Duration,
+        marked: bool,
+    ) -> AbortHandle {
         let weak = Arc::downgrade(&self.0);
         tokio::spawn(async move {
             let mut delay = first;
             let mut retry: Option<Duration> = None;
-            let mut marked = false;
+            let mut marked = marked;
             let mut failing_since: Option<i64> = None;
             let mut waiting = false;
             loop {
@@ -822,10 +958,13 @@ impl Manager {
                     // The lease is gone: so is its timer.
                     Ok(None) => return,
                     Ok(Some((s, e))) => {
+                        if failing_since.is_some() || waiting || marked {
+                            tracing::info!(lease = %id, gmsa = %t.service_account_name, "renewal recovered: ticket renewed");
+                        }
                         retry = None;
                         failing_since = None;
                         waiting = false;
-                        delay = this.0.cfg.renew.delay(s, e, now_unix());
+                        delay = this.0.cfg.renew.delay(s, e, this.0.clock.kdc_now(&realm_of(&t)));
                         if marked {
                             marked = false;
                             this.set_renewal_state(&id, None).await;
@@ -858,6 +997,7 @@ impl Manager {
                         // from it, else renew now.
                         let Some(inner) = weak.upgrade() else { return };
                         let p = inner.cfg.renew.clone();
+                        let now = inner.clock.kdc_now(&realm_of(&t));
                         drop(inner);
                         let cc = dir.join(CCACHE_NAME);
                         delay = match tokio::task::spawn_blocking(move || read_ccache_times(&cc))
@@ -865,7 +1005,7 @@ impl Manager {
                             .ok()
                             .flatten()
                         {
-                            Some((s, e)) if s >= now_unix() - 60 && e > now_unix() => p.delay(s, e, now_unix()),
+                            Some((s, e, _)) if s >= now - 60 && e > now => p.delay(s, e, now),
                             _ => Duration::ZERO,
                         };
                     }
@@ -875,7 +1015,13 @@ impl Manager {
                         let next = retry.map(|r| (r * 2).min(p.retry_max)).unwrap_or(p.retry_min);
                         retry = Some(next);
                         delay = p.jittered(next);
-                        tracing::warn!(lease = %id, gmsa = %t.service_account_name, error = %e, retry_in_ms = delay.as_millis() as u64, "renewal failed");
+                        // Logged at warn once when the renewal starts failing (a state change),
+                        // then at debug per retry; "renewal recovered" when it works again.
+                        if failing_since.is_none() {
+                            tracing::warn!(lease = %id, gmsa = %t.service_account_name, error = %e, retry_in_ms = delay.as_millis() as u64, "renewal failing: retrying with back-off (shown by `gmsa lease health` and `gmsa lease list`; further failures are logged at debug until it recovers)");
+                        } else {
+                            tracing::debug!(lease = %id, gmsa = %t.service_account_name, error = %e, retry_in_ms = delay.as_millis() as u64, "renewal failed again");
+                        }
                         this.set_renewal_state(
                             &id,
                             Some(format!(
@@ -892,6 +1038,79 @@ impl Manager {
         .abort_handle()
     }
 
+    /// Starts the watchdog of the renewal timers (once, from [`Manager::recover`]): every
+    /// [`RenewPolicy::timer_check`] it looks for a timer that ended while its lease lives (a
+    /// panic, a bug), logs it at warn, records it in the lease's [`RENEWAL_STATE_NAME`] (so
+    /// `gmsa lease health` and `gmsa lease list` name the lease) and starts a new timer, which
+    /// renews at once and clears the note when it succeeds.
+    fn spawn_timer_watchdog(&self) {
+        let weak = Arc::downgrade(&self.0);
+        let every = self.0.cfg.renew.timer_check.max(Duration::from_millis(10));
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(inner) = weak.upgrade() else { return };
+                let this = Manager(inner);
+                let dead: Vec<(LeaseId, usize, TicketInfo)> = lock(&this.0.leases)
+                    .iter()
+                    .flat_map(|(id, e)| {
+                        e.timers
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, h)| h.is_finished())
+                            .filter_map(|(i, _)| {
+                                e.metadata
+                                    .tickets
+                                    .get(i)
+                                    .map(|t| (id.clone(), i, t.clone()))
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                    .collect();
+                for (id, i, t) in dead {
+                    tracing::warn!(lease = %id, gmsa = %t.service_account_name, "the renewal timer of lease {id} ({}) stopped; starting a new one", t.service_account_name);
+                    this.set_renewal_state(
+                        &id,
+                        Some(format!(
+                            "timer stopped, restarted at {}: renewing now",
+                            crate::timefmt::iso8601(now_unix())
+                        )),
+                    )
+                    .await;
+                    let handle = this.spawn_timer_marked(id.clone(), t, Duration::ZERO, true);
+                    match lock(&this.0.leases).get_mut(&id) {
+                        Some(e) if e.timers.get(i).is_some_and(AbortHandle::is_finished) => {
+                            e.timers[i] = handle;
+                        }
+                        // Deleted (or already replaced) meanwhile.
+                        _ => handle.abort(),
+                    }
+                }
+            }
+        });
+    }
+
+    /// TEST ONLY: stops a lease's renewal timers as a panic would (the watchdog's case).
+    #[doc(hidden)]
+    pub fn danger_kill_timers_for_tests(&self, id: &LeaseId) {
+        if let Some(e) = lock(&self.0.leases).get(id) {
+            e.timers.iter().for_each(AbortHandle::abort);
+        }
+    }
+
+    /// The leases whose renewal is not happening normally, with the note of each (failing and
+    /// retrying, waiting for credentials, timer restarted), read from their
+    /// [`RENEWAL_STATE_NAME`] files.
+    pub fn renewal_problems(&self) -> Vec<(LeaseId, String)> {
+        let mut v: Vec<(LeaseId, String)> = self
+            .lease_ids()
+            .into_iter()
+            .filter_map(|id| read_renewal_state(&self.0.cfg.layout.root, &id).map(|s| (id, s)))
+            .collect();
+        v.sort();
+        v
+    }
+
     /// Records a lease's renewal problem in its directory ([`RENEWAL_STATE_NAME`], read by
     /// `gmsa lease list`), or removes it (`None`: renewing normally).
     async fn set_renewal_state(&self, id: &LeaseId, state: Option<String>) {
@@ -904,7 +1123,7 @@ impl Manager {
                     .write(true)
                     .create(true)
                     .truncate(true)
-                    .mode(0o600)
+                    .mode(super::lease::METADATA_MODE)
                     .open(&path)?;
                 f.write_all(s.as_bytes())?;
                 f.write_all(b"\n")
@@ -961,13 +1180,7 @@ fn write_ccache(
     create: bool,
 ) -> Result<(), LeaseError> {
     let step = || format!("writing {}/{CCACHE_NAME}", dir.display());
-    let mkdir = || -> std::io::Result<()> {
-        std::fs::create_dir(dir)?;
-        if let Some(gid) = gid {
-            std::os::unix::fs::chown(dir, None, Some(gid))?;
-        }
-        Ok(())
-    };
+    let mkdir = || super::lease::create_dir_with(dir, super::lease::dir_mode(mode), gid);
     if create {
         mkdir().map_err(|e| LeaseError::storage(step(), &e))?;
     } else if !dir.exists() && dir.parent().is_some_and(Path::is_dir) {
@@ -1003,15 +1216,29 @@ fn write_lease(
             _ => LeaseError::new(ErrorKind::FailedPrecondition, step, e),
         }
     })?;
-    let r = files
-        .iter()
-        .try_for_each(|(dir, cache)| {
+    let r = super::lease::set_mode_and_group(
+        &lease_dir,
+        super::lease::dir_mode(cfg.ccache_mode),
+        cfg.ccache_gid,
+    )
+    .map_err(|e| {
+        LeaseError::internal(
+            format!(
+                "setting the mode of the lease directory {}",
+                lease_dir.display()
+            ),
+            e,
+        )
+    })
+    .and_then(|()| {
+        files.iter().try_for_each(|(dir, cache)| {
             write_ccache(dir, cache, cfg.ccache_mode, cfg.ccache_gid, true)
         })
-        .and_then(|()| {
-            md.write_pending(&cfg.layout.root, id, Durability::PageCache)
-                .map_err(|e| LeaseError::storage("writing the lease metadata", &e))
-        });
+    })
+    .and_then(|()| {
+        md.write_pending(&cfg.layout.root, id, Durability::PageCache, cfg.ccache_gid)
+            .map_err(|e| LeaseError::storage("writing the lease metadata", &e))
+    });
     match r {
         Ok(()) => Ok(md),
         Err(e) => {
@@ -1019,6 +1246,22 @@ fn write_lease(
             Err(e)
         }
     }
+}
+
+/// The first line of a lease's [`RENEWAL_STATE_NAME`] note (at most 400 characters), `None`
+/// when there is none (renewing normally).
+pub fn read_renewal_state(root: &Path, id: &LeaseId) -> Option<String> {
+    std::fs::read_to_string(root.join(id.as_str()).join(RENEWAL_STATE_NAME))
+        .ok()
+        .map(|s| {
+            s.lines()
+                .next()
+                .unwrap_or("")
+                .chars()
+                .take(400)
+                .collect::<String>()
+        })
+        .filter(|s| !s.is_empty())
 }
 
 /// Removes `.<name>.tmp.*` files (left by a write the daemon was killed in) from `dir`.
@@ -1038,16 +1281,23 @@ fn remove_temp_files(dir: &Path) {
     }
 }
 
-/// `(start, end)` of the first non-config ticket in a ccache.
-fn read_ccache_times(path: &Path) -> Option<(i64, i64)> {
+/// The realm whose KDC issued a recorded ticket (the credspec's domain, upper case).
+fn realm_of(t: &TicketInfo) -> String {
+    t.domain_name.to_ascii_uppercase()
+}
+
+/// `(start, end, KDC time offset)` of the first non-config ticket in a ccache (times on the
+/// KDC's clock; the offset from the DeltaTime header when there is one).
+fn read_ccache_times(path: &Path) -> Option<(i64, i64, Option<i64>)> {
     let cc = ccache::Ccache::read(path).ok()?;
+    let offset = cc.time_offset.map(|(s, _)| i64::from(s));
     let c = cc.tickets().next()?;
     let start = if c.starttime == 0 {
         c.authtime
     } else {
         c.starttime
     };
-    Some((start as i64, c.endtime as i64))
+    Some((start as i64, c.endtime as i64, offset))
 }
 
 /// Zeroizing helper for callers building credentials from RPC strings.
@@ -1103,6 +1353,11 @@ mod tests {
         }
     }
 
+    /// Adds and commits a lease for the one gMSA `name`.
+    async fn add1(m: &Manager, name: &str, login: LeaseLogin) -> Added {
+        m.add_texts(vec![spec(name)], login, None).await.unwrap()
+    }
+
     fn creds() -> DomainlessCreds {
         DomainlessCreds::new("svc-fetcher", Zeroizing::new("pw".into()), "example.test").unwrap()
     }
@@ -1140,6 +1395,18 @@ mod tests {
                     .mode()
                     & 0o777,
                 0o600
+            );
+        }
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+            let lease_dir = root.path().join(a.lease_id.as_str());
+            assert_eq!(mode(&lease_dir), 0o750, "lease dir");
+            assert_eq!(mode(&a.dirs[0]), 0o750, "ticket dir");
+            assert_eq!(
+                mode(&lease_dir.join(format!("{}_metadata.json", a.lease_id))),
+                0o600,
+                "metadata"
             );
         }
         let md = Metadata::read(root.path(), &a.lease_id).unwrap();
@@ -1530,6 +1797,98 @@ mod tests {
         assert!(!state.exists(), "no longer waiting");
     }
 
+    /// The offset of the KDC's replies is kept per realm (and in the ccache, for a restart):
+    /// a lease from a KDC 10 minutes ahead is scheduled on its clock.
+    #[tokio::test]
+    async fn kdc_offsets_are_kept_per_realm_and_recovered() {
+        let root = tempfile::tempdir().unwrap();
+        let src = Arc::new(FakeSource {
+            kdc_offset: 600,
+            ..FakeSource::default()
+        });
+        let m = manager(root.path(), src.clone(), RenewPolicy::default());
+        m.recover().unwrap();
+        assert_eq!(m.kdc_clock().offset("EXAMPLE.TEST"), 0, "nothing seen yet");
+        add1(&m, "WebApp01", LeaseLogin::DomainJoined).await;
+        assert_eq!(m.kdc_clock().offset("EXAMPLE.TEST"), 600);
+        assert_eq!(m.kdc_clock().offset("OTHER.TEST"), 0, "per realm");
+        m.shutdown();
+        drop(m);
+        let m2 = manager(root.path(), src, RenewPolicy::default());
+        assert_eq!(m2.recover().unwrap(), 1);
+        assert_eq!(
+            m2.kdc_clock().offset("example.test"),
+            600,
+            "read back from the ccache's DeltaTime header"
+        );
+        m2.shutdown();
+    }
+
+    /// A domainless user's password is forgotten with the user's last lease; every cache is
+    /// emptied with the last lease of all.
+    #[tokio::test]
+    async fn known_passwords_go_with_the_last_lease() {
+        let root = tempfile::tempdir().unwrap();
+        let src = Arc::new(FakeSource::default());
+        let m = manager(root.path(), src, RenewPolicy::default());
+        m.recover().unwrap();
+        let a = add1(&m, "WebApp01", LeaseLogin::Domainless(creds())).await;
+        let b = add1(&m, "WebApp02", LeaseLogin::Domainless(creds())).await;
+        let c = add1(&m, "WebApp03", LeaseLogin::DomainJoined).await;
+        assert_eq!(m.cache_sizes().0, 1);
+        m.delete(&a.lease_id).await.unwrap();
+        assert_eq!(m.cache_sizes().0, 1, "still used by lease b");
+        m.delete(&b.lease_id).await.unwrap();
+        assert_eq!(m.cache_sizes().0, 0, "its last lease is gone");
+        m.delete(&c.lease_id).await.unwrap();
+        assert!(m.cache_sizes().1.is_empty());
+    }
+
+    /// A renewal timer that dies while its lease lives is found by the watchdog: the lease is
+    /// named (renewal note) while a new timer renews it, and the note goes once it has.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_dead_timer_is_named_and_restarted() {
+        use std::sync::atomic::Ordering::Relaxed;
+        let root = tempfile::tempdir().unwrap();
+        let src = Arc::new(FakeSource {
+            delay: Duration::from_millis(400),
+            ..FakeSource::default()
+        });
+        let renew = RenewPolicy {
+            fixed: Some(Duration::from_secs(3600)),
+            timer_check: Duration::from_millis(50),
+            ..RenewPolicy::default()
+        };
+        let m = manager(root.path(), src.clone(), renew);
+        m.recover().unwrap();
+        let a = add1(&m, "WebApp01", LeaseLogin::DomainJoined).await;
+        let b = add1(&m, "WebApp02", LeaseLogin::DomainJoined).await;
+        let calls = src.calls.load(Relaxed);
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert!(m.renewal_problems().is_empty());
+        m.danger_kill_timers_for_tests(&a.lease_id);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let problems = m.renewal_problems();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].0, a.lease_id, "only the lease whose timer died");
+        assert!(
+            problems[0].1.starts_with("timer stopped, restarted at "),
+            "{problems:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert_eq!(
+            src.calls.load(Relaxed),
+            calls + 1,
+            "renewed by the new timer"
+        );
+        assert!(
+            m.renewal_problems().is_empty(),
+            "the note goes with the renewal"
+        );
+        m.delete(&b.lease_id).await.unwrap();
+        m.delete(&a.lease_id).await.unwrap();
+    }
+
     #[test]
     fn retries_are_jittered_within_bounds() {
         let p = RenewPolicy {
@@ -1563,8 +1922,50 @@ mod tests {
         }
         assert_eq!(
             p.delay(0, 100, 10_000),
-            Duration::from_secs(1),
-            "expired: at once"
+            MIN_RENEW_DELAY,
+            "expired: after the minimum delay, never a hot loop"
         );
+        assert_eq!(p.delay(1000, 1040, 1030), MIN_RENEW_DELAY, "near its end");
+        let fixed = RenewPolicy {
+            fixed: Some(Duration::from_millis(50)),
+            ..RenewPolicy::default()
+        };
+        assert_eq!(fixed.delay(0, 100, 10_000), Duration::from_millis(50));
+    }
+
+    /// A 10-hour ticket from a KDC whose clock is 10 minutes ahead of (or behind) ours: renewed
+    /// at 50-75% of its life on the KDC's clock, i.e. 5-7.5 hours after it was issued, where the
+    /// local clock alone would be 10 minutes late (or early). Injected local clock, no waiting.
+    #[test]
+    fn renewal_schedule_on_kdc_time() {
+        use super::super::clock::KdcClock;
+        let local = 1_700_000_000i64;
+        let clock = KdcClock::with_local_clock(Arc::new(move || local));
+        let p = RenewPolicy::default();
+        for skew in [600i64, -600, 0] {
+            clock.observe("EXAMPLE.TEST", skew);
+            // Issued now on the KDC's clock.
+            let start = local + skew;
+            let end = start + 36_000;
+            for _ in 0..50 {
+                let d = p.delay(start, end, clock.kdc_now("example.test"));
+                assert!(
+                    (18_000.0..=27_000.0).contains(&d.as_secs_f64()),
+                    "skew {skew}: {d:?}"
+                );
+                // On the local clock alone the window moves by the skew.
+                let naive = p.delay(start, end, local).as_secs_f64();
+                let lo = 18_000.0 + skew as f64;
+                assert!((lo..=lo + 9_000.0).contains(&naive), "{naive}");
+            }
+        }
+        // A ticket ending 20 s from now on the KDC's clock, which is 10 minutes ahead: the
+        // minimum delay (not a hot loop); the local clock alone would wait 10 minutes more,
+        // past its end.
+        clock.observe("EXAMPLE.TEST", 600);
+        let kdc_now = clock.kdc_now("EXAMPLE.TEST");
+        let (start, end) = (kdc_now - 3580, kdc_now + 20);
+        assert_eq!(p.delay(start, end, kdc_now), MIN_RENEW_DELAY);
+        assert!(p.delay(start, end, local) > Duration::from_secs(20));
     }
 }

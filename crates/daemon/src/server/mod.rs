@@ -91,6 +91,7 @@ macro_rules! forward_writes_to_inner {
 }
 
 pub mod authority;
+pub mod clock;
 pub mod config;
 pub mod error;
 #[cfg(any(test, feature = "test-fake"))]

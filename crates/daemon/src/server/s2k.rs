@@ -108,6 +108,12 @@ impl S2kCache {
         self.len() == 0
     }
 
+    /// Drops (zeroizes) every cached key.
+    pub fn clear(&self) {
+        let keys = std::mem::take(&mut *lock(&self.keys));
+        drop(keys);
+    }
+
     fn cache_key(&self, input: &S2kInput<'_>) -> CacheKey {
         use hmac::{KeyInit, Mac};
         let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(self.mac_key.as_ref())

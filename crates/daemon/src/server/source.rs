@@ -87,4 +87,39 @@ pub trait TicketSource: Send + Sync {
         let _ = replacing_end;
         self.get_ticket(req)
     }
+
+    /// Drops (and so zeroizes) every cached login ticket, password blob, gMSA ticket, derived
+    /// key and kept LDAP session: called when the daemon's last lease is gone, so nothing of a
+    /// gMSA stays in memory after its last lease. The refused-credentials tags stay (AD
+    /// lockout protection). By default nothing is cached.
+    fn release_caches(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
+
+    /// How many entries the source caches now (see [`CacheSizes`]); all zero by default.
+    fn cache_sizes(&self) -> CacheSizes {
+        CacheSizes::default()
+    }
+}
+
+/// Entry counts of a [`TicketSource`]'s caches (for tests, `gmsa lease health` and the log).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheSizes {
+    /// Login (user or machine) TGTs.
+    pub tgts: usize,
+    /// gMSA password blobs.
+    pub passwords: usize,
+    /// gMSA TGTs shared between leases.
+    pub gmsa_tgts: usize,
+    /// Kept LDAP sessions (slots, open or not).
+    pub readers: usize,
+    /// Derived password keys (string-to-key cache).
+    pub s2k_keys: usize,
+}
+
+impl CacheSizes {
+    /// Whether every cache is empty.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
 }

@@ -9,7 +9,11 @@
 //! - `conn_drop_rate`: the share of accepted TCP connections closed at once, before anything
 //!   is forwarded;
 //! - `stall`: nothing is forwarded (connections are accepted and held open, datagrams are
-//!   swallowed) until the faults change.
+//!   swallowed) until the faults change;
+//! - `corrupt_replies`: the next N TCP answer chunks (upstream to client) longer than 16 bytes
+//!   get one byte in their middle flipped (the length prefix of a SASL frame is left alone, so
+//!   the frame arrives whole but does not unseal or decode); the count goes down by one per
+//!   corrupted chunk ([`Proxy::corrupted`] says how many were).
 //!
 //! Faults can be changed at any time with [`Proxy::set`] and apply to chunks read from then
 //! on. [`Proxy::down`] makes the peer look dead (listeners and every connection closed: TCP
@@ -41,6 +45,8 @@ pub struct Faults {
     pub conn_drop_rate: f64,
     /// Forward nothing.
     pub stall: bool,
+    /// Corrupt this many of the next TCP answer chunks.
+    pub corrupt_replies: u32,
 }
 
 impl Faults {
@@ -58,6 +64,7 @@ pub struct Proxy {
     addr: SocketAddr,
     upstream: SocketAddr,
     faults: Arc<Mutex<Faults>>,
+    corrupted: Arc<std::sync::atomic::AtomicU64>,
     tasks: JoinSet<()>,
 }
 
@@ -73,6 +80,7 @@ impl Proxy {
             addr,
             upstream,
             faults: Arc::new(Mutex::new(faults)),
+            corrupted: Arc::new(std::sync::atomic::AtomicU64::new(0)),
             tasks: JoinSet::new(),
         };
         p.serve(tcp).await;
@@ -86,8 +94,12 @@ impl Proxy {
                 .await
                 .unwrap_or_else(|e| panic!("proxy: binding UDP {addr}: {e}")),
         );
-        self.tasks
-            .spawn(tcp_loop(tcp, self.upstream, self.faults.clone()));
+        self.tasks.spawn(tcp_loop(
+            tcp,
+            self.upstream,
+            self.faults.clone(),
+            self.corrupted.clone(),
+        ));
         self.tasks
             .spawn(udp_loop(udp, self.upstream, self.faults.clone()));
     }
@@ -121,6 +133,11 @@ impl Proxy {
     /// Changes the faults for the chunks read from now on.
     pub fn set(&self, faults: Faults) {
         *self.faults.lock().unwrap() = faults;
+    }
+
+    /// How many answer chunks have been corrupted so far.
+    pub fn corrupted(&self) -> u64 {
+        self.corrupted.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The current faults.
@@ -157,7 +174,12 @@ async fn admit(faults: &Mutex<Faults>) -> bool {
     }
 }
 
-async fn tcp_loop(listener: TcpListener, upstream: SocketAddr, faults: Arc<Mutex<Faults>>) {
+async fn tcp_loop(
+    listener: TcpListener,
+    upstream: SocketAddr,
+    faults: Arc<Mutex<Faults>>,
+    corrupted: Arc<std::sync::atomic::AtomicU64>,
+) {
     let mut conns = JoinSet::new();
     while let Ok((client, _)) = listener.accept().await {
         let conn_drop_rate = faults.lock().unwrap().conn_drop_rate;
@@ -166,6 +188,7 @@ async fn tcp_loop(listener: TcpListener, upstream: SocketAddr, faults: Arc<Mutex
             continue;
         }
         let faults = faults.clone();
+        let corrupted = corrupted.clone();
         conns.spawn(async move {
             let Ok(server) = TcpStream::connect(upstream).await else {
                 return;
@@ -185,7 +208,24 @@ async fn tcp_loop(listener: TcpListener, upstream: SocketAddr, faults: Arc<Mutex
                 }
             };
             let down = async {
-                let _ = tokio::io::copy(&mut sr, &mut cw).await;
+                let mut buf = vec![0u8; 64 * 1024];
+                loop {
+                    let n = match sr.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    if n > 16 {
+                        let mut f = faults.lock().unwrap();
+                        if f.corrupt_replies > 0 {
+                            f.corrupt_replies -= 1;
+                            buf[n / 2] ^= 0x5a;
+                            corrupted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        }
+                    }
+                    if cw.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
             };
             // Either side ending ends the connection (both halves are dropped).
             tokio::select! {

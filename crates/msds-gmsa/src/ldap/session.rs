@@ -137,6 +137,31 @@ fn service_ticket_error(spn: &Principal, e: krb5_proto::Error) -> GmsaError {
     }
 }
 
+/// Whether a session may be kept after a fetch failed with `e`: only for answers the DC sent
+/// in order on a healthy connection (the gMSA not found or ambiguous, the password attribute
+/// withheld, an LDAP result code, a rootDSE without a naming context). Any other error — a reply
+/// that did not unseal (GSSAPI), did not decode, came out of order or was too large, a blob
+/// that does not parse, a lost connection — means the session is dropped: the next fetch
+/// opens and binds a new one.
+///
+/// ```
+/// use msds_gmsa::ldap::session::error_keeps_session;
+/// use msds_gmsa::{GmsaError, LdapError};
+/// assert!(error_keeps_session(&GmsaError::GmsaNotFound { name: "a".into(), base_dn: "b".into() }));
+/// assert!(!error_keeps_session(&GmsaError::LdapProtocol(LdapError::EmptyFrame)));
+/// ```
+pub fn error_keeps_session(e: &GmsaError) -> bool {
+    matches!(
+        e,
+        GmsaError::GmsaNotFound { .. }
+            | GmsaError::AmbiguousGmsa { .. }
+            | GmsaError::NotAllowedToRetrieve { .. }
+            | GmsaError::LdapProtocol(
+                LdapError::OperationFailed { .. } | LdapError::RootDse { .. }
+            )
+    )
+}
+
 /// `DC=a,DC=b` for the DNS domain `a.b`, when every label is plain (letters, digits, `-`,
 /// `_`); `None` otherwise (the rootDSE is read instead).
 ///
@@ -396,6 +421,14 @@ impl GmsaReader {
                 Err(Lost(e)) => {
                     self.session = None;
                     return Err(e.into());
+                }
+                Ok(Err(e)) if !error_keeps_session(&e) => {
+                    // The connection's framing or sealing state can no longer be trusted (a
+                    // reply that did not unseal or decode, an unexpected message): drop it, so
+                    // the next fetch opens and binds a fresh one instead of reading on it.
+                    tracing::debug!(error = %e, "dropping the LDAP session after a protocol error");
+                    self.session = None;
+                    return Err(e);
                 }
                 Ok(r) => return r,
             }
