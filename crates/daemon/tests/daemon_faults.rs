@@ -212,7 +212,21 @@ async fn dc_dying_during_renewals_retries_with_back_off_and_renews_once_back() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("daemon.log");
     let mut dc = FaultyDc::start(KDC_IP, Faults::default()).await;
-    let d = dc.daemon(dir.path(), &env, true, &[("CF_TEST_RENEW_SECS", "2")]);
+    let mut cmd = dc.command(
+        dir.path(),
+        &dir.path().join("krbdir"),
+        &env,
+        true,
+        &[("CF_TEST_RENEW_SECS", "2")],
+    );
+    common::log_to_file(&mut cmd, dir.path());
+    // A failing renewal is logged at warn once ("renewal failing"), then at debug per retry
+    // ("renewal failed again"): the test counts both.
+    cmd.env(
+        "RUST_LOG",
+        "info,credentials_fetcherd::server::manager=debug",
+    );
+    let d = common::Daemon::spawn(cmd, &dir.path().join("cf.sock"));
     let mut c = connect(&d.socket).await.unwrap();
     let (r, _) = add(&mut c, &env).await;
     let r = r.expect("the add");
@@ -235,13 +249,13 @@ async fn dc_dying_during_renewals_retries_with_back_off_and_renews_once_back() {
     wait_for("ticket renewed", 1).await;
     dc.down().await;
     let renewed_before = common::count_in_log(&log, "ticket renewed");
-    wait_for("renewal failed", 3).await;
+    wait_for("renewal fail", 3).await;
     let before = std::fs::read(&cc).unwrap();
     // Waits between the failed tries: back-off (1 s, then 2 s, +-25 % jitter), not a busy loop.
     let text = std::fs::read_to_string(&log).unwrap();
     let waits: Vec<u64> = text
         .lines()
-        .filter(|l| l.contains("renewal failed"))
+        .filter(|l| l.contains("renewal fail"))
         .filter_map(|l| {
             let v = l.split("retry_in_ms=").nth(1)?;
             v.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()

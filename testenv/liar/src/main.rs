@@ -652,9 +652,11 @@ fn serve_ldap(mut conn: TcpStream, upstream: SocketAddr, mode: &str) -> Result<(
     while let Some((msg, sasl)) = read_ldap_message(&mut conn)? {
         if sasl && mode == "sasl-huge" {
             eprintln!("gmsa-liar [ldap {mode}]: a 1 GiB SASL frame for the first sealed request");
-            let _ = up.shutdown(std::net::Shutdown::Both);
+            // The lie first, then the upstream closed: closing it first let the relay thread
+            // see its end and shut our write side before the lie went out (a flaky test).
             conn.write_all(&[0x40, 0, 0, 0, 0x05, 0x04, 0xff])
                 .map_err(|e| e.to_string())?;
+            let _ = up.shutdown(std::net::Shutdown::Both);
             hold(conn);
             return Ok(());
         }
