@@ -121,10 +121,21 @@ wait_replicated() {
 }
 
 # dc2's DNS records, written straight into dc1's zone over RPC (dc1 does not pull from dc2).
+# Only its name, its _msdcs CNAME and the records of its site: the domain-wide SRV records
+# (_ldap._tcp.dc._msdcs, _kerberos._tcp, ...) keep listing dc1 alone, so tests that discover
+# "the" DC by DNS keep finding dc1 while dc2 comes and goes.
 register_dns() {
     local out="$WORK/dnsupdate.log"
+    cat >"$WORK/dns_update_list" <<'LIST'
+A      ${HOSTNAME}                                          $IP
+CNAME  ${NTDSGUID}._msdcs.${DNSFOREST}                      ${HOSTNAME}
+SRV    _ldap._tcp.${SITE}._sites.${DNSDOMAIN}               ${HOSTNAME} 389
+SRV    _ldap._tcp.${SITE}._sites.dc._msdcs.${DNSDOMAIN}     ${HOSTNAME} 389
+SRV    _kerberos._tcp.${SITE}._sites.${DNSDOMAIN}           ${HOSTNAME} 88
+SRV    _kerberos._tcp.${SITE}._sites.dc._msdcs.${DNSDOMAIN} ${HOSTNAME} 88
+LIST
     RESOLV_CONF="$WORK/resolv.conf" KRB5_CONFIG="$KRB5_CONF" with_resolv samba_dnsupdate -s "$SMB_CONF" --use-samba-tool --rpc-server-ip="$DC1_IP" \
-        --current-ip="$DC_IP" --all-names --verbose >"$out" 2>&1 ||
+        --current-ip="$DC_IP" --all-names --update-list="$WORK/dns_update_list" --verbose >"$out" 2>&1 ||
         # An earlier join's records are still in the zone ("already exists" fails the tool):
         # self_check verifies the records that matter.
         log "start: samba_dnsupdate: $(grep -c 'RECORD_ALREADY_EXISTS' "$out") records were already present"
@@ -140,13 +151,13 @@ dc2_self_check() {
     KRB5_CONFIG="$KRB5_CONF" KRB5CCNAME="$cc" kdestroy >/dev/null 2>&1 || true
     rm -f "$WORK/selfcheck.ldif"
     # dc1's DNS lists dc2 for the domain and for Site-B, and dc1 alone for its own site.
-    for name in "_ldap._tcp.dc._msdcs.$DNSDOMAIN" "_ldap._tcp.$SITE._sites.dc._msdcs.$DNSDOMAIN"; do
-        dig +short +time=2 +tries=1 @"$DC1_IP" SRV "$name" >>"$out" 2>&1
-        grep -q " $DC_FQDN\.$" "$out" || die_log "self-check: $name at $DC1_IP has no record for $DC_FQDN" "$out"
+    dig +short +time=2 +tries=1 @"$DC1_IP" SRV "_ldap._tcp.$SITE._sites.dc._msdcs.$DNSDOMAIN" >>"$out" 2>&1
+    grep -q " $DC_FQDN\.$" "$out" || die_log "self-check: _ldap._tcp.$SITE._sites at $DC1_IP does not list $DC_FQDN" "$out"
+    for name in "_ldap._tcp.$DC1_SITE._sites.dc._msdcs.$DNSDOMAIN" "_ldap._tcp.dc._msdcs.$DNSDOMAIN"; do
+        want="$(dig +short +time=2 +tries=1 @"$DC1_IP" SRV "$name")"
+        [[ "$want" == *" dc1.$DNSDOMAIN." && "$want" != *"$DC_FQDN"* ]] ||
+            die "self-check: $name at $DC1_IP should list dc1 only, got: $want"
     done
-    want="$(dig +short +time=2 +tries=1 @"$DC1_IP" SRV "_ldap._tcp.$DC1_SITE._sites.dc._msdcs.$DNSDOMAIN")"
-    [[ "$want" == *" dc1.$DNSDOMAIN." && "$want" != *"$DC_FQDN"* ]] ||
-        die "self-check: _ldap._tcp.$DC1_SITE._sites at $DC1_IP should list dc1 only, got: $want"
 }
 
 write_env_json() {
