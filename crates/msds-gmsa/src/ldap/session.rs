@@ -35,7 +35,7 @@
 //! # Ok(()) }
 //! ```
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use krb5_proto::client::Client;
 use krb5_proto::principal::name_type;
@@ -50,7 +50,15 @@ use super::lookup::{FetchOptions, FetchedPassword, GMSA_ATTRS, GmsaLookup, ldaps
 use super::sasl::SaslConfig;
 use super::tls::TlsClient;
 use crate::GmsaError;
-use crate::dc::{self, DcAddr};
+use crate::dc::{self, DcAddr, DcChoice};
+
+/// How long a DC choice (the site from a NetLogon ping, the SRV records) is used before it is
+/// made again; also made again as soon as no candidate answers. Windows' DC locator caches its
+/// answer for 15 minutes as well.
+pub const DC_CHOICE_TTL: Duration = Duration::from_secs(15 * 60);
+
+/// How long a NetLogon ping waits for each DC's answer.
+const PING_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A session is bound again (on a new connection) when its service ticket has less than
 /// this left: AD may drop connections whose ticket expired.
@@ -73,7 +81,8 @@ pub struct GmsaReader {
     domain: String,
     opts: FetchOptions,
     tls: Option<TlsClient>,
-    candidates: Option<Vec<DcAddr>>,
+    /// The DCs to try and why, with when they were found (refreshed after [`DC_CHOICE_TTL`]).
+    candidates: Option<(DcChoice, Instant)>,
     session: Option<Session>,
     /// The domain's naming context once known (from the rootDSE, or a search that found the
     /// gMSA under the derived base).
@@ -167,21 +176,56 @@ impl GmsaReader {
     }
 
     async fn candidates(&mut self) -> Result<Vec<DcAddr>, GmsaError> {
-        if let Some(c) = &self.candidates {
-            return Ok(c.clone());
+        if let Some((c, at)) = &self.candidates
+            && at.elapsed() < DC_CHOICE_TTL
+        {
+            return Ok(c.candidates.clone());
         }
-        let found = match &self.tls {
-            Some(_) => ldaps_candidates(&self.domain, &self.opts).await?,
-            None => dc::locate(&self.domain, self.opts.dc.as_deref(), self.opts.dns_server).await?,
+        let choice = match &self.tls {
+            Some(_) => DcChoice {
+                candidates: ldaps_candidates(&self.domain, &self.opts).await?,
+                site: None,
+                why: "LDAPS: --dc, else DNS order of _ldap._tcp.dc._msdcs (port 636)".to_owned(),
+            },
+            None => {
+                let ping = self.opts.timeout.min(PING_TIMEOUT);
+                dc::locate_by_site(
+                    &self.domain,
+                    self.opts.dc.as_deref(),
+                    self.opts.dns_server,
+                    ping,
+                )
+                .await?
+            }
         };
-        self.candidates = Some(found.clone());
+        let list: Vec<String> = choice.candidates.iter().map(ToString::to_string).collect();
+        tracing::info!(
+            domain = %self.domain,
+            dcs = %list.join(", "),
+            site = choice.site.as_ref().map(|s| s.client_site.as_str()).unwrap_or(""),
+            "DCs for {}: {}",
+            self.domain,
+            choice.why
+        );
+        let found = choice.candidates.clone();
+        self.candidates = Some((choice, Instant::now()));
         Ok(found)
+    }
+
+    /// How the DCs were chosen (site, order, reason), once [`fetch`](Self::fetch) or
+    /// [`connect`](Self::connect) has located them.
+    pub fn dc_choice(&self) -> Option<&DcChoice> {
+        self.candidates.as_ref().map(|(c, _)| c)
     }
 
     async fn open(&mut self) -> Result<(Connection, DcAddr), GmsaError> {
         let candidates = self.candidates().await?;
-        let (conn, dc) =
-            dc::connect_first(&candidates, self.opts.dns_server, self.opts.timeout).await?;
+        let opened = dc::connect_first(&candidates, self.opts.dns_server, self.opts.timeout).await;
+        if opened.is_err() {
+            // None answered: ask DNS and the DCs again next time (the topology may have changed).
+            self.candidates = None;
+        }
+        let (conn, dc) = opened?;
         self.connects = self.connects.saturating_add(1);
         let conn = match &self.tls {
             Some(tls) => conn.start_ldaps(tls).await?,
