@@ -363,3 +363,50 @@ async fn site_dc_is_chosen_and_the_other_used_when_it_dies() {
     r.all_renewed_since(&e, &leases, killed_at);
     drop(back);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_prints_the_site_the_order_and_the_dc_used() {
+    let e = envs();
+    let _one = DC2.lock().await;
+    let t = common::TestEnv::samba_dc();
+    let dir = t.scratch("failover-doctor");
+    let spec = dir.join("credspec.json");
+    std::fs::write(
+        &spec,
+        common::credspec(
+            t.str("/gmsa/name"),
+            t.str("/domain"),
+            t.str("/netbios_domain"),
+        ),
+    )
+    .unwrap();
+    let args = [
+        "doctor",
+        "--credspec",
+        spec.to_str().unwrap(),
+        "--user",
+        t.str("/users/reader/principal"),
+        "--password-file",
+        t.str("/users/reader/password_file"),
+        "--dns-server",
+        t.str("/dns"),
+    ];
+    let out = common::ok(&t.gmsa(&args), "gmsa doctor --dns-server");
+    eprintln!("{out}");
+    for want in [
+        "site Site-B (NetLogon ping answered by dc1.example.test, whose site is Default-First-Site-Name)",
+        "order dc2.example.test:389, dc1.example.test:389; first choice dc2.example.test:389 because our site is Site-B",
+        "from DC dc2.example.test:389",
+        "all checks passed",
+    ] {
+        assert!(out.contains(want), "doctor does not say {want:?}:\n{out}");
+    }
+
+    let back = Dc2Back(&e);
+    dc2_script(&e, "kill");
+    let out = common::ok(&t.gmsa(&args), "gmsa doctor --dns-server, dc2 dead");
+    eprintln!("{out}");
+    assert!(out.contains("first choice dc2.example.test:389"), "{out}");
+    assert!(out.contains("from DC dc1.example.test:389"), "{out}");
+    drop(back);
+}
