@@ -263,8 +263,10 @@ async fn dc2_killed_during_adds_and_renewals_dc1_takes_over() {
         answered_after_kill += usize::from(SystemTime::now() > killed_at);
     }
     eprintln!(
-        "in-flight adds answered after the kill: {answered_after_kill}; sessions: {:?}",
-        r.sessions()
+        "in-flight adds answered after the kill: {answered_after_kill}; sessions: {:?}; \
+         connections lost and replaced on the next DC: {}",
+        r.sessions(),
+        r.log().matches("LDAP connection lost").count()
     );
     let renewed_before = r.renewed();
     for i in 0..4 {
