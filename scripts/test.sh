@@ -55,6 +55,7 @@ on_exit() {
     set +e
     if ((PEERS_STARTED)); then
         "$ROOT/testenv/mit-kdc.sh" stop
+        "$ROOT/testenv/samba-dc2.sh" stop
         "$ROOT/testenv/samba-dc.sh" stop
         "$ROOT/testenv/moto.sh" stop
         "$ROOT/testenv/liar.sh" stop
@@ -153,6 +154,8 @@ do_peers() {
     run "$ROOT/testenv/samba-dc.sh" status
     [[ -s $TESTENV_DIR/samba/testenv.json ]] || { echo "ERROR: $TESTENV_DIR/samba/testenv.json missing" >&2; return 1; }
     echo "Samba AD DC: realm EXAMPLE.TEST on 127.0.0.2, $TESTENV_DIR/samba/testenv.json"
+    run "$ROOT/testenv/samba-dc2.sh" start
+    run "$ROOT/testenv/samba-dc2.sh" status
     run "$ROOT/testenv/moto.sh" start
     run "$ROOT/testenv/moto.sh" status
     # The lying KDC in front of both (reads their testenv.json; crates/daemon/tests/liar.rs).
@@ -203,6 +206,7 @@ do_fuzz() {
 
 do_stop() {
     run "$ROOT/testenv/mit-kdc.sh" stop
+    run "$ROOT/testenv/samba-dc2.sh" stop
     run "$ROOT/testenv/samba-dc.sh" stop
     run "$ROOT/testenv/moto.sh" stop
     run "$ROOT/testenv/liar.sh" stop

@@ -348,11 +348,16 @@ make_tls() {
     (
         set -e
         cd "$d"
-        openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 -sha256 -days 3650 \
-            -keyout ca.key -out ca.pem -subj "/O=gmsa-testenv/CN=gmsa-testenv test CA" \
-            -addext "basicConstraints=critical,CA:TRUE" \
-            -addext "keyUsage=critical,keyCertSign,cRLSign" \
-            -addext "subjectKeyIdentifier=hash"
+        if [[ -n "${TLS_CA_DIR:-}" ]]; then
+            # A second DC (testenv/samba-dc2.sh): one CA for the whole test domain.
+            cp "$TLS_CA_DIR/ca.pem" "$TLS_CA_DIR/ca.key" .
+        else
+            openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 -sha256 -days 3650 \
+                -keyout ca.key -out ca.pem -subj "/O=gmsa-testenv/CN=gmsa-testenv test CA" \
+                -addext "basicConstraints=critical,CA:TRUE" \
+                -addext "keyUsage=critical,keyCertSign,cRLSign" \
+                -addext "subjectKeyIdentifier=hash"
+        fi
         openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 -sha256 \
             -keyout server.key -out server.csr \
             -subj "/O=gmsa-testenv/CN=$DC_FQDN"
@@ -390,8 +395,9 @@ write_smb_conf() {
 	bind interfaces only = yes
 	disable netbios = yes
 	dns forwarder =
-	server services = kdc ldap cldap rpc dns
+	server services = ${SERVER_SERVICES:-kdc ldap cldap rpc dns}
 	prefork children = 2
+${EXTRA_GLOBAL:-}
 
 	private dir = $WORK/private
 	lock directory = $WORK/lock
@@ -522,15 +528,22 @@ PY
 # End-to-end check of a fresh instance, as a client would see it: MIT kinit as the reader, a
 # sealed GSSAPI LDAP read of msDS-ManagedPassword (saved to WORK/sample-blob.bin), and the keys
 # derived from that blob must equal Samba's exported keytab (aes256, aes128, rc4).
-self_check() {
-    local cc="FILE:$WORK/krb5cc.selfcheck" out="$WORK/selfcheck.log"
-    : >"$out"
+# kinit as the reader (password file $1) through $KRB5_CONF, then a sealed GSSAPI read of the
+# gMSA's msDS-ManagedPassword from ldap://$DC_FQDN into $WORK/selfcheck.ldif; log in $2.
+sealed_read_check() {
+    local pwfile="$1" out="$2" cc="FILE:$WORK/krb5cc.selfcheck"
     KRB5_CONFIG="$KRB5_CONF" KRB5CCNAME="$cc" kinit "svc-fetcher@$REALM" \
-        <"$WORK/svc-fetcher.password" >>"$out" 2>&1 || die_log "self-check: kinit svc-fetcher failed" "$out"
+        <"$pwfile" >>"$out" 2>&1 || die_log "self-check: kinit svc-fetcher ($KRB5_CONF) failed" "$out"
     KRB5_CONFIG="$KRB5_CONF" KRB5CCNAME="$cc" ldapsearch -LLL -N -Y GSSAPI -O minssf=56 \
         -H "ldap://$DC_FQDN" -b "CN=WebApp01,CN=Managed Service Accounts,$BASE_DN" -s base \
         msDS-ManagedPassword >"$WORK/selfcheck.ldif" 2>>"$out" ||
-        die_log "self-check: sealed ldapsearch of msDS-ManagedPassword failed" "$out"
+        die_log "self-check: sealed ldapsearch of msDS-ManagedPassword at $DC_FQDN failed" "$out"
+}
+
+self_check() {
+    local cc="FILE:$WORK/krb5cc.selfcheck" out="$WORK/selfcheck.log"
+    : >"$out"
+    sealed_read_check "$WORK/svc-fetcher.password" "$out"
     /usr/bin/python3 - "$WORK/selfcheck.ldif" "$WORK/sample-blob.bin" >>"$out" 2>&1 <<'PY' ||
 import base64, re, sys
 text = re.sub(r"\n ", "", open(sys.argv[1]).read())
@@ -545,6 +558,15 @@ PY
         die_log "self-check: keys from the blob differ from the exported keytab" "$out"
     KRB5_CONFIG="$KRB5_CONF" KRB5CCNAME="$cc" kdestroy >/dev/null 2>&1 || true
     rm -f "$WORK/selfcheck.ldif"
+}
+
+# Address, name, certificate and configuration of the DC described by the globals.
+prepare_files() {
+    ensure_veth
+    ensure_hosts_entry
+    make_tls
+    write_smb_conf
+    write_krb5_conf
 }
 
 cmd_start() {
@@ -569,11 +591,7 @@ cmd_start() {
     local plog="$WORK/provision.log"
 
     t="$(now)"
-    ensure_veth
-    ensure_hosts_entry
-    make_tls
-    write_smb_conf
-    write_krb5_conf
+    prepare_files
     log "start: veth, hosts, TLS, config in $(elapsed "$t") s"
 
     local adminpass
@@ -680,4 +698,7 @@ main() {
     esac
 }
 
-main "$@"
+# testenv/samba-dc2.sh sources this file for its helpers.
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+    main "$@"
+fi

@@ -224,6 +224,27 @@ pub enum GmsaError {
         /// Every `host:port (address): reason` tried.
         tried: Vec<String>,
     },
+    /// A CLDAP NetLogon ping reply (MS-ADTS 6.3.3) is not a valid
+    /// `NETLOGON_SAM_LOGON_RESPONSE_EX`.
+    #[error(
+        "malformed NetLogon ping reply: {reason} (MS-ADTS 6.3.1.9); the DC's site cannot be \
+         used, DCs are tried in DNS order"
+    )]
+    NetlogonMalformed {
+        /// What is wrong, with the byte offset where it applies.
+        reason: String,
+    },
+    /// A DC did not answer the CLDAP NetLogon ping (UDP 389).
+    #[error(
+        "NetLogon ping (CLDAP, UDP 389) to {dc} failed: {reason}; check that the DC's UDP port \
+         389 is reachable (firewalls often allow only TCP)"
+    )]
+    CldapPing {
+        /// The DC's address.
+        dc: String,
+        /// Why.
+        reason: String,
+    },
     /// No DC could be found for the domain (DNS SRV lookup failed or returned nothing).
     #[error("no domain controller found for {domain}: {reason}")]
     NoDcFound {

@@ -74,6 +74,7 @@ pub mod dc;
 mod error;
 mod keys;
 pub mod ldap;
+pub mod netlogon;
 mod password;
 mod salt;
 pub mod tgt;

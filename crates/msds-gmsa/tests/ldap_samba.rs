@@ -84,7 +84,13 @@ async fn dc_found_through_srv_records() {
     .await
     .expect("fetch through SRV discovery");
     eprintln!("fetch with SRV discovery: {:?}", t.elapsed());
-    assert_eq!(fetched.dc, "dc1.example.test:389");
+    // dc1, or dc2 when testenv/samba-dc2.sh runs: the NetLogon ping puts the client in dc2's
+    // site (Site-B), whose DCs come first; the domain-wide SRV records list dc1 only.
+    assert!(
+        ["dc1.example.test:389", "dc2.example.test:389"].contains(&fetched.dc.as_str()),
+        "{}",
+        fetched.dc
+    );
     common::check_keys(&env, &fetched, "over sealed LDAP");
 
     let candidates = msds_gmsa::dc::locate("example.test", None, Some(env.dns()))

@@ -46,9 +46,13 @@ struct Args {
     /// first single-component principal such as HOST$, else the first; see the login module).
     #[arg(long)]
     machine_principal: Option<String>,
-    /// Domain controller HOST[:PORT] (default: DOMAIN_CONTROLLER_GMSA, else DNS SRV).
+    /// Domain controller(s) HOST[:PORT][,HOST[:PORT]...], tried in order (default:
+    /// DOMAIN_CONTROLLER_GMSA, else DNS SRV, DCs of our AD site first).
     #[arg(long)]
     dc: Option<String>,
+    /// DNS server IP:PORT for finding DCs and KDCs (default: CF_DNS_SERVER, else the system's).
+    #[arg(long)]
+    dns_server: Option<String>,
     /// JSON file {"username","password"[,"domainName"]} with the domainless user's credentials.
     #[arg(long)]
     domainless_secret_file: Option<PathBuf>,
@@ -101,6 +105,7 @@ fn main() -> ExitCode {
         keytab: args.keytab,
         machine_principal: args.machine_principal,
         dc: args.dc,
+        dns_server: args.dns_server,
         aws_sm_secret_name: args.aws_sm_secret_name,
         domainless_secret_file: args.domainless_secret_file,
         cred_spec_file: args.cred_spec_file,

@@ -32,7 +32,8 @@ pub struct ChainArgs {
     /// the credspec's realm, e.g. HOST$@REALM, else the first; the daemon's rule).
     #[arg(long, value_name = "PRINCIPAL", requires = "keytab")]
     pub principal: Option<String>,
-    /// The domain controller, HOST[:PORT] (default: DNS SRV _ldap._tcp.dc._msdcs.DOMAIN).
+    /// The domain controller(s), HOST[:PORT][,HOST[:PORT]...] tried in order (default: DNS SRV
+    /// _ldap._tcp.dc._msdcs.DOMAIN, the DCs of our AD site first).
     #[arg(long, value_name = "HOST[:PORT]")]
     pub dc: Option<String>,
     /// DNS server for SRV look-ups, IP:PORT (default: the system's resolvers).
@@ -253,23 +254,48 @@ pub async fn run_doctor(a: DoctorArgs) -> Result<(), String> {
 
     // Domain controllers.
     let t = Instant::now();
-    match msds_gmsa::dc::locate(&p.spec.domain, p.fetch.dc.as_deref(), p.fetch.dns_server).await {
-        Ok(dcs) => {
-            let list: Vec<String> = dcs.iter().map(|d| d.to_string()).collect();
+    const DC_STEP: &str = "domain controllers (--dc, else DNS SRV + AD site)";
+    let located = if p.fetch.tls == TlsMode::Plain {
+        msds_gmsa::dc::locate_by_site(
+            &p.spec.domain,
+            p.fetch.dc.as_deref(),
+            p.fetch.dns_server,
+            p.fetch.timeout.min(Duration::from_secs(2)),
+        )
+        .await
+    } else {
+        msds_gmsa::ldap::lookup::ldaps_candidates(&p.spec.domain, &p.fetch)
+            .await
+            .map(|candidates| msds_gmsa::dc::DcChoice {
+                candidates,
+                site: None,
+                why: "LDAPS: --dc, else DNS order (port 636)".into(),
+            })
+    };
+    match located {
+        Ok(choice) => {
+            let list: Vec<String> = choice.candidates.iter().map(|d| d.to_string()).collect();
+            let site = match &choice.site {
+                Some(s) if !s.client_site.is_empty() => format!(
+                    "site {} (NetLogon ping answered by {}, whose site is {}); ",
+                    s.client_site, s.asked.host, s.dc_site
+                ),
+                _ => String::new(),
+            };
             report(
                 true,
-                "domain controllers (DNS SRV / --dc)",
-                &list.join(", "),
+                DC_STEP,
+                &format!(
+                    "{site}order {}; first choice {} because {}",
+                    list.join(", "),
+                    list.first().map(String::as_str).unwrap_or("-"),
+                    choice.why
+                ),
                 t.elapsed(),
             )
         }
         Err(e) => {
-            report(
-                false,
-                "domain controllers (DNS SRV / --dc)",
-                &e.to_string(),
-                t.elapsed(),
-            );
+            report(false, DC_STEP, &e.to_string(), t.elapsed());
             return Err("no domain controller found: give --dc HOST, or check DNS (_ldap._tcp.dc._msdcs.DOMAIN)".into());
         }
     }

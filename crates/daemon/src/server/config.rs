@@ -36,8 +36,10 @@ pub struct Flags {
     pub keytab: Option<PathBuf>,
     /// Machine principal in the keytab.
     pub machine_principal: Option<String>,
-    /// Domain controller.
+    /// Domain controller(s).
     pub dc: Option<String>,
+    /// DNS server for DC discovery (`--dns-server` / `CF_DNS_SERVER`).
+    pub dns_server: Option<String>,
     /// AWS Secrets Manager secret name for domainless mode.
     pub aws_sm_secret_name: Option<String>,
     /// JSON file with the domainless user's credentials.
@@ -69,8 +71,12 @@ pub struct Config {
     pub keytab: PathBuf,
     /// Machine principal.
     pub machine_principal: Option<String>,
-    /// Domain controller (`DOMAIN_CONTROLLER_GMSA`).
+    /// Domain controller(s) (`DOMAIN_CONTROLLER_GMSA`): `host[:port]`, or several separated by
+    /// commas, tried in that order; none: DNS SRV with AD sites (`msds_gmsa::dc`).
     pub dc: Option<String>,
+    /// DNS server (`ip:port`) for the SRV/address look-ups of DCs and KDCs
+    /// (`CF_DNS_SERVER`); none: the system's resolvers.
+    pub dns_server: Option<std::net::SocketAddr>,
     /// `CF_GMSA_OU`.
     pub gmsa_ou: Option<String>,
     /// `CF_GMSA_DISTINGUISHED_NAME`.
@@ -302,7 +308,17 @@ impl Config {
                 }
             },
         };
+        let dns_server = match flags.dns_server.clone().or_else(|| get("CF_DNS_SERVER")) {
+            None => None,
+            Some(v) => Some(v.trim().parse::<std::net::SocketAddr>().map_err(|_| {
+                bad(
+                    "CF_DNS_SERVER",
+                    format!("{v:?}: give an IP address and port, e.g. 10.0.0.2:53"),
+                )
+            })?),
+        };
         Ok(Self {
+            dns_server,
             socket,
             socket_gid,
             krbdir,

@@ -270,9 +270,13 @@ impl KerberosSource {
         // A krb5.conf whose enctype lists leave nothing usable stops the daemon here.
         EnctypePolicy::from_conf(&conf)
             .map_err(|e| LeaseError::new(ErrorKind::FailedPrecondition, "reading krb5.conf", e))?;
-        let client = Client::new(conf).with_timeout(Duration::from_secs(5));
+        let mut client = Client::new(conf).with_timeout(Duration::from_secs(5));
+        if let Some(d) = cfg.dns_server {
+            client = client.with_dns_server(d);
+        }
         let fetch = FetchOptions {
             dc: cfg.dc.clone(),
+            dns_server: cfg.dns_server,
             ..FetchOptions::default()
         };
         let secs = |name: &str| {

@@ -171,10 +171,7 @@ impl FetchedPassword {
 
 /// The DCs to try over LDAPS: the given DC (an `ldaps://` prefix allowed; port 636 unless
 /// one is given) or the SRV-listed hosts, on port 636.
-pub(crate) async fn ldaps_candidates(
-    domain: &str,
-    opts: &FetchOptions,
-) -> Result<Vec<DcAddr>, GmsaError> {
+pub async fn ldaps_candidates(domain: &str, opts: &FetchOptions) -> Result<Vec<DcAddr>, GmsaError> {
     match opts.dc.as_deref() {
         Some(input) => {
             let trimmed = input.trim();

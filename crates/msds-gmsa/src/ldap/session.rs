@@ -4,8 +4,8 @@
 //! the DC, connects, gets a service ticket for `ldap/<dc>` and binds with SASL GSSAPI and the
 //! confidentiality layer (or over LDAPS); later fetches reuse that sealed connection, so each
 //! costs one search round trip. When the connection has died (closed by the DC, notice of
-//! disconnection, reset, timeout) the reader reconnects, binds again and repeats the search
-//! once; it also binds again on a new connection before its service ticket expires, or when
+//! disconnection, reset, timeout) the reader reconnects, to the next DC first, binds again
+//! and repeats the search (once per candidate DC, plus one); it also binds again on a new connection before its service ticket expires, or when
 //! a different user's TGT is given.
 //!
 //! Round trips saved compared with a naive client: the TCP connect runs while the KDC answers
@@ -35,7 +35,7 @@
 //! # Ok(()) }
 //! ```
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use krb5_proto::asn1::error_code::KDC_ERR_S_PRINCIPAL_UNKNOWN;
 use krb5_proto::client::Client;
@@ -51,7 +51,15 @@ use super::lookup::{FetchOptions, FetchedPassword, GMSA_ATTRS, GmsaLookup, ldaps
 use super::sasl::SaslConfig;
 use super::tls::TlsClient;
 use crate::GmsaError;
-use crate::dc::{self, DcAddr};
+use crate::dc::{self, DcAddr, DcChoice};
+
+/// How long a DC choice (the site from a NetLogon ping, the SRV records) is used before it is
+/// made again; also made again as soon as no candidate answers. Windows' DC locator caches its
+/// answer for 15 minutes as well.
+pub const DC_CHOICE_TTL: Duration = Duration::from_secs(15 * 60);
+
+/// How long a NetLogon ping waits for each DC's answer.
+const PING_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A session is bound again (on a new connection) when its service ticket has less than
 /// this left: AD may drop connections whose ticket expired.
@@ -74,13 +82,16 @@ pub struct GmsaReader {
     domain: String,
     opts: FetchOptions,
     tls: Option<TlsClient>,
-    candidates: Option<Vec<DcAddr>>,
+    /// The DCs to try and why, with when they were found (refreshed after [`DC_CHOICE_TTL`]).
+    candidates: Option<(DcChoice, Instant)>,
     session: Option<Session>,
     /// The domain's naming context once known (from the rootDSE, or a search that found the
     /// gMSA under the derived base).
     base_dn: Option<String>,
     /// Connections opened so far (1 + reconnects).
     connects: u32,
+    /// The DC of the last connection opened.
+    last_dc: Option<DcAddr>,
 }
 
 /// Whether an error means the connection is unusable (so a new one may succeed).
@@ -220,6 +231,7 @@ impl GmsaReader {
             session: None,
             base_dn: None,
             connects: 0,
+            last_dc: None,
         })
     }
 
@@ -239,21 +251,67 @@ impl GmsaReader {
     }
 
     async fn candidates(&mut self) -> Result<Vec<DcAddr>, GmsaError> {
-        if let Some(c) = &self.candidates {
-            return Ok(c.clone());
+        if let Some((c, at)) = &self.candidates
+            && at.elapsed() < DC_CHOICE_TTL
+        {
+            return Ok(c.candidates.clone());
         }
-        let found = match &self.tls {
-            Some(_) => ldaps_candidates(&self.domain, &self.opts).await?,
-            None => dc::locate(&self.domain, self.opts.dc.as_deref(), self.opts.dns_server).await?,
+        let choice = match &self.tls {
+            Some(_) => DcChoice {
+                candidates: ldaps_candidates(&self.domain, &self.opts).await?,
+                site: None,
+                why: "LDAPS: --dc, else DNS order of _ldap._tcp.dc._msdcs (port 636)".to_owned(),
+            },
+            None => {
+                let ping = self.opts.timeout.min(PING_TIMEOUT);
+                dc::locate_by_site(
+                    &self.domain,
+                    self.opts.dc.as_deref(),
+                    self.opts.dns_server,
+                    ping,
+                )
+                .await?
+            }
         };
-        self.candidates = Some(found.clone());
+        let list: Vec<String> = choice.candidates.iter().map(ToString::to_string).collect();
+        tracing::info!(
+            domain = %self.domain,
+            dcs = %list.join(", "),
+            site = choice.site.as_ref().map(|s| s.client_site.as_str()).unwrap_or(""),
+            "DCs for {}: {}",
+            self.domain,
+            choice.why
+        );
+        let found = choice.candidates.clone();
+        self.candidates = Some((choice, Instant::now()));
         Ok(found)
+    }
+
+    /// Moves the DC of the last connection to the back of the candidates (its connection died).
+    fn demote_last_dc(&mut self) {
+        if let (Some(dc), Some((choice, _))) = (&self.last_dc, self.candidates.as_mut())
+            && let Some(pos) = choice.candidates.iter().position(|c| c == dc)
+        {
+            let d = choice.candidates.remove(pos);
+            choice.candidates.push(d);
+        }
+    }
+
+    /// How the DCs were chosen (site, order, reason), once [`fetch`](Self::fetch) or
+    /// [`connect`](Self::connect) has located them.
+    pub fn dc_choice(&self) -> Option<&DcChoice> {
+        self.candidates.as_ref().map(|(c, _)| c)
     }
 
     async fn open(&mut self) -> Result<(Connection, DcAddr), GmsaError> {
         let candidates = self.candidates().await?;
-        let (conn, dc) =
-            dc::connect_first(&candidates, self.opts.dns_server, self.opts.timeout).await?;
+        let opened = dc::connect_first(&candidates, self.opts.dns_server, self.opts.timeout).await;
+        if opened.is_err() {
+            // None answered: ask DNS and the DCs again next time (the topology may have changed).
+            self.candidates = None;
+        }
+        let (conn, dc) = opened?;
+        self.last_dc = Some(dc.clone());
         self.connects = self.connects.saturating_add(1);
         let conn = match &self.tls {
             Some(tls) => conn.start_ldaps(tls).await?,
@@ -387,7 +445,9 @@ impl GmsaReader {
     ///
     /// Binds first if needed (a new connection when none is open, when the open one is bound
     /// as another user, or when its service ticket is about to expire). If the connection
-    /// turns out to be dead, the reader reconnects, binds and searches again, once.
+    /// turns out to be dead (before, during or after the bind), its DC goes to the back of the
+    /// candidates and the reader reconnects, binds and searches again: at most once per
+    /// candidate (8 at most) plus one.
     ///
     /// Errors are those of [`fetch_managed_password`](crate::fetch_managed_password).
     pub async fn fetch(
@@ -396,27 +456,36 @@ impl GmsaReader {
         lookup: &GmsaLookup,
     ) -> Result<FetchedPassword, GmsaError> {
         super::lookup::validate(lookup)?;
-        let mut retried = false;
+        // A connection that dies (the DC killed, reset, silent) is replaced by one to the next
+        // candidate: the dead DC goes to the back of the list. Each candidate gets one more try.
+        let budget = self
+            .candidates
+            .as_ref()
+            .map_or(1, |(c, _)| c.candidates.len().clamp(1, 8))
+            + 1;
+        let mut lost = 0usize;
         loop {
-            let fresh = match self.ensure_bound(user_tgt).await {
-                Ok(f) => f,
-                // A connection opened by `connect` may have died before the bind.
-                Err(GmsaError::LdapProtocol(e)) if connection_lost(&e) && !retried => {
-                    tracing::debug!(error = %e, "LDAP connection lost before the bind; reconnecting once");
+            match self.ensure_bound(user_tgt).await {
+                Ok(_) => {}
+                // A connection opened by `connect` may have died before or during the bind.
+                Err(GmsaError::LdapProtocol(e)) if connection_lost(&e) && lost < budget => {
+                    tracing::info!(error = %e, dc = self.last_dc.as_ref().map(ToString::to_string).unwrap_or_default(), "LDAP connection lost before the bind finished; trying the next DC");
+                    self.demote_last_dc();
                     self.session = None;
-                    retried = true;
+                    lost += 1;
                     continue;
                 }
                 Err(e) => {
                     self.session = None;
                     return Err(e);
                 }
-            };
+            }
             match self.search(user_tgt, lookup).await {
-                Err(Lost(e)) if !fresh && !retried => {
-                    tracing::debug!(error = %e, "LDAP connection lost; reconnecting once");
+                Err(Lost(e)) if lost < budget => {
+                    tracing::info!(error = %e, dc = self.last_dc.as_ref().map(ToString::to_string).unwrap_or_default(), "LDAP connection lost; reconnecting (the next DC first)");
+                    self.demote_last_dc();
                     self.session = None;
-                    retried = true;
+                    lost += 1;
                 }
                 Err(Lost(e)) => {
                     self.session = None;
