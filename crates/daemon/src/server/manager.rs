@@ -817,9 +817,15 @@ impl Manager {
             let mut set = tokio::task::JoinSet::new();
             for (id, t) in targets {
                 let this = this.clone();
-                set.spawn(
-                    async move { this.renew_ticket(&id, &t).await.map(|r| r.map(|_| t.dir())) },
-                );
+                set.spawn(async move {
+                    let r = this.renew_ticket(&id, &t).await.map(|r| r.map(|_| t.dir()));
+                    match r {
+                        // The lease was deleted while this renew ran (its last delete may
+                        // also have released the user's password): not this renew's failure.
+                        Err(_) if !lock(&this.0.leases).contains_key(&id) => Ok(None),
+                        r => r,
+                    }
+                });
             }
             let mut dirs = Vec::new();
             let mut first_err = None;
