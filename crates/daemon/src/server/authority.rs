@@ -9,7 +9,9 @@
 //! `INTERNAL: Received RST_STREAM with error code 1`.
 //!
 //! [`AuthorityFix`] wraps each accepted connection below h2 and looks at what the client sends.
-//! The connection's first header block (HEADERS + CONTINUATION frames) is HPACK-decoded:
+//! The connection's first header block (HEADERS + CONTINUATION frames) decides, read by
+//! [`first_block_authority_ok`] (a walk over the HPACK representations that decodes only
+//! `:authority`'s value), or HPACK-decoded when that cannot tell:
 //! - when its `:authority` is a valid URI authority (grpc-go, the ECS agent, tonic: `localhost` or
 //!   a host name), the block and everything after it pass through untouched, and the layer costs
 //!   nothing more on that connection. A client keeps one `:authority` per channel; a later
@@ -23,8 +25,9 @@
 //! Every other frame, and everything the server sends, passes through unchanged. A connection
 //! that does not start with the HTTP/2 preface is passed through as is.
 //!
-//! (Deciding once per connection matters: the HPACK decoder builds a Huffman table for every
-//! Huffman-coded string, which made decoding every block cost a warm lease add about 0.4 ms.)
+//! (Deciding once per connection, without a decoder, matters: loona-hpack's decoder builds a
+//! Huffman table for every Huffman-coded string, which made decoding every block cost a warm lease
+//! add about 0.4 ms, and then still cost every new connection its first block.)
 //!
 //! ```
 //! use credentials_fetcherd::server::authority::rewrite_client_bytes;
@@ -329,6 +332,14 @@ impl Rewriter {
 
     /// Decodes a complete block, fixes `:authority`, writes HEADERS (+ CONTINUATION) frames.
     fn reencode(&mut self, block: &Block, out: &mut Vec<u8>) -> io::Result<()> {
+        if self.blocks == Blocks::Undecided
+            && first_block_authority_ok(&block.fragment) == Some(true)
+        {
+            // The common case (tonic, grpc-go, the ECS agent), told without decoding the block.
+            out.extend_from_slice(&block.raw);
+            self.state = State::Passthrough;
+            return Ok(());
+        }
         let mut fields: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
         let mut size = 0usize;
         self.decoder
@@ -398,6 +409,119 @@ impl Rewriter {
         }
         Ok(())
     }
+}
+
+/// HPACK's static table (RFC 7541 Appendix A) has 61 entries; index 1 is `:authority`.
+const STATIC_ENTRIES: usize = 61;
+const AUTHORITY_INDEX: usize = 1;
+/// The longest Huffman-coded `:authority` the quick look decodes (a DNS name is at most 253
+/// octets); a longer one is left to the full decoder.
+const MAX_QUICK_AUTHORITY: usize = 256;
+
+/// Whether every `:authority` in a connection's first header block is acceptable to h2, told by
+/// walking the HPACK representations (RFC 7541 6) and decoding only `:authority`'s value:
+/// `Some(true)` when all are acceptable, `Some(false)` when one is not, `None` when the quick
+/// look cannot tell (a dynamic-table reference, a malformed or truncated block, a long
+/// Huffman-coded `:authority`). Only `Some(true)` is acted on; the rest goes to the full decoder.
+///
+/// In a connection's first block the dynamic table is empty, so a field that names
+/// `:authority` does it by static index 1 or by a literal name; the other fields' strings are
+/// skipped without being decoded. (A decoder per connection would build loona-hpack's Huffman
+/// table for every Huffman-coded string of the block.)
+#[doc(hidden)]
+pub fn first_block_authority_ok(mut block: &[u8]) -> Option<bool> {
+    let mut ok = true;
+    while let Some(&first) = block.first() {
+        let name_index = if first & 0x80 != 0 {
+            // Indexed Header Field (6.1): a whole static entry; `:authority`'s has no value.
+            match hpack_int(&mut block, 7)? {
+                0 => return None,
+                AUTHORITY_INDEX => ok &= valid_authority(b""),
+                i if i > STATIC_ENTRIES => return None,
+                _ => {}
+            }
+            continue;
+        } else if first & 0xc0 == 0x40 {
+            // Literal with Incremental Indexing (6.2.1).
+            hpack_int(&mut block, 6)?
+        } else if first & 0xe0 == 0x20 {
+            // Dynamic Table Size Update (6.3); one above the allowed size is the decoder's to refuse.
+            if hpack_int(&mut block, 5)? > TABLE_SIZE {
+                return None;
+            }
+            continue;
+        } else {
+            // Literal without Indexing / Never Indexed (6.2.2, 6.2.3).
+            hpack_int(&mut block, 4)?
+        };
+        let is_authority = match name_index {
+            0 => {
+                let (huffman, name) = hpack_string(&mut block)?;
+                if huffman {
+                    // `:authority` is 10 octets; its Huffman code is at least 7.
+                    name.len() <= 10 && huffman_decode(name)? == b":authority"
+                } else {
+                    name == b":authority"
+                }
+            }
+            AUTHORITY_INDEX => true,
+            i if i > STATIC_ENTRIES => return None,
+            _ => false,
+        };
+        let (huffman, value) = hpack_string(&mut block)?;
+        if is_authority {
+            ok &= if huffman {
+                if value.len() > MAX_QUICK_AUTHORITY {
+                    return None;
+                }
+                valid_authority(&huffman_decode(value)?)
+            } else {
+                valid_authority(value)
+            };
+        }
+    }
+    Some(ok)
+}
+
+/// An HPACK integer with an `n`-bit prefix (RFC 7541 5.1); `None` when truncated or too large.
+fn hpack_int(block: &mut &[u8], n: u8) -> Option<usize> {
+    let (&first, rest) = block.split_first()?;
+    *block = rest;
+    let max = (1usize << n) - 1;
+    let mut value = usize::from(first) & max;
+    if value < max {
+        return Some(value);
+    }
+    for shift in [0u32, 7, 14, 21] {
+        let (&b, rest) = block.split_first()?;
+        *block = rest;
+        value += usize::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            return Some(value);
+        }
+    }
+    None
+}
+
+/// An HPACK string literal (RFC 7541 5.2): whether it is Huffman-coded, and its octets.
+fn hpack_string<'a>(block: &mut &'a [u8]) -> Option<(bool, &'a [u8])> {
+    let huffman = block.first()? & 0x80 != 0;
+    let len = hpack_int(block, 7)?;
+    if len > block.len() {
+        return None;
+    }
+    let (s, rest) = block.split_at(len);
+    *block = rest;
+    Some((huffman, s))
+}
+
+fn huffman_decode(s: &[u8]) -> Option<Vec<u8>> {
+    thread_local! {
+        // Built once per thread, not once per string.
+        static HUFFMAN: std::cell::RefCell<loona_hpack::huffman::HuffmanDecoder> =
+            std::cell::RefCell::new(loona_hpack::huffman::HuffmanDecoder::new());
+    }
+    HUFFMAN.with(|d| d.borrow_mut().decode(s).ok())
 }
 
 fn literal(s: &[u8], out: &mut Vec<u8>) {
@@ -501,6 +625,114 @@ mod tests {
         assert_eq!(frames[3].1, END_HEADERS | END_STREAM);
         assert_eq!(frames[3].2, 3);
         assert_eq!(frames[3].3, want);
+    }
+
+    /// Huffman codes (RFC 7541 Appendix B) of strings the tests need; checked against
+    /// loona-hpack's decoder in `huffman_vectors`.
+    const HUFFMAN_LOCALHOST: &[u8] = &[0xa0, 0xe4, 0x1d, 0x13, 0x9d, 0x09];
+    const HUFFMAN_SOCKET_PATH: &[u8] = &[
+        0x54, 0x58, 0x53, 0x4d, 0x6a, 0x8b, 0x09, 0x25, 0x5d, 0x07, 0x27, 0x5f,
+    ];
+    const HUFFMAN_AUTHORITY_NAME: &[u8] = &[0xb8, 0x3b, 0x53, 0x39, 0xec, 0x32, 0x7d, 0x7f];
+
+    #[test]
+    fn huffman_vectors() {
+        assert_eq!(huffman_decode(HUFFMAN_LOCALHOST).unwrap(), b"localhost");
+        assert_eq!(
+            huffman_decode(HUFFMAN_SOCKET_PATH).unwrap(),
+            b"%2Ftmp%2Fcf.sock"
+        );
+        assert_eq!(
+            huffman_decode(HUFFMAN_AUTHORITY_NAME).unwrap(),
+            b":authority"
+        );
+    }
+
+    /// The quick look agrees with the full decoder wherever it answers.
+    fn quick_and_full(block: &[u8]) -> Option<bool> {
+        let quick = first_block_authority_ok(block);
+        let full = loona_hpack::Decoder::new()
+            .decode(block)
+            .ok()
+            .map(|fields| {
+                fields
+                    .iter()
+                    .all(|(n, v)| n != b":authority" || valid_authority(v))
+            });
+        if quick.is_some() {
+            assert_eq!(quick, full, "{block:02x?}");
+        }
+        quick
+    }
+
+    #[test]
+    fn the_first_block_is_judged_without_a_decoder() {
+        // RFC 7541 C.4.1: GET http://www.example.com/, :authority Huffman-coded (literal with
+        // incremental indexing, indexed name 1).
+        let rfc = [
+            0x82, 0x86, 0x84, 0x41, 0x8c, 0xf1, 0xe3, 0xc2, 0xe5, 0xf2, 0x3a, 0x6b, 0xa0, 0xab,
+            0x90, 0xf4, 0xff,
+        ];
+        assert_eq!(quick_and_full(&rfc), Some(true));
+        // The C.4.2 request refers to the dynamic table: not the quick look's to judge.
+        assert_eq!(
+            quick_and_full(&[0x82, 0x86, 0x84, 0xbe, 0x58, 0x86, 0xa8]),
+            None
+        );
+        let huffman = |prefix: &[u8], name: Option<&[u8]>, value: &[u8]| {
+            let mut b = prefix.to_vec();
+            if let Some(name) = name {
+                b.extend_from_slice(&[0x80 | name.len() as u8]);
+                b.extend_from_slice(name);
+            }
+            b.push(0x80 | value.len() as u8);
+            b.extend_from_slice(value);
+            b
+        };
+        let n = Some(HUFFMAN_AUTHORITY_NAME);
+        for (block, want) in [
+            // grpc-go: literal with indexing, indexed name, Huffman "localhost".
+            (
+                huffman(&[0x83, 0x86, 0x41], None, HUFFMAN_LOCALHOST),
+                Some(true),
+            ),
+            // grpc-core: the socket path, Huffman-coded.
+            (
+                huffman(&[0x83, 0x41], None, HUFFMAN_SOCKET_PATH),
+                Some(false),
+            ),
+            // Literal names (Huffman-coded), without indexing and never indexed.
+            (huffman(&[0x00], n, HUFFMAN_LOCALHOST), Some(true)),
+            (huffman(&[0x10], n, HUFFMAN_SOCKET_PATH), Some(false)),
+            (huffman(&[0x20, 0x40], n, HUFFMAN_SOCKET_PATH), Some(false)),
+            // Indexed field 1: `:authority` with an empty value.
+            (vec![0x81], Some(false)),
+            // No `:authority` at all, only static entries and a table size update.
+            (vec![0x3f, 0xe1, 0x1f, 0x82, 0x84, 0x86], Some(true)),
+            // Truncated value, Huffman padding over 7 bits, table size over 4096.
+            (vec![0x41, 0x85, 0xa0], None),
+            (
+                huffman(&[0x41], None, &[0xa0, 0xe4, 0x1d, 0x13, 0x9d, 0x09, 0xff]),
+                None,
+            ),
+            (vec![0x3f, 0xe2, 0x1f], None),
+        ] {
+            assert_eq!(quick_and_full(&block), want, "{block:02x?}");
+        }
+        // Through the rewriter: the quick "yes" passes the connection through as it came, the
+        // "no" rewrites it.
+        let mut input = PREFACE.to_vec();
+        input.extend(frame(HEADERS, END_HEADERS, 1, &rfc));
+        assert_eq!(rewrite_client_bytes(&input).unwrap(), input);
+        let mut input = PREFACE.to_vec();
+        let core = huffman(&[0x83, 0x86, 0x84, 0x41], None, HUFFMAN_SOCKET_PATH);
+        input.extend(frame(HEADERS, END_HEADERS, 1, &core));
+        let frames = decode_frames(&rewrite_client_bytes(&input).unwrap());
+        assert!(
+            frames[0]
+                .3
+                .contains(&(b":authority".to_vec(), b"localhost".to_vec()))
+        );
     }
 
     #[test]
