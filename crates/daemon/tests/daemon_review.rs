@@ -310,12 +310,10 @@ async fn world_readable_ccache_modes_are_refused_unless_forced() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn caches_are_empty_after_the_last_delete() {
     use credentials_fetcherd::server::kerberos::KerberosSource;
-    use credentials_fetcherd::server::lease::Layout;
     use credentials_fetcherd::server::manager::{
-        LeaseLogin, Manager, ManagerConfig, RenewPolicy, secret_string,
+        LeaseLogin, Manager, ManagerConfig, secret_string,
     };
     use credentials_fetcherd::server::secret::DomainlessCreds;
-    use credentials_fetcherd::server::source::Login;
     use credentials_fetcherd::server::specs::LeaseSpecs;
     use std::sync::Arc;
     let env = testenv();
@@ -332,20 +330,7 @@ async fn caches_are_empty_after_the_last_delete() {
     ));
     let dir = tempfile::tempdir().unwrap();
     let m = Manager::new(
-        ManagerConfig {
-            layout: Layout {
-                root: dir.path().join("krbdir"),
-            },
-            ccache_mode: 0o600,
-            ccache_gid: None,
-            domain_joined: Login::DomainJoined {
-                keytab: "/nonexistent".into(),
-                principal: None,
-            },
-            gmsa_dn: None,
-            gmsa_ou: None,
-            renew: RenewPolicy::default(),
-        },
+        ManagerConfig::new(dir.path().join("krbdir")),
         src.clone(),
         None,
     );

@@ -122,6 +122,35 @@ pub struct ManagerConfig {
     pub renew: RenewPolicy,
 }
 
+impl ManagerConfig {
+    /// The defaults for a krbdir at `root`: ccaches 0600 without a group, the host keytab
+    /// `/etc/krb5.keytab` with its default principal, no configured DN or OU, default renewal
+    /// timing.
+    ///
+    /// ```
+    /// use credentials_fetcherd::server::manager::ManagerConfig;
+    /// let cfg = ManagerConfig {
+    ///     ccache_mode: 0o640,
+    ///     ..ManagerConfig::new("/var/credentials-fetcher/krbdir")
+    /// };
+    /// assert_eq!(cfg.ccache_gid, None);
+    /// ```
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self {
+            layout: Layout { root: root.into() },
+            ccache_mode: 0o600,
+            ccache_gid: None,
+            domain_joined: Login::DomainJoined {
+                keytab: "/etc/krb5.keytab".into(),
+                principal: None,
+            },
+            gmsa_dn: None,
+            gmsa_ou: None,
+            renew: RenewPolicy::default(),
+        }
+    }
+}
+
 /// Which login a new lease uses.
 #[derive(Debug, Clone)]
 pub enum LeaseLogin {
@@ -1328,18 +1357,8 @@ mod tests {
     fn manager(root: &Path, source: Arc<FakeSource>, renew: RenewPolicy) -> Manager {
         Manager::new(
             ManagerConfig {
-                layout: Layout {
-                    root: root.to_path_buf(),
-                },
-                ccache_mode: 0o600,
-                ccache_gid: None,
-                domain_joined: Login::DomainJoined {
-                    keytab: "/nonexistent".into(),
-                    principal: None,
-                },
-                gmsa_dn: None,
-                gmsa_ou: None,
                 renew,
+                ..ManagerConfig::new(root)
             },
             source,
             None,
