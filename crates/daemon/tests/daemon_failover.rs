@@ -403,6 +403,22 @@ async fn doctor_prints_the_site_the_order_and_the_dc_used() {
     ] {
         assert!(out.contains(want), "doctor does not say {want:?}:\n{out}");
     }
+    // With KDCs from DNS (no kdc line in krb5.conf), the site orders them too: dc2 answers.
+    let dns_conf = dir.join("krb5-dns.conf");
+    std::fs::write(
+        &dns_conf,
+        "[libdefaults]\n default_realm = EXAMPLE.TEST\n dns_lookup_kdc = true\n rdns = false\n",
+    )
+    .unwrap();
+    let out = common::ok(
+        &t.gmsa_with(&args, dns_conf.to_str().unwrap()),
+        "gmsa doctor --dns-server, KDCs from DNS",
+    );
+    eprintln!("{out}");
+    assert!(
+        out.contains("127.0.0.12:88 over udp (KDCs in order: dc2.example.test:88, dc1.example.test:88, from DNS, site Site-B first)"),
+        "{out}"
+    );
 
     let back = Dc2Back(&e);
     dc2_script(&e, "kill");

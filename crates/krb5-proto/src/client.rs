@@ -65,6 +65,8 @@ pub struct Client {
     realms: Arc<Mutex<HashMap<Vec<u8>, RealmState>>>,
     /// Cross-realm TGTs (`krbtgt/B@A`) obtained by TGS exchanges, reused by the next ones.
     inter_realm: Arc<Mutex<Vec<Credentials>>>,
+    /// Per realm: our Active Directory site, when one was learnt ([`Client::set_site`]).
+    sites: Arc<Mutex<HashMap<Vec<u8>, String>>>,
 }
 
 /// Most cross-realm TGTs a [`Client`] keeps (the oldest are dropped first).
@@ -97,7 +99,33 @@ impl Client {
             tcp_for_tickets: false,
             realms: Arc::default(),
             inter_realm: Arc::default(),
+            sites: Arc::default(),
         }
+    }
+
+    /// Tells the client our Active Directory site for `realm` (from a CLDAP NetLogon ping):
+    /// when that realm's KDCs come from DNS, the KDCs of the site are tried first from then on
+    /// ([`KdcClient::discover_in_site`](crate::transport::KdcClient::discover_in_site)).
+    /// Shared by the client's clones; a change of site makes the next message look the KDCs up
+    /// again.
+    pub fn set_site(&self, realm: &str, site: &str) {
+        let key = realm.as_bytes().to_vec();
+        let Ok(mut sites) = self.sites.lock() else {
+            return;
+        };
+        if sites.get(&key).map(String::as_str) == Some(site) {
+            return;
+        }
+        sites.insert(key.clone(), site.to_owned());
+        drop(sites);
+        if let Ok(mut realms) = self.realms.lock() {
+            realms.remove(&key);
+        }
+    }
+
+    /// The site set for `realm` by [`set_site`](Self::set_site).
+    pub fn site(&self, realm: &str) -> Option<String> {
+        self.sites.lock().ok()?.get(realm.as_bytes()).cloned()
     }
 
     /// Sends every request that the KDC answers with a ticket (an AS-REQ with
@@ -151,7 +179,9 @@ impl Client {
         }
         let realm = String::from_utf8_lossy(realm_bytes).into_owned();
         let mut c = if self.kdcs.is_empty() {
-            KdcClient::discover_with_resolver(&realm, &self.conf, self.dns_server).await?
+            let site = self.site(&realm);
+            KdcClient::discover_in_site(&realm, &self.conf, self.dns_server, site.as_deref())
+                .await?
         } else {
             KdcClient::new(&realm, self.kdcs.clone())
         };

@@ -547,6 +547,57 @@ pub fn kdcs_from_srv<R: Rng + ?Sized>(
     out
 }
 
+/// The SRV name of the KDCs of one Active Directory site:
+/// `_kerberos._tcp.<site>._sites.<domain>.` (MS-ADTS 6.3.2.3; AD publishes site records over TCP
+/// only), or `None` when the site or the realm is not a DNS name.
+///
+/// ```
+/// use krb5_proto::transport::site_kdc_srv_name;
+/// assert_eq!(
+///     site_kdc_srv_name("Site-B", "EXAMPLE.TEST").as_deref(),
+///     Some("_kerberos._tcp.Site-B._sites.example.test.")
+/// );
+/// assert_eq!(site_kdc_srv_name("a site", "EXAMPLE.TEST"), None);
+/// ```
+pub fn site_kdc_srv_name(site: &str, realm: &str) -> Option<String> {
+    let domain = realm.trim_end_matches('.').to_ascii_lowercase();
+    let name = format!("_kerberos._tcp.{site}._sites.{domain}");
+    (valid_host_name(&domain) && !site.is_empty() && valid_host_name(&format!("{site}.{domain}")))
+        .then(|| format!("{name}."))
+}
+
+/// The KDCs of our site first (`site` records, in [`order_srv`] order), then the realm's other
+/// KDCs in their order. A site's KDC is used over UDP and TCP: Active Directory publishes site
+/// records for TCP only, but every DC's KDC listens on both (Windows locates a DC by site and
+/// then speaks either protocol to it).
+pub fn kdcs_site_first<R: Rng + ?Sized>(
+    site: Vec<SrvRecord>,
+    realm: Vec<KdcAddr>,
+    rng: &mut R,
+) -> Vec<KdcAddr> {
+    let mut out: Vec<KdcAddr> = Vec::with_capacity(site.len() + realm.len());
+    for record in order_srv(site, rng) {
+        let host = record.target.trim_end_matches('.').to_ascii_lowercase();
+        if record.port == 0
+            || !valid_host_name(&host)
+            || out.iter().any(|k| k.host == host && k.port == record.port)
+        {
+            continue;
+        }
+        out.push(KdcAddr {
+            host,
+            port: record.port,
+            protocol: None,
+        });
+    }
+    for kdc in realm {
+        if !out.iter().any(|k| k.host == kdc.host && k.port == kdc.port) {
+            out.push(kdc);
+        }
+    }
+    out
+}
+
 /// Sends Kerberos messages to a realm's KDCs with failover.
 #[derive(Debug, Clone)]
 pub struct KdcClient {
@@ -684,6 +735,19 @@ impl KdcClient {
         conf: &Krb5Conf,
         resolver_addr: Option<SocketAddr>,
     ) -> Result<Self, TransportError> {
+        Self::discover_in_site(realm, conf, resolver_addr, None).await
+    }
+
+    /// As [`discover_with_resolver`](Self::discover_with_resolver); when the KDCs come from DNS
+    /// and our Active Directory `site` is known (a CLDAP NetLogon ping tells it), the KDCs of
+    /// `_kerberos._tcp.<site>._sites.<realm>` are tried first, as Windows does
+    /// ([`kdcs_site_first`]). krb5.conf `kdc` lines are used as written.
+    pub async fn discover_in_site(
+        realm: &str,
+        conf: &Krb5Conf,
+        resolver_addr: Option<SocketAddr>,
+        site: Option<&str>,
+    ) -> Result<Self, TransportError> {
         let mut kdcs = Vec::new();
         for entry in conf.kdcs(realm) {
             let addr = KdcAddr::parse(&entry).map_err(|e| match e {
@@ -709,16 +773,16 @@ impl KdcClient {
                     ),
                 });
             }
-            kdcs = srv_kdcs(realm, resolver_addr)
-                .await
-                .map_err(|why| TransportError::NoKdc {
+            kdcs = srv_kdcs(realm, resolver_addr, site).await.map_err(|why| {
+                TransportError::NoKdc {
                     realm: realm.to_owned(),
                     hint: format!(
                         "krb5.conf has no kdc line for it and {why}; add [realms] {realm} = \
                          {{ kdc = host[:port] }} to krb5.conf or publish _kerberos._udp/_tcp SRV \
                          records"
                     ),
-                })?;
+                }
+            })?;
         }
         let mut client = Self::new(realm, kdcs);
         if let Some(limit) = conf.udp_preference_limit() {
@@ -1050,7 +1114,11 @@ async fn tcp_exchange(
 }
 
 /// DNS SRV discovery; `Err` says what was looked up and why it gave nothing.
-async fn srv_kdcs(realm: &str, resolver_addr: Option<SocketAddr>) -> Result<Vec<KdcAddr>, String> {
+async fn srv_kdcs(
+    realm: &str,
+    resolver_addr: Option<SocketAddr>,
+    site: Option<&str>,
+) -> Result<Vec<KdcAddr>, String> {
     let domain = realm.trim_end_matches('.');
     if !valid_host_name(domain) {
         return Err("the realm name is not a DNS name, so no SRV lookup was made".to_owned());
@@ -1072,7 +1140,14 @@ async fn srv_kdcs(realm: &str, resolver_addr: Option<SocketAddr>) -> Result<Vec<
     }
     let tcp = lists.pop().unwrap_or_default();
     let udp = lists.pop().unwrap_or_default();
-    let kdcs = kdcs_from_srv(udp, tcp, &mut OsRng);
+    let mut kdcs = kdcs_from_srv(udp, tcp, &mut OsRng);
+    if let Some(name) = site.and_then(|site| site_kdc_srv_name(site, realm)) {
+        // No record for the site (or no answer) leaves the realm's order.
+        let in_site = srv_records(&resolver, &name, DNS_TIMEOUT)
+            .await
+            .unwrap_or_default();
+        kdcs = kdcs_site_first(in_site, kdcs, &mut OsRng);
+    }
     if kdcs.is_empty() {
         let detail = if failures.is_empty() {
             "the records exist but name no usable host".to_owned()
@@ -1089,6 +1164,49 @@ async fn srv_kdcs(realm: &str, resolver_addr: Option<SocketAddr>) -> Result<Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn site_kdcs_first_then_the_realm_without_duplicates() {
+        let srv = |target: &str, port| SrvRecord {
+            priority: 0,
+            weight: 0,
+            port,
+            target: target.to_owned(),
+        };
+        let realm = vec![
+            KdcAddr::parse("dc1.example.test").unwrap(),
+            KdcAddr {
+                protocol: Some(Protocol::Udp),
+                ..KdcAddr::parse("dc2.example.test").unwrap()
+            },
+        ];
+        let site = vec![
+            srv("DC2.example.test.", 88),
+            srv("dc3.example.test.", 88),
+            srv("dc3.example.test", 88),
+            srv("bad host.", 88),
+            srv("dc4.example.test.", 0),
+        ];
+        let got = kdcs_site_first(site, realm, &mut crate::rand::TestRng::new(1));
+        let got: Vec<String> = got
+            .iter()
+            .map(|k| format!("{}:{}/{:?}", k.host, k.port, k.protocol))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "dc2.example.test:88/None",
+                "dc3.example.test:88/None",
+                "dc1.example.test:88/None",
+            ]
+        );
+        assert_eq!(
+            site_kdc_srv_name("Site-B", "example.test.").as_deref(),
+            Some("_kerberos._tcp.Site-B._sites.example.test.")
+        );
+        assert_eq!(site_kdc_srv_name("", "EXAMPLE.TEST"), None);
+        assert_eq!(site_kdc_srv_name("a.b", "not a realm"), None);
+    }
 
     #[test]
     fn error_code_of_krb_error() {

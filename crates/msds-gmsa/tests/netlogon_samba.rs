@@ -103,3 +103,91 @@ async fn site_dcs_come_first() {
     let hosts: Vec<String> = given.candidates.iter().map(ToString::to_string).collect();
     assert_eq!(hosts, ["dc1.example.test:389", "dc2.example.test:389"]);
 }
+
+/// The site a NetLogon ping told also orders the realm's KDCs found through DNS: after a fetch
+/// located the DCs by site, `_kerberos._tcp.Site-B._sites.example.test` (dc2) comes before the
+/// realm-wide records (dc1 only), and a message to the realm is answered by dc2; the gMSA's own
+/// AS exchange works through that order. Before the site is known, the realm's order is used.
+#[tokio::test]
+async fn site_kdcs_come_first_once_the_site_is_known() {
+    use krb5_proto::Principal;
+    use krb5_proto::as_exchange::{AsExchange, AsOptions, Secret};
+    use krb5_proto::client::Client;
+    use krb5_proto::config::Krb5Conf;
+    use krb5_proto::rand::OsRng;
+    use msds_gmsa::ldap::session::GmsaReader;
+    use msds_gmsa::{FetchOptions, GmsaLookup};
+
+    let env = common::env();
+    let dns: SocketAddr = env.s("/dns").parse().unwrap();
+    let conf = Krb5Conf::parse("[libdefaults]\n dns_lookup_kdc = true\n").unwrap();
+    let client = Client::new(conf)
+        .with_dns_server(dns)
+        .with_timeout(Duration::from_secs(5));
+    let order = |c: &Client| {
+        let c = c.clone();
+        async move {
+            let kdc = c.kdc_for(b"EXAMPLE.TEST").await.unwrap();
+            kdc.kdcs()
+                .iter()
+                .map(|k| (k.host.clone(), k.protocol))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        order(&client).await,
+        [("dc1.example.test".to_owned(), None)]
+    );
+    assert_eq!(client.site("EXAMPLE.TEST"), None);
+
+    let user = env.tgt(&client, "reader").await;
+    let mut reader = GmsaReader::new(
+        client.clone(),
+        "example.test",
+        FetchOptions {
+            dc: None,
+            dns_server: Some(dns),
+            ..env.opts()
+        },
+    )
+    .unwrap();
+    let fetched = reader
+        .fetch(&user, &GmsaLookup::SamAccountName("WebApp01".into()))
+        .await
+        .expect("fetch with DCs located by site");
+    assert_eq!(fetched.dc, "dc2.example.test:389");
+    assert_eq!(client.site("EXAMPLE.TEST").as_deref(), Some("Site-B"));
+    assert_eq!(
+        order(&client).await,
+        [
+            ("dc2.example.test".to_owned(), None),
+            ("dc1.example.test".to_owned(), None),
+        ]
+    );
+
+    // A message to the realm now goes to dc2 (127.0.0.12).
+    let kdc = client.kdc_for(b"EXAMPLE.TEST").await.unwrap();
+    let gmsa = Principal::parse(&env.s("/gmsa/principal"), None).unwrap();
+    let (_, request) = AsExchange::new(
+        gmsa.clone(),
+        Secret::password("not the password"),
+        AsOptions::default(),
+    )
+    .start(std::time::SystemTime::now(), &mut OsRng);
+    let reply = kdc.send(&request.bytes).await.expect("a KDC answers");
+    assert_eq!(
+        reply.from.ip().to_string(),
+        "127.0.0.12",
+        "{:?}",
+        reply.from
+    );
+
+    // The gMSA's AS exchange with the keys from the blob, through the site-first order.
+    let salt = msds_gmsa::computer_account_salt("EXAMPLE.TEST", "WebApp01$");
+    let keys = msds_gmsa::GmsaKeys::derive(fetched.blob.current(), &salt).unwrap();
+    let tgt = client
+        .as_exchange(gmsa, Secret::Keys(keys.as_vec()), AsOptions::default())
+        .await
+        .expect("the gMSA's TGT from the site's KDC");
+    assert_eq!(tgt.client.realm_str(), "EXAMPLE.TEST");
+}

@@ -276,10 +276,14 @@ pub async fn run_doctor(a: DoctorArgs) -> Result<(), String> {
         Ok(choice) => {
             let list: Vec<String> = choice.candidates.iter().map(|d| d.to_string()).collect();
             let site = match &choice.site {
-                Some(s) if !s.client_site.is_empty() => format!(
-                    "site {} (NetLogon ping answered by {}, whose site is {}); ",
-                    s.client_site, s.asked.host, s.dc_site
-                ),
+                Some(s) if !s.client_site.is_empty() => {
+                    // KDCs found through DNS: those of our site first, as the fetch does.
+                    p.client.set_site(&realm, &s.client_site);
+                    format!(
+                        "site {} (NetLogon ping answered by {}, whose site is {}); ",
+                        s.client_site, s.asked.host, s.dc_site
+                    )
+                }
                 _ => String::new(),
             };
             report(
@@ -318,7 +322,25 @@ pub async fn run_doctor(a: DoctorArgs) -> Result<(), String> {
     report(
         true,
         "KDC reachable",
-        &format!("{} over {}", reply.from, reply.protocol),
+        &format!(
+            "{} over {} (KDCs in order: {}{})",
+            reply.from,
+            reply.protocol,
+            kdc.kdcs()
+                .iter()
+                .map(|k| format!("{}:{}", k.host, k.port))
+                .collect::<Vec<_>>()
+                .join(", "),
+            match p.client.site(&realm) {
+                // Only KDCs found through DNS are ordered by site.
+                Some(site)
+                    if a.chain.kdc.kdc.is_empty() && p.client.conf().kdcs(&realm).is_empty() =>
+                {
+                    format!(", from DNS, site {site} first")
+                }
+                _ => String::new(),
+            }
+        ),
         t.elapsed(),
     );
     if let Ok(krb5_proto::asn1::KdcReply::Error(err)) =

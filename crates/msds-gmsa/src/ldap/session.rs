@@ -282,6 +282,11 @@ impl GmsaReader {
             self.domain,
             choice.why
         );
+        if let Some(info) = choice.site.as_ref().filter(|i| !i.client_site.is_empty()) {
+            // The same site decides which KDCs the realm's Kerberos messages go to first.
+            self.kdc
+                .set_site(&self.domain.to_ascii_uppercase(), &info.client_site);
+        }
         let found = choice.candidates.clone();
         self.candidates = Some((choice, Instant::now()));
         Ok(found)
