@@ -250,14 +250,18 @@ env = {
     "kdc": os.environ["DC_IP"] + ":88",
     "dns": os.environ["DC_IP"] + ":53",
     "ldap": "ldap://" + os.environ["DC_FQDN"],
-    "krb5_conf": os.environ["KRB5_CONF"],
-    "cross_krb5_conf": os.environ["CROSS"],
+    "krb5_conf": os.environ["CROSS"],
+    "dc_krb5_conf": os.environ["KRB5_CONF"],
     "ca_cert": os.path.join(os.environ["DC1_WORK"], "tls", "ca.pem"),
     "trust": {"partner": "example.test", "type": "forest", "direction": "both"},
     "reader": {
         "principal": "svc-fetcher@EXAMPLE.TEST",
         "sid": os.environ["READER_SID"],
         "password_file": os.path.join(os.environ["DC1_WORK"], "svc-fetcher.password"),
+    },
+    "denied": {
+        "principal": "svc-denied@EXAMPLE.TEST",
+        "password_file": os.path.join(os.environ["DC1_WORK"], "svc-denied.password"),
     },
     "gmsa": {
         "name": "OtherApp01",
