@@ -42,6 +42,33 @@ impl Env {
     }
 }
 
+/// `gmsa fetch` of the forest's gMSA as dc1's `who` (reader or denied) into `dir/cc`, the DCs
+/// found by DNS SRV at dc3's DNS, with `krb5_conf` and `extra` arguments.
+fn fetch(
+    env: &Env,
+    dir: &Path,
+    who: &str,
+    krb5_conf: &str,
+    extra: &[&str],
+) -> std::process::Output {
+    let spec = env.other_credspec(dir);
+    let cc = dir.join("cc");
+    let mut args = vec![
+        "fetch",
+        "--credspec",
+        spec.to_str().unwrap(),
+        "--dns-server",
+        env.str("/dns"),
+        "-c",
+        cc.to_str().unwrap(),
+    ];
+    let user = format!("/{who}/principal");
+    let pw = format!("/{who}/password_file");
+    args.extend(["--user", env.str(&user), "--password-file", env.str(&pw)]);
+    args.extend(extra);
+    env.gmsa_with(&args, krb5_conf)
+}
+
 /// `gmsa kinit` of an EXAMPLE.TEST user (`who`: reader or denied) into `cc`.
 fn kinit(env: &Env, who: &str, cc: &Path) {
     ok(
@@ -124,25 +151,16 @@ fn user_ticket_for_a_dc_of_the_other_forest_by_referral() {
 fn fetch_reads_the_gmsa_of_the_other_forest() {
     let env = forest();
     let dir = env.scratch("xforest-fetch");
-    let spec = env.other_credspec(&dir);
     let (cc, kt) = (dir.join("cc"), dir.join("kt"));
     let t = Instant::now();
     let out = ok(
-        &env.gmsa(&[
-            "fetch",
-            "--credspec",
-            spec.to_str().unwrap(),
-            "--user",
-            env.str("/reader/principal"),
-            "--password-file",
-            env.str("/reader/password_file"),
-            "--dns-server",
-            env.str("/dns"),
-            "--keytab-out",
-            kt.to_str().unwrap(),
-            "-c",
-            cc.to_str().unwrap(),
-        ]),
+        &fetch(
+            &env,
+            &dir,
+            "reader",
+            env.conf(),
+            &["--keytab-out", kt.to_str().unwrap()],
+        ),
         "gmsa fetch across the forest trust",
     );
     eprintln!("cross-forest gmsa fetch: {:?}", t.elapsed());
@@ -158,28 +176,38 @@ fn fetch_reads_the_gmsa_of_the_other_forest() {
     );
 }
 
+/// With a krb5.conf that names only the user's realm (`dns_lookup_kdc = true`), the KDC of
+/// OTHER.TEST, reached through the referral, is found by DNS SRV (`_kerberos._udp.OTHER.TEST`) at
+/// the `--dns-server`, as are the DCs of other.test.
+#[test]
+fn fetch_finds_the_other_forests_kdc_by_dns() {
+    let env = forest();
+    let dir = env.scratch("xforest-dns-kdc");
+    let dc1 = Env::samba_dc();
+    let conf = dir.join("krb5.conf");
+    let text = std::fs::read_to_string(dc1.conf()).unwrap();
+    assert!(text.contains("dns_lookup_kdc = false") && !text.contains("OTHER.TEST"));
+    std::fs::write(
+        &conf,
+        text.replace("dns_lookup_kdc = false", "dns_lookup_kdc = true"),
+    )
+    .unwrap();
+    ok(
+        &fetch(&env, &dir, "reader", conf.to_str().unwrap(), &[]),
+        "gmsa fetch with OTHER.TEST's KDC from DNS",
+    );
+    check_gmsa_cache(&env, &dir.join("cc"));
+}
+
 /// A user of EXAMPLE.TEST whom the gMSA's msDS-GroupMSAMembership does not name gets the
 /// object without the password: a clear error, no cache written.
 #[test]
 fn fetch_by_a_user_the_other_forest_does_not_allow_fails() {
     let env = forest();
     let dir = env.scratch("xforest-denied");
-    let spec = env.other_credspec(&dir);
     let cc = dir.join("cc");
     let err = fails(
-        &env.gmsa(&[
-            "fetch",
-            "--credspec",
-            spec.to_str().unwrap(),
-            "--user",
-            env.str("/denied/principal"),
-            "--password-file",
-            env.str("/denied/password_file"),
-            "--dns-server",
-            env.str("/dns"),
-            "-c",
-            cc.to_str().unwrap(),
-        ]),
+        &fetch(&env, &dir, "denied", env.conf(), &[]),
         "gmsa fetch by svc-denied",
     );
     assert!(err.contains("svc-denied@EXAMPLE.TEST"), "{err}");
@@ -248,6 +276,19 @@ async fn daemon_lease_for_the_gmsa_of_the_other_forest() {
     assert_eq!(t0["domain_name"], "other.test", "{md}");
     assert_eq!(t0["domainless_user"], name, "{md}");
     assert_eq!(t0["domainless_user_domain"], user_domain.as_str(), "{md}");
+
+    let listed = ok(
+        &std::process::Command::new(env!("CARGO_BIN_EXE_gmsa"))
+            .args(["lease", "list", "--krbdir"])
+            .arg(&d.krbdir)
+            .output()
+            .unwrap(),
+        "gmsa lease list",
+    );
+    assert!(
+        listed.contains(&format!("OtherApp01  other.test  {name}@{user_domain}  ")),
+        "{listed}"
+    );
 
     // Timer renewals log in as the user of EXAMPLE.TEST again and read across the trust.
     let t = Instant::now();
