@@ -235,6 +235,7 @@ PY
 write_env_json() {
     WORK="$WORK" SMB_CONF="$SMB_CONF" KRB5_CONF="$KRB5_CONF" CROSS="$CROSS_KRB5_CONF" SAMBA_LOG="$SAMBA_LOG" \
         DC_IP="$DC_IP" DC_FQDN="$DC_FQDN" HERE="$HERE" DC1_WORK="$DC1_WORK" OBJS="$1" READER_SID="$2" \
+        GROUP_SID="$3" \
         /usr/bin/python3 - <<'PY'
 import json, os
 w = os.environ["WORK"]
@@ -258,6 +259,11 @@ env = {
         "principal": "svc-fetcher@EXAMPLE.TEST",
         "sid": os.environ["READER_SID"],
         "password_file": os.path.join(os.environ["DC1_WORK"], "svc-fetcher.password"),
+    },
+    "readers_group": {"name": "gmsa-readers", "sid": os.environ["GROUP_SID"]},
+    "machine": {
+        "principal": "ECSHOST01$@EXAMPLE.TEST",
+        "keytab": os.path.join(os.environ["DC1_WORK"], "ecshost01.keytab"),
     },
     "denied": {
         "principal": "svc-denied@EXAMPLE.TEST",
@@ -289,7 +295,7 @@ PY
 cmd_start() {
     need_root
     need_dc1
-    local t0 t master objs sid adminpass
+    local t0 t master objs sid group_sid adminpass
     t0="$(now)"
     stop_ours
     if port_open "$DC_IP" 88 || port_open "$DC_IP" 389; then
@@ -307,7 +313,10 @@ cmd_start() {
     write_auth "$WORK/admin.auth" Administrator "$WORK/admin.password" "$DOMAIN"
     write_auth "$WORK/dc1-admin.auth" Administrator "$DC1_WORK/admin.password" EXAMPLE
     sid="$(foreign_reader_sid)"
-    log "start: veth, hosts, TLS, config, reader SID $sid in $(elapsed "$t") s"
+    group_sid="$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["readers_group"]["sid"])' \
+        "$DC1_WORK/testenv.json")"
+    [[ "$group_sid" == S-1-5-21-* ]] || die "no readers_group.sid in $DC1_WORK/testenv.json"
+    log "start: veth, hosts, TLS, config, reader SID $sid, group SID $group_sid in $(elapsed "$t") s"
 
     t="$(now)"
     $OFFLINE samba-tool domain provision -s "$SMB_CONF" --targetdir="$WORK" \
@@ -316,10 +325,10 @@ cmd_start() {
         >"$WORK/provision.log" 2>&1 || die_log "samba-tool domain provision $REALM failed" "$WORK/provision.log"
     $OFFLINE samba_spnupdate -s "$SMB_CONF" >"$WORK/spnupdate.log" 2>&1 ||
         die_log "samba_spnupdate failed" "$WORK/spnupdate.log"
-    objs="$($OFFLINE /usr/bin/python3 "$HERE/samba/forest_objects.py" "$SMB_CONF" "$WORK" "$sid" "$DC_IP" \
+    objs="$($OFFLINE /usr/bin/python3 "$HERE/samba/forest_objects.py" "$SMB_CONF" "$WORK" "$sid,$group_sid" "$DC_IP" \
         2>"$WORK/objects.log")" || die_log "creating the forest's objects failed" "$WORK/objects.log"
     printf '%s\n' "$objs" >"$WORK/objects.json"
-    log "start: provision $REALM + gMSA $GMSA_NAME (reader: $sid) in $(elapsed "$t") s"
+    log "start: provision $REALM + gMSA $GMSA_NAME (readers: $sid, $group_sid) in $(elapsed "$t") s"
 
     t="$(now)"
     $OFFLINE samba-tool domain exportkeytab -s "$SMB_CONF" "$WORK/$GMSA_HOST_LC.keytab" \
@@ -337,7 +346,7 @@ cmd_start() {
     t="$(now)"
     forest_self_check
     log "start: self-check (private resolv.conf, trust on dc1, referral + sealed read at dc3 as svc-fetcher@$DC1_REALM, blob keys == keytab, gMSA kinit) in $(elapsed "$t") s"
-    write_env_json "$objs" "$sid"
+    write_env_json "$objs" "$sid" "$group_sid"
     log "start: done in $(elapsed "$t0") s; description: $WORK/testenv.json"
 }
 

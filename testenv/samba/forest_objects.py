@@ -3,14 +3,15 @@
 
 Run by testenv/samba-forest.sh (as root, against dc3's local sam.ldb, before samba starts):
 
-    /usr/bin/python3 forest_objects.py SMB_CONF WORK_DIR FOREIGN_SID DC_IP
+    /usr/bin/python3 forest_objects.py SMB_CONF WORK_DIR FOREIGN_SIDS DC_IP
 
 Creates:
   * gMSA OtherApp01 (dNSHostName otherapp01.other.test), ENABLED, whose
-    msDS-GroupMSAMembership allows exactly one trustee: FOREIGN_SID, a principal of the
-    other forest (EXAMPLE.TEST's svc-fetcher). The SID goes into the security descriptor as
-    it is, as `samba-tool service-account group-msa-membership add` does for a local one;
-    AD would also create a foreignSecurityPrincipal object, which the access check does not use;
+    msDS-GroupMSAMembership allows exactly the trustees FOREIGN_SIDS (comma-separated),
+    principals of the other forest (EXAMPLE.TEST's svc-fetcher user and its gmsa-readers
+    group, of which ECSHOST01$ is a member). The SIDs go into the security descriptor as they
+    are, as `samba-tool service-account group-msa-membership add` does for local ones; AD
+    would also create foreignSecurityPrincipal objects, which the access check does not use;
   * domain password policy maxPwdAge = never;
   * SPNs ldap/DC_IP and HOST/DC_IP on DC3$.
 Prints one JSON object (DNs, SIDs, timings) on stdout.
@@ -41,7 +42,8 @@ def main() -> int:
     if len(args) != 4:
         print(__doc__, file=sys.stderr)
         return 2
-    smb_conf, _work, foreign_sid, dc_ip = args
+    smb_conf, _work, foreign_sids, dc_ip = args
+    foreign_sids = [x.strip() for x in foreign_sids.split(",") if x.strip()]
     timings = {"imports": round(time.monotonic() - T0, 3)}
 
     lp = LoadParm()
@@ -50,14 +52,16 @@ def main() -> int:
     samdb = SamDB(url=url, session_info=system_session(lp), lp=lp)
     base = str(samdb.get_default_basedn())
     domain_sid = str(samdb.get_domain_sid())
-    if foreign_sid.startswith(domain_sid + "-"):
-        raise SystemExit(f"{foreign_sid} is a SID of this domain, not of the other forest")
+    for sid in foreign_sids:
+        if sid.startswith(domain_sid + "-"):
+            raise SystemExit(f"{sid} is a SID of this domain, not of the other forest")
 
     t = time.monotonic()
     gmsa = GroupManagedServiceAccount(name=GMSA, dns_host_name=GMSA_DNS)
     gmsa.save(samdb)
     gmsa = GroupManagedServiceAccount.find(samdb, GMSA)
-    gmsa.add_trustee(foreign_sid)
+    for sid in foreign_sids:
+        gmsa.add_trustee(sid)
     gmsa.save(samdb)
     samdb.enable_account(f"(sAMAccountName={GMSA}$)")
     gmsa = GroupManagedServiceAccount.find(samdb, GMSA)
@@ -68,8 +72,9 @@ def main() -> int:
     if uac & dsdb.UF_ACCOUNTDISABLE:
         raise SystemExit(f"gMSA still disabled: userAccountControl={uac:#x}")
     sddl = gmsa.group_msa_membership.as_sddl()
-    if foreign_sid not in sddl:
-        raise SystemExit(f"msDS-GroupMSAMembership does not name {foreign_sid}: {sddl}")
+    for sid in foreign_sids:
+        if sid not in sddl:
+            raise SystemExit(f"msDS-GroupMSAMembership does not name {sid}: {sddl}")
     timings["gmsa"] = round(time.monotonic() - t, 3)
 
     t = time.monotonic()

@@ -3,8 +3,9 @@
 //! OTHER.TEST (`testenv/samba-forest.sh start`). The chain: svc-fetcher's TGT from EXAMPLE.TEST,
 //! the referral of dc1's KDC to OTHER.TEST (RFC 6806) for `ldap/dc3.other.test`, the ticket for
 //! it from dc3's KDC, the sealed LDAP read of msDS-ManagedPassword at dc3 (whose
-//! msDS-GroupMSAMembership names svc-fetcher's SID of the other forest), and the gMSA's own AS
-//! exchange at dc3's KDC. The DCs of other.test are found by DNS SRV at dc3's DNS; the KDCs
+//! msDS-GroupMSAMembership names svc-fetcher's SID of the other forest, and the SID of its group
+//! gmsa-readers, through which the host ECSHOST01$ is allowed), and the gMSA's own AS exchange at
+//! dc3's KDC. The DCs of other.test are found by DNS SRV at dc3's DNS; the KDCs
 //! through the krb5.conf of the forest's testenv.json (both realms, no [domain_realm] entry for
 //! other.test: the host's realm comes from the referral). Checked with MIT's klist and kvno and
 //! the keys Samba exports. Fails (never skips) when either DC is not set up.
@@ -199,6 +200,32 @@ fn fetch_finds_the_other_forests_kdc_by_dns() {
     check_gmsa_cache(&env, &dir.join("cc"));
 }
 
+/// Domain-joined: the host ECSHOST01$ of EXAMPLE.TEST (its keytab) reads the gMSA of OTHER.TEST,
+/// which allows EXAMPLE.TEST's group gmsa-readers (ECSHOST01$ is a member): the foreign group's
+/// SID in the host's PAC, across the trust, passes the gMSA's access check at dc3.
+#[test]
+fn fetch_with_a_host_keytab_of_the_other_forest() {
+    let env = forest();
+    let dir = env.scratch("xforest-keytab");
+    let spec = env.other_credspec(&dir);
+    let cc = dir.join("cc");
+    ok(
+        &env.gmsa(&[
+            "fetch",
+            "--credspec",
+            spec.to_str().unwrap(),
+            "--keytab",
+            env.str("/machine/keytab"),
+            "--dns-server",
+            env.str("/dns"),
+            "-c",
+            cc.to_str().unwrap(),
+        ]),
+        "gmsa fetch --keytab across the forest trust",
+    );
+    check_gmsa_cache(&env, &cc);
+}
+
 /// A user of EXAMPLE.TEST whom the gMSA's msDS-GroupMSAMembership does not name gets the
 /// object without the password: a clear error, no cache written.
 #[test]
@@ -319,4 +346,53 @@ async fn daemon_lease_for_the_gmsa_of_the_other_forest() {
     check_gmsa_cache(&env, &cc);
     common::delete_lease(&mut c, &added).await;
     assert!(!Path::new(lease).exists(), "lease directory deleted");
+}
+
+/// The daemon, domain-joined with EXAMPLE.TEST's host keytab: AddKerberosLease for the gMSA of
+/// OTHER.TEST, renewed by the timer, deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daemon_domain_joined_lease_for_the_gmsa_of_the_other_forest() {
+    let env = forest();
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("cf.sock");
+    let mut cmd = Daemon::command(&socket, &dir.path().join("krbdir"));
+    cmd.env("KRB5_CONFIG", env.conf())
+        .env("KRB5_KTNAME", env.str("/machine/keytab"))
+        .env("CF_DNS_SERVER", env.str("/dns"))
+        .env("CF_TEST_RENEW_SECS", "1");
+    common::log_to_file(&mut cmd, dir.path());
+    let d = Daemon::spawn(cmd, &socket);
+    let log = dir.path().join("daemon.log");
+    let mut c = connect(&d.socket).await.unwrap();
+    let spec = std::fs::read_to_string(env.other_credspec(dir.path())).unwrap();
+    let added = c
+        .add_kerberos_lease(CreateKerberosLeaseRequest {
+            credspec_contents: vec![spec],
+        })
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "domain-joined cross-forest add: {e:?}\n{}",
+                common::daemon_log(dir.path())
+            )
+        })
+        .into_inner();
+    let cc = Path::new(&added.created_kerberos_file_paths[0]).join("krb5cc");
+    check_gmsa_cache(&env, &cc);
+    let t = Instant::now();
+    while common::count_in_log(&log, "ticket renewed") < 1 && t.elapsed().as_secs() < 30 {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let text = common::daemon_log(dir.path());
+    assert!(
+        common::count_in_log(&log, "ticket renewed") >= 1,
+        "a timer renewal:\n{text}"
+    );
+    assert_eq!(common::count_in_log(&log, "renewal fail"), 0, "{text}");
+    check_gmsa_cache(&env, &cc);
+    c.delete_kerberos_lease(DeleteKerberosLeaseRequest {
+        lease_id: added.lease_id.clone(),
+    })
+    .await
+    .unwrap();
 }
