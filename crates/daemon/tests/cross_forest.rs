@@ -43,8 +43,9 @@ impl Env {
     }
 }
 
-/// `gmsa fetch` of the forest's gMSA as dc1's `who` (reader or denied) into `dir/cc`, the DCs
-/// found by DNS SRV at dc3's DNS, with `krb5_conf` and `extra` arguments.
+/// `gmsa fetch` of the forest's gMSA into `dir/cc` as dc1's `who`: a user (`reader`,
+/// `denied`: `--user`) or the host (`machine`: `--keytab`); the DCs found by DNS SRV at dc3's
+/// DNS, with `krb5_conf` and `extra` arguments.
 fn fetch(
     env: &Env,
     dir: &Path,
@@ -63,11 +64,49 @@ fn fetch(
         "-c",
         cc.to_str().unwrap(),
     ];
-    let user = format!("/{who}/principal");
-    let pw = format!("/{who}/password_file");
-    args.extend(["--user", env.str(&user), "--password-file", env.str(&pw)]);
+    let (user, pw, kt) = (
+        format!("/{who}/principal"),
+        format!("/{who}/password_file"),
+        format!("/{who}/keytab"),
+    );
+    if who == "machine" {
+        args.extend(["--keytab", env.str(&kt)]);
+    } else {
+        args.extend(["--user", env.str(&user), "--password-file", env.str(&pw)]);
+    }
     args.extend(extra);
     env.gmsa_with(&args, krb5_conf)
+}
+
+/// Starts the daemon on `dir` with the forest's krb5.conf, DNS SRV at dc3's DNS, renewals every
+/// second, `extra` environment, and its log in `dir/daemon.log`.
+fn start_daemon(env: &Env, dir: &Path, extra: &[(&str, &str)]) -> Daemon {
+    let socket = dir.join("cf.sock");
+    let mut cmd = Daemon::command(&socket, &dir.join("krbdir"));
+    cmd.env("KRB5_CONFIG", env.conf())
+        .env("CF_DNS_SERVER", env.str("/dns"))
+        .env("CF_TEST_RENEW_SECS", "1");
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    common::log_to_file(&mut cmd, dir);
+    Daemon::spawn(cmd, &socket)
+}
+
+/// Waits (at most 30 s) for `n` timer renewals in `dir/daemon.log`; asserts they came and
+/// none failed.
+async fn wait_renewals(dir: &Path, n: usize) {
+    let log = dir.join("daemon.log");
+    let t = Instant::now();
+    while common::count_in_log(&log, "ticket renewed") < n && t.elapsed().as_secs() < 30 {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let text = common::daemon_log(dir);
+    assert!(
+        common::count_in_log(&log, "ticket renewed") >= n,
+        "{n} timer renewals within 30 s:\n{text}"
+    );
+    assert_eq!(common::count_in_log(&log, "renewal fail"), 0, "{text}");
 }
 
 /// `gmsa kinit` of an EXAMPLE.TEST user (`who`: reader or denied) into `cc`.
@@ -207,23 +246,11 @@ fn fetch_finds_the_other_forests_kdc_by_dns() {
 fn fetch_with_a_host_keytab_of_the_other_forest() {
     let env = forest();
     let dir = env.scratch("xforest-keytab");
-    let spec = env.other_credspec(&dir);
-    let cc = dir.join("cc");
     ok(
-        &env.gmsa(&[
-            "fetch",
-            "--credspec",
-            spec.to_str().unwrap(),
-            "--keytab",
-            env.str("/machine/keytab"),
-            "--dns-server",
-            env.str("/dns"),
-            "-c",
-            cc.to_str().unwrap(),
-        ]),
+        &fetch(&env, &dir, "machine", env.conf(), &[]),
         "gmsa fetch --keytab across the forest trust",
     );
-    check_gmsa_cache(&env, &cc);
+    check_gmsa_cache(&env, &dir.join("cc"));
 }
 
 /// A user of EXAMPLE.TEST whom the gMSA's msDS-GroupMSAMembership does not name gets the
@@ -259,14 +286,7 @@ fn fetch_by_a_user_the_other_forest_does_not_allow_fails() {
 async fn daemon_lease_for_the_gmsa_of_the_other_forest() {
     let env = forest();
     let dir = tempfile::tempdir().unwrap();
-    let socket = dir.path().join("cf.sock");
-    let mut cmd = Daemon::command(&socket, &dir.path().join("krbdir"));
-    cmd.env("KRB5_CONFIG", env.conf())
-        .env("CF_DNS_SERVER", env.str("/dns"))
-        .env("CF_TEST_RENEW_SECS", "1");
-    common::log_to_file(&mut cmd, dir.path());
-    let d = Daemon::spawn(cmd, &socket);
-    let log = dir.path().join("daemon.log");
+    let d = start_daemon(&env, dir.path(), &[]);
     let mut c = connect(&d.socket).await.unwrap();
     let password = std::fs::read_to_string(env.str("/reader/password_file")).unwrap();
     let user = env.str("/reader/principal");
@@ -318,16 +338,7 @@ async fn daemon_lease_for_the_gmsa_of_the_other_forest() {
     );
 
     // Timer renewals log in as the user of EXAMPLE.TEST again and read across the trust.
-    let t = Instant::now();
-    while common::count_in_log(&log, "ticket renewed") < 2 && t.elapsed().as_secs() < 30 {
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
-    let text = common::daemon_log(dir.path());
-    assert!(
-        common::count_in_log(&log, "ticket renewed") >= 2,
-        "two timer renewals within 30 s:\n{text}"
-    );
-    assert_eq!(common::count_in_log(&log, "renewal fail"), 0, "{text}");
+    wait_renewals(dir.path(), 2).await;
     check_gmsa_cache(&env, &cc);
 
     let renewed = c
@@ -354,15 +365,11 @@ async fn daemon_lease_for_the_gmsa_of_the_other_forest() {
 async fn daemon_domain_joined_lease_for_the_gmsa_of_the_other_forest() {
     let env = forest();
     let dir = tempfile::tempdir().unwrap();
-    let socket = dir.path().join("cf.sock");
-    let mut cmd = Daemon::command(&socket, &dir.path().join("krbdir"));
-    cmd.env("KRB5_CONFIG", env.conf())
-        .env("KRB5_KTNAME", env.str("/machine/keytab"))
-        .env("CF_DNS_SERVER", env.str("/dns"))
-        .env("CF_TEST_RENEW_SECS", "1");
-    common::log_to_file(&mut cmd, dir.path());
-    let d = Daemon::spawn(cmd, &socket);
-    let log = dir.path().join("daemon.log");
+    let d = start_daemon(
+        &env,
+        dir.path(),
+        &[("KRB5_KTNAME", env.str("/machine/keytab"))],
+    );
     let mut c = connect(&d.socket).await.unwrap();
     let spec = std::fs::read_to_string(env.other_credspec(dir.path())).unwrap();
     let added = c
@@ -379,16 +386,7 @@ async fn daemon_domain_joined_lease_for_the_gmsa_of_the_other_forest() {
         .into_inner();
     let cc = Path::new(&added.created_kerberos_file_paths[0]).join("krb5cc");
     check_gmsa_cache(&env, &cc);
-    let t = Instant::now();
-    while common::count_in_log(&log, "ticket renewed") < 1 && t.elapsed().as_secs() < 30 {
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
-    let text = common::daemon_log(dir.path());
-    assert!(
-        common::count_in_log(&log, "ticket renewed") >= 1,
-        "a timer renewal:\n{text}"
-    );
-    assert_eq!(common::count_in_log(&log, "renewal fail"), 0, "{text}");
+    wait_renewals(dir.path(), 1).await;
     check_gmsa_cache(&env, &cc);
     c.delete_kerberos_lease(DeleteKerberosLeaseRequest {
         lease_id: added.lease_id.clone(),
