@@ -239,6 +239,60 @@ fn fetch_finds_the_other_forests_kdc_by_dns() {
     check_gmsa_cache(&env, &dir.join("cc"));
 }
 
+/// `gmsa doctor` across the trust: the user's KDC (EXAMPLE.TEST, dc1) and the gMSA's (OTHER.TEST,
+/// dc3) are both probed, every step passes for the reader; for the denied user the LDAP step
+/// fails and names the fix.
+#[test]
+fn doctor_checks_both_realms_kdcs() {
+    let env = forest();
+    let dir = env.scratch("xforest-doctor");
+    let spec = env.other_credspec(&dir);
+    let run = |who: &str| {
+        env.gmsa(&[
+            "doctor",
+            "--credspec",
+            spec.to_str().unwrap(),
+            "--user",
+            env.str(&format!("/{who}/principal")),
+            "--password-file",
+            env.str(&format!("/{who}/password_file")),
+            "--dns-server",
+            env.str("/dns"),
+        ])
+    };
+    let out = ok(&run("reader"), "gmsa doctor across the trust");
+    assert!(out.contains("all checks passed"), "{out}");
+    let dc1 = Env::samba_dc();
+    for (step, detail) in [
+        (
+            "KDC reachable",
+            format!("EXAMPLE.TEST: {}", dc1.str("/kdc")),
+        ),
+        (
+            "KDC of the gMSA's realm reachable",
+            format!("OTHER.TEST: {}", env.str("/kdc")),
+        ),
+        ("clock skew against the KDC of EXAMPLE.TEST", String::new()),
+        ("clock skew against the KDC of OTHER.TEST", String::new()),
+        ("gMSA login", String::new()),
+    ] {
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with("[ ok ]") && l.contains(step) && l.contains(&detail)),
+            "step {step} ok with {detail}:\n{out}"
+        );
+    }
+    let bad = run("denied");
+    let out = String::from_utf8_lossy(&bad.stdout);
+    assert!(!bad.status.success(), "{out}");
+    assert!(
+        out.lines().any(|l| l.starts_with("[FAIL]")
+            && l.contains("LDAP")
+            && l.contains("PrincipalsAllowedToRetrieveManagedPassword")),
+        "{out}"
+    );
+}
+
 /// Domain-joined: the host ECSHOST01$ of EXAMPLE.TEST (its keytab) reads the gMSA of OTHER.TEST,
 /// which allows EXAMPLE.TEST's group gmsa-readers (ECSHOST01$ is a member): the foreign group's
 /// SID in the host's PAC, across the trust, passes the gMSA's access check at dc3.
