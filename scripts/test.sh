@@ -13,7 +13,7 @@
 #                  testenv/moto.sh), gmsa-liar, a lying KDC in front of both KDCs (127.0.0.7:18900..,
 #                  testenv/liar.sh), MIT KDCs for the cross-realm realms A.TEST, B.TEST, C.TEST
 #                  (127.0.0.21-23, testenv/mit-realms.sh), a second AD forest OTHER.TEST (dc3 on
-#                  127.0.0.31) with a forest trust to EXAMPLE.TEST (testenv/samba-forest.sh, ~10 s);
+#                  127.0.0.31) with a forest trust to EXAMPLE.TEST (testenv/samba-forest.sh, ~11 s);
 #                  tests read $TESTENV_DIR/{mit,samba,samba2,moto,liar,realms,forest}/testenv.json
 #   5 clippy       cargo clippy --workspace --all-targets -- -D warnings
 #   6 test         cargo test --workspace (unit, integration, doc tests)

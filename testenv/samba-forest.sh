@@ -181,6 +181,28 @@ create_trust() {
         die_log "storing the forest trust information failed" "$out"
 }
 
+# dc1's DC records in a zone example.test on dc3's DNS, as a conditional forwarder or a stub zone
+# would answer them: one DNS server (dc3's) finds the DCs of both forests, so one daemon serves
+# gMSAs of both (CF_DNS_SERVER). Nothing is written to dc1's DNS.
+stub_zone() {
+    local out="$WORK/stubzone.log" rec
+    : >"$out"
+    dc3_tool() {
+        KRB5_CONFIG="$CROSS_KRB5_CONF" with_resolv samba-tool "$@" -A "$WORK/admin.auth" --use-kerberos=off
+    }
+    dc3_tool dns zonecreate "$DC_IP" "$DC1_DNSDOMAIN" >>"$out" 2>&1 ||
+        die_log "samba-tool dns zonecreate $DC1_DNSDOMAIN at dc3 failed" "$out"
+    for rec in "dc1 A $DC1_IP" "_ldap._tcp.dc._msdcs SRV $DC1_FQDN 389 0 100" \
+        "_kerberos._udp SRV $DC1_FQDN 88 0 100" "_kerberos._tcp SRV $DC1_FQDN 88 0 100"; do
+        # shellcheck disable=SC2086
+        set -- $rec
+        local name="$1" type="$2"
+        shift 2
+        dc3_tool dns add "$DC_IP" "$DC1_DNSDOMAIN" "$name" "$type" "$*" >>"$out" 2>&1 ||
+            die_log "samba-tool dns add $name $type at dc3 failed" "$out"
+    done
+}
+
 forest_self_check() {
     local out="$WORK/selfcheck.log" cc="FILE:$WORK/krb5cc.selfcheck" ns
     : >"$out"
@@ -189,10 +211,13 @@ forest_self_check() {
         [[ "$(nsenter -t "$ns" -m cat /etc/resolv.conf 2>/dev/null)" == "nameserver $DC_IP" ]] ||
             die "self-check: dc3 process $ns does not see the private resolv.conf (nameserver $DC_IP)"
     done
-    # dc3's DNS forwards nowhere: a name outside its zone fails at once, locally.
-    if dig +short +time=2 +tries=1 @"$DC_IP" A "$DC1_FQDN" 2>&1 | grep -q '^[0-9]'; then
-        die "self-check: dc3's DNS answered for $DC1_FQDN (it must not forward)"
+    # dc3's DNS forwards nowhere: a name outside its zones fails at once, locally. Its stub of
+    # dc1's records answers.
+    if dig +short +time=2 +tries=1 @"$DC_IP" A example.com 2>&1 | grep -q '^[0-9]'; then
+        die "self-check: dc3's DNS answered for example.com (it must not forward)"
     fi
+    [[ "$(dig +short +time=2 +tries=1 @"$DC_IP" SRV "_ldap._tcp.dc._msdcs.$DC1_DNSDOMAIN")" == "0 100 389 $DC1_FQDN." ]] ||
+        die "self-check: dc3's DNS does not list $DC1_FQDN for $DC1_DNSDOMAIN"
     # The trust, as dc1 sees it.
     $OFFLINE samba-tool domain trust show "$DNSDOMAIN" -s "$DC1_WORK/smb.conf" >>"$out" 2>&1 ||
         die_log "self-check: dc1 has no trust $DNSDOMAIN" "$out"
@@ -342,6 +367,10 @@ cmd_start() {
     t="$(now)"
     create_trust
     log "start: two-way forest trust $DC1_DNSDOMAIN <-> $DNSDOMAIN created in $(elapsed "$t") s"
+
+    t="$(now)"
+    stub_zone
+    log "start: zone $DC1_DNSDOMAIN on dc3's DNS (dc1's A, _ldap._tcp.dc._msdcs, _kerberos SRV) in $(elapsed "$t") s"
 
     t="$(now)"
     forest_self_check

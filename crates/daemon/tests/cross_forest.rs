@@ -448,3 +448,75 @@ async fn daemon_domain_joined_lease_for_the_gmsa_of_the_other_forest() {
     .await
     .unwrap();
 }
+
+/// One daemon, one DNS server (dc3's, which also answers for example.test, as a conditional
+/// forwarder would), one lease with the gMSAs of both forests for the user of EXAMPLE.TEST: each
+/// credspec's domain chooses its DCs and realm (WebApp01 from dc1 in EXAMPLE.TEST, OtherApp01
+/// from dc3 in OTHER.TEST). Renewed by RPC (both tickets), deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daemon_one_lease_with_gmsas_of_both_forests() {
+    let env = forest();
+    let dc1 = Env::samba_dc();
+    let dir = tempfile::tempdir().unwrap();
+    let d = start_daemon(&env, dir.path(), &[]);
+    let mut c = connect(&d.socket).await.unwrap();
+    let password = std::fs::read_to_string(env.str("/reader/password_file")).unwrap();
+    let specs = vec![
+        common::credspec(
+            dc1.str("/gmsa/name"),
+            dc1.str("/domain"),
+            dc1.str("/netbios_domain"),
+        ),
+        std::fs::read_to_string(env.other_credspec(dir.path())).unwrap(),
+    ];
+    let added = c
+        .add_non_domain_joined_kerberos_lease(CreateNonDomainJoinedKerberosLeaseRequest {
+            credspec_contents: specs,
+            username: "svc-fetcher".into(),
+            password: password.clone(),
+            domain: "example.test".into(),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("two-forest add: {e:?}\n{}", common::daemon_log(dir.path())))
+        .into_inner();
+    let paths = &added.created_kerberos_file_paths;
+    assert_eq!(paths.len(), 2, "{paths:?}");
+    let find = |gmsa: &str| {
+        let p = paths
+            .iter()
+            .find(|p| p.ends_with(gmsa))
+            .unwrap_or_else(|| panic!("no lease path for {gmsa}: {paths:?}"));
+        Path::new(p).join("krb5cc")
+    };
+    check_gmsa_cache(&env, &find(env.str("/gmsa/name")));
+    let mine = find(dc1.str("/gmsa/name"));
+    let listed = ok(
+        &env.mit("klist", &[], &mine),
+        "MIT klist of WebApp01's cache",
+    );
+    assert!(
+        listed.contains(&format!(
+            "Default principal: {}",
+            dc1.str("/gmsa/principal")
+        )) && listed.contains("krbtgt/EXAMPLE.TEST@EXAMPLE.TEST"),
+        "{listed}"
+    );
+    let log = common::daemon_log(dir.path());
+    for dc in [dc1.str("/dc_host"), env.str("/dc_host")] {
+        assert!(log.contains(dc), "{dc} not in the daemon's log:\n{log}");
+    }
+
+    let renewed = c
+        .renew_non_domain_joined_kerberos_lease(RenewNonDomainJoinedKerberosLeaseRequest {
+            username: "svc-fetcher".into(),
+            password,
+            domain: "example.test".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut want = paths.clone();
+    want.sort();
+    assert_eq!(renewed.renewed_kerberos_file_paths, want);
+    common::delete_lease(&mut c, &added).await;
+}
