@@ -10,9 +10,11 @@
 #
 # dc1 must already run; it is never restarted or re-provisioned from here. What this adds to
 # dc1 (additive only): the trusted domain object other.test (and its trust account OTHER$),
-# written by `samba-tool domain trust create` through dc1's ncalrpc socket. Nothing goes into
-# dc1's DNS zone. A stale trust object from an earlier start (dc3 re-provisioned: new domain
-# SID) is deleted first, on dc1 only.
+# written by `samba-tool domain trust create` through dc1's ncalrpc socket, with the forest
+# trust information (samba/forest_ftinfo.py). Nothing goes into dc1's DNS zone; dc1's records
+# are copied into a zone example.test on dc3's DNS instead (one DNS server for both forests).
+# A stale trust object from an earlier start (dc3 re-provisioned: new domain SID) is deleted
+# first, on dc1 only; `stop` leaves it (harmless: it routes only *.other.test).
 #
 # No traffic leaves 127.0.0.0/8: dc3 and every samba-tool call run in their own mount
 # namespace with a private resolv.conf naming dc3's DNS (127.0.0.31), dc3's DNS forwards
