@@ -12,8 +12,9 @@
 #                  (realm EXAMPLE.TEST on 127.0.0.2) and moto (AWS API emulator, 127.0.0.1:5055/5056,
 #                  testenv/moto.sh), gmsa-liar, a lying KDC in front of both KDCs (127.0.0.7:18900..,
 #                  testenv/liar.sh), MIT KDCs for the cross-realm realms A.TEST, B.TEST, C.TEST
-#                  (127.0.0.21-23, testenv/mit-realms.sh); tests read
-#                  $TESTENV_DIR/{mit,samba,moto,liar,realms}/testenv.json
+#                  (127.0.0.21-23, testenv/mit-realms.sh), a second AD forest OTHER.TEST (dc3 on
+#                  127.0.0.31) with a forest trust to EXAMPLE.TEST (testenv/samba-forest.sh, ~11 s);
+#                  tests read $TESTENV_DIR/{mit,samba,samba2,moto,liar,realms,forest}/testenv.json
 #   5 clippy       cargo clippy --workspace --all-targets -- -D warnings
 #   6 test         cargo test --workspace (unit, integration, doc tests)
 #   7 musl         static musl build of gmsa and credentials-fetcherd, and the RPM built from it
@@ -56,6 +57,7 @@ on_exit() {
     if ((PEERS_STARTED)); then
         "$ROOT/testenv/mit-kdc.sh" stop
         "$ROOT/testenv/samba-dc2.sh" stop
+        "$ROOT/testenv/samba-forest.sh" stop
         "$ROOT/testenv/samba-dc.sh" stop
         "$ROOT/testenv/moto.sh" stop
         "$ROOT/testenv/liar.sh" stop
@@ -156,6 +158,10 @@ do_peers() {
     echo "Samba AD DC: realm EXAMPLE.TEST on 127.0.0.2, $TESTENV_DIR/samba/testenv.json"
     run "$ROOT/testenv/samba-dc2.sh" start
     run "$ROOT/testenv/samba-dc2.sh" status
+    # A second forest trusting dc1's (crates/daemon/tests/cross_forest.rs); after dc1: it reads
+    # dc1's reader and creates the trust on dc1.
+    run "$ROOT/testenv/samba-forest.sh" start
+    run "$ROOT/testenv/samba-forest.sh" status
     run "$ROOT/testenv/moto.sh" start
     run "$ROOT/testenv/moto.sh" status
     # The lying KDC in front of both (reads their testenv.json; crates/daemon/tests/liar.rs).
@@ -207,6 +213,7 @@ do_fuzz() {
 do_stop() {
     run "$ROOT/testenv/mit-kdc.sh" stop
     run "$ROOT/testenv/samba-dc2.sh" stop
+    run "$ROOT/testenv/samba-forest.sh" stop
     run "$ROOT/testenv/samba-dc.sh" stop
     run "$ROOT/testenv/moto.sh" stop
     run "$ROOT/testenv/liar.sh" stop

@@ -230,6 +230,78 @@ fn report(ok: bool, step: &str, detail: &str, elapsed: Duration) {
     );
 }
 
+/// Doctor step `step`: finds the KDC of `client`'s realm and sends it an AS-REQ without
+/// pre-authentication, whose error reply carries the KDC's time (the clock skew step).
+async fn probe_kdc(
+    p: &Prepared,
+    client: &Principal,
+    opts: &AsOptions,
+    step: &str,
+    explicit_kdcs: bool,
+) -> Result<(), String> {
+    let t = Instant::now();
+    let realm = client.realm_str();
+    let kdc = p.client.kdc_for(realm.as_bytes()).await.map_err(|e| {
+        report(false, &format!("KDC discovery ({realm})"), &e.to_string(), t.elapsed());
+        "no KDC found: give --kdc HOST, set [realms] in krb5.conf, or check DNS (_kerberos._udp.REALM)".to_string()
+    })?;
+    let (_, req) =
+        krb5_proto::as_exchange::AsExchange::new(client.clone(), p.secret.clone(), opts.clone())
+            .start(SystemTime::now(), &mut krb5_proto::rand::OsRng);
+    let sent_at = SystemTime::now();
+    let reply = kdc.send(&req.bytes).await.map_err(|e| {
+        report(false, step, &format!("{realm}: {e}"), t.elapsed());
+        "the KDC does not answer: check the address, port 88 (UDP and TCP) and firewalls"
+            .to_string()
+    })?;
+    report(
+        true,
+        step,
+        &format!(
+            "{realm}: {} over {} (KDCs in order: {}{})",
+            reply.from,
+            reply.protocol,
+            kdc.kdcs()
+                .iter()
+                .map(|k| format!("{}:{}", k.host, k.port))
+                .collect::<Vec<_>>()
+                .join(", "),
+            match p.client.site(&realm) {
+                // Only KDCs found through DNS are ordered by site.
+                Some(site) if !explicit_kdcs && p.client.conf().kdcs(&realm).is_empty() => {
+                    format!(", from DNS, site {site} first")
+                }
+                _ => String::new(),
+            }
+        ),
+        t.elapsed(),
+    );
+    if let Ok(krb5_proto::asn1::KdcReply::Error(err)) =
+        krb5_proto::asn1::decode_kdc_reply(&reply.bytes)
+    {
+        let local = sent_at
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        let skew = err.stime.to_unix() - local;
+        let ok = skew.abs() < 300;
+        report(
+            ok,
+            &format!("clock skew against the KDC of {realm}"),
+            &format!(
+                "{skew:+} s (limit ±300 s){}",
+                if ok {
+                    ""
+                } else {
+                    ": synchronise this host's clock (chrony/NTP)"
+                }
+            ),
+            Duration::ZERO,
+        );
+    }
+    Ok(())
+}
+
 pub async fn run_doctor(a: DoctorArgs) -> Result<(), String> {
     let t = Instant::now();
     let p = match prepare(&a.chain) {
@@ -304,67 +376,28 @@ pub async fn run_doctor(a: DoctorArgs) -> Result<(), String> {
         }
     }
 
-    // KDC reachability and clock skew: an AS-REQ without pre-authentication gets the KDC's time.
-    let t = Instant::now();
-    let kdc = p.client.kdc_for(realm.as_bytes()).await.map_err(|e| {
-        report(false, "KDC discovery", &e.to_string(), t.elapsed());
-        "no KDC found: give --kdc HOST, set [realms] in krb5.conf, or check DNS (_kerberos._udp.REALM)".to_string()
-    })?;
-    let (_, req) =
-        krb5_proto::as_exchange::AsExchange::new(p.login.clone(), p.secret.clone(), p.opts.clone())
-            .start(SystemTime::now(), &mut krb5_proto::rand::OsRng);
-    let sent_at = SystemTime::now();
-    let reply = kdc.send(&req.bytes).await.map_err(|e| {
-        report(false, "KDC reachable", &e.to_string(), t.elapsed());
-        "the KDC does not answer: check the address, port 88 (UDP and TCP) and firewalls"
-            .to_string()
-    })?;
-    report(
-        true,
-        "KDC reachable",
-        &format!(
-            "{} over {} (KDCs in order: {}{})",
-            reply.from,
-            reply.protocol,
-            kdc.kdcs()
-                .iter()
-                .map(|k| format!("{}:{}", k.host, k.port))
-                .collect::<Vec<_>>()
-                .join(", "),
-            match p.client.site(&realm) {
-                // Only KDCs found through DNS are ordered by site.
-                Some(site)
-                    if a.chain.kdc.kdc.is_empty() && p.client.conf().kdcs(&realm).is_empty() =>
-                {
-                    format!(", from DNS, site {site} first")
-                }
-                _ => String::new(),
-            }
-        ),
-        t.elapsed(),
-    );
-    if let Ok(krb5_proto::asn1::KdcReply::Error(err)) =
-        krb5_proto::asn1::decode_kdc_reply(&reply.bytes)
-    {
-        let local = sent_at
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
-        let skew = err.stime.to_unix() - local;
-        let ok = skew.abs() < 300;
-        report(
-            ok,
-            "clock skew against the KDC",
-            &format!(
-                "{skew:+} s (limit ±300 s){}",
-                if ok {
-                    ""
-                } else {
-                    ": synchronise this host's clock (chrony/NTP)"
-                }
-            ),
-            Duration::ZERO,
+    // KDC reachability and clock skew, for the login's realm and (across a trust) the gMSA's.
+    let explicit_kdcs = !a.chain.kdc.kdc.is_empty();
+    probe_kdc(&p, &p.login, &p.opts, "KDC reachable", explicit_kdcs).await?;
+    if !p.login.realm_str().eq_ignore_ascii_case(&realm) {
+        // The gMSA's name, without pre-authentication (no hint: nothing made with a key is sent).
+        let gmsa = Principal::new(
+            krb5_proto::principal::name_type::PRINCIPAL,
+            [p.spec.sam_account_name()],
+            &realm,
         );
+        let opts = AsOptions {
+            preauth_hint: None,
+            ..p.opts.clone()
+        };
+        probe_kdc(
+            &p,
+            &gmsa,
+            &opts,
+            "KDC of the gMSA's realm reachable",
+            explicit_kdcs,
+        )
+        .await?;
     }
 
     // User (or machine) login.

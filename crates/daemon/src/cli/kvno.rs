@@ -65,9 +65,11 @@ pub async fn run(a: KvnoArgs) -> Result<(), String> {
     cc.add_or_replace(convert::to_cc_credential(&creds));
     cc.write_atomic(&path, 0o600)
         .map_err(|e| format!("cannot write the credential cache: {e}"))?;
+    // The ticket's own name: after a referral its realm is the service's, not the one asked.
+    let issued = &creds.server;
     match kvno {
-        Some(k) => println!("{server}: kvno = {k}"),
-        None => println!("{server}: kvno = (none)"),
+        Some(k) => println!("{issued}: kvno = {k}"),
+        None => println!("{issued}: kvno = (none)"),
     }
     Ok(())
 }

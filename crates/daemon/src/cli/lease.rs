@@ -105,8 +105,11 @@ pub async fn run(a: LeaseArgs) -> Result<(), String> {
                     for t in md.tickets {
                         let user = if t.domainless_user.is_empty() {
                             "(machine)".to_string()
-                        } else {
+                        } else if t.domainless_user_domain.is_empty() {
                             t.domainless_user.clone()
+                        } else {
+                            // A user of another domain or forest (through a trust).
+                            format!("{}@{}", t.domainless_user, t.domainless_user_domain)
                         };
                         println!(
                             "{id}  {}  {}  {}  {}  renewal: {renewal}",

@@ -180,6 +180,11 @@ pub struct TicketInfo {
     pub domain_name: String,
     /// The domainless user (empty for domain-joined).
     pub domainless_user: String,
+    /// The domainless user's own AD domain when it is not the gMSA's `domain_name`: a user of
+    /// another domain or forest reading the gMSA through a trust. Empty: the gMSA's domain, the
+    /// only case upstream knows (it has no such field; ours is omitted when empty).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub domainless_user_domain: String,
     /// The credspec JSON.
     pub credspec_info: String,
     /// The gMSA's distinguished name, when known.
@@ -190,6 +195,23 @@ pub struct TicketInfo {
 }
 
 impl TicketInfo {
+    /// The domainless user's own domain: `domainless_user_domain`, else the gMSA's `domain_name`.
+    ///
+    /// ```
+    /// use credentials_fetcherd::server::lease::TicketInfo;
+    /// let mut t = TicketInfo { domain_name: "other.test".into(), ..TicketInfo::default() };
+    /// assert_eq!(t.user_domain(), "other.test");
+    /// t.domainless_user_domain = "example.test".into();
+    /// assert_eq!(t.user_domain(), "example.test");
+    /// ```
+    pub fn user_domain(&self) -> &str {
+        if self.domainless_user_domain.trim().is_empty() {
+            &self.domain_name
+        } else {
+            &self.domainless_user_domain
+        }
+    }
+
     /// The ticket directory named by `krb_file_path`.
     pub fn dir(&self) -> PathBuf {
         let p = Path::new(&self.krb_file_path);

@@ -688,6 +688,18 @@ impl Manager {
                     LeaseLogin::Domainless(c) => c.username.clone(),
                     LeaseLogin::DomainJoined => String::new(),
                 },
+                // Recorded only for a user of another domain than the gMSA's (renewals log in
+                // to the user's realm and match the user's key, never the gMSA's domain).
+                domainless_user_domain: match login {
+                    LeaseLogin::Domainless(c)
+                        if !c
+                            .domain
+                            .eq_ignore_ascii_case(spec.domain.trim_end_matches('.')) =>
+                    {
+                        c.domain.clone()
+                    }
+                    _ => String::new(),
+                },
                 credspec_info: text.clone(),
                 distinguished_name: o.distinguished_name,
                 credential_arn: spec.credential_arn.clone().unwrap_or_default(),
@@ -737,7 +749,7 @@ impl Manager {
                 .tickets
                 .iter()
                 .find(|t| !t.domainless_user.is_empty())
-                .map(|t| user_key(&t.domainless_user, &t.domain_name))
+                .map(|t| user_key(&t.domainless_user, t.user_domain()))
         });
         drop(entry);
         if !dirs.is_empty() {
@@ -783,7 +795,7 @@ impl Manager {
                 leases.values().any(|e| {
                     e.metadata.tickets.iter().any(|t| {
                         !t.domainless_user.is_empty()
-                            && user_key(&t.domainless_user, &t.domain_name) == *u
+                            && user_key(&t.domainless_user, t.user_domain()) == *u
                     })
                 })
             });
@@ -828,7 +840,8 @@ impl Manager {
                     .map(move |t| (id.clone(), t.clone()))
             })
             .filter(|(_, t)| {
-                !t.domainless_user.is_empty() && user_key(&t.domainless_user, &t.domain_name) == key
+                !t.domainless_user.is_empty()
+                    && user_key(&t.domainless_user, t.user_domain()) == key
             })
             .collect();
         if targets.is_empty() {
@@ -887,12 +900,12 @@ impl Manager {
         if t.domainless_user.is_empty() {
             return Ok(self.0.cfg.domain_joined.clone());
         }
-        let key = user_key(&t.domainless_user, &t.domain_name);
+        let key = user_key(&t.domainless_user, t.user_domain());
         if let Some(c) = lock(&self.0.users).get(&key) {
             return Ok(Login::Domainless(c.clone()));
         }
         if let Some(s) = &self.0.secret {
-            let c = s.credentials(&t.domain_name).await?;
+            let c = s.credentials(t.user_domain()).await?;
             if c.key() == key {
                 self.store_user(c.clone());
                 return Ok(Login::Domainless(c));

@@ -284,7 +284,7 @@ fn spawn_secret_refresh(cfg: &Config, manager: &Manager, secret: Arc<dyn SecretS
                 .filter_map(|id| manager.lease(id))
                 .flat_map(|md| md.tickets)
                 .filter(|t| !t.domainless_user.is_empty() && t.credential_arn.is_empty())
-                .map(|t| t.domain_name)
+                .map(|t| t.user_domain().to_owned())
                 .collect();
             domains.sort();
             domains.dedup();

@@ -462,7 +462,7 @@ async fn renew_arn_leases(
                 if !t.credential_arn.trim().is_empty() && !t.domainless_user.is_empty() {
                     secrets
                         .entry(t.credential_arn.trim().to_string())
-                        .or_insert(t.domain_name);
+                        .or_insert_with(|| t.user_domain().to_owned());
                 }
             }
         }

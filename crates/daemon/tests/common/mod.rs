@@ -45,6 +45,16 @@ impl TestEnv {
         )
     }
 
+    /// The second AD forest OTHER.TEST (dc3) with its forest trust to EXAMPLE.TEST
+    /// (`testenv/samba-forest.sh start`); its `krb5_conf` knows both realms.
+    pub fn forest() -> Self {
+        Self::load(
+            "forest",
+            "the second AD forest (OTHER.TEST, dc3)",
+            "testenv/samba-forest.sh start",
+        )
+    }
+
     fn load(peer: &str, what: &str, start: &str) -> Self {
         let base = std::env::var("TESTENV_DIR").unwrap_or_else(|_| "/tmp/gmsa-testenv".into());
         let dir = PathBuf::from(base).join(peer);
