@@ -117,7 +117,34 @@ async fn ldaps_dc_found_through_srv_records_uses_port_636() {
     )
     .await
     .expect("fetch over LDAPS through SRV discovery");
-    assert_eq!(fetched.dc, "dc1.example.test:636");
+    // Site-aware as plain LDAP: the NetLogon ping puts this client in Site-B, whose DC (dc2,
+    // testenv/samba-dc2.sh, a certificate of the same test CA) comes before dc1.
+    assert_eq!(fetched.dc, "dc2.example.test:636");
+    common::check_keys(&env, &fetched, "over LDAPS");
+}
+
+/// A DC list over LDAPS: tried in order, each on port 636 unless given; a DC that refuses the
+/// connection moves the fetch on to the next.
+#[tokio::test]
+async fn ldaps_dc_list_fails_over_in_order() {
+    let env = env();
+    let kdc = env.kdc();
+    let tgt = env.tgt(&kdc, "reader").await;
+    let opts = FetchOptions {
+        // Nothing listens on 127.0.0.2:1.
+        dc: Some(format!("127.0.0.2:1, ldaps://{}", env.s("/dc_host"))),
+        ..env.ldaps_opts()
+    };
+    let fetched = fetch_managed_password(
+        &kdc,
+        &tgt,
+        "example.test",
+        &GmsaLookup::SamAccountName("WebApp01".into()),
+        &opts,
+    )
+    .await
+    .expect("fetch over LDAPS from the second DC of the list");
+    assert_eq!(fetched.dc, format!("{}:636", env.s("/dc_host")));
     common::check_keys(&env, &fetched, "over LDAPS");
 }
 

@@ -336,13 +336,12 @@ pub async fn run_doctor(a: DoctorArgs) -> Result<(), String> {
         )
         .await
     } else {
-        msds_gmsa::ldap::lookup::ldaps_candidates(&p.spec.domain, &p.fetch)
-            .await
-            .map(|candidates| msds_gmsa::dc::DcChoice {
-                candidates,
-                site: None,
-                why: "LDAPS: --dc, else DNS order (port 636)".into(),
-            })
+        msds_gmsa::ldap::lookup::ldaps_choice(
+            &p.spec.domain,
+            &p.fetch,
+            p.fetch.timeout.min(Duration::from_secs(2)),
+        )
+        .await
     };
     match located {
         Ok(choice) => {

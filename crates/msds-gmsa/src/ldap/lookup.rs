@@ -169,40 +169,70 @@ impl FetchedPassword {
     }
 }
 
-/// The DCs to try over LDAPS: the given DC (an `ldaps://` prefix allowed; port 636 unless
-/// one is given) or the SRV-listed hosts, on port 636.
-pub async fn ldaps_candidates(domain: &str, opts: &FetchOptions) -> Result<Vec<DcAddr>, GmsaError> {
-    match opts.dc.as_deref() {
-        Some(input) => {
-            let trimmed = input.trim();
-            let rest = if trimmed
-                .get(..8)
-                .is_some_and(|p| p.eq_ignore_ascii_case("ldaps://"))
-            {
-                trimmed.get(8..).unwrap_or_default()
-            } else {
-                trimmed
-            };
-            let mut addr = DcAddr::parse(rest).map_err(|e| match e {
-                GmsaError::InvalidDcAddress { reason, .. } => GmsaError::InvalidDcAddress {
-                    input: input.to_owned(),
-                    reason,
-                },
-                other => other,
-            })?;
-            if !has_explicit_port(rest) {
-                addr.port = LDAPS_PORT;
-            }
-            Ok(vec![addr])
+/// The DCs to try over LDAPS: the given DCs (one `host[:port]` or several separated by commas,
+/// each with an optional `ldaps://` prefix; port 636 unless one is given), or the SRV-listed
+/// hosts ordered by AD site as for plain LDAP ([`dc::locate_by_site`]: the NetLogon ping over
+/// CLDAP, then the site's DCs first), on port 636.
+pub async fn ldaps_choice(
+    domain: &str,
+    opts: &FetchOptions,
+    ping_timeout: Duration,
+) -> Result<dc::DcChoice, GmsaError> {
+    let Some(input) = opts.dc.as_deref() else {
+        let mut choice = dc::locate_by_site(domain, None, opts.dns_server, ping_timeout).await?;
+        for a in &mut choice.candidates {
+            a.port = LDAPS_PORT;
         }
-        None => {
-            let mut found = dc::locate(domain, None, opts.dns_server).await?;
-            for a in &mut found {
-                a.port = LDAPS_PORT;
-            }
-            Ok(found)
+        choice.why = format!("{} (LDAPS: port 636)", choice.why);
+        return Ok(choice);
+    };
+    let mut candidates: Vec<DcAddr> = Vec::new();
+    for part in input
+        .split([',', ' ', '\t'])
+        .filter(|p| !p.trim().is_empty())
+    {
+        let trimmed = part.trim();
+        let rest = if trimmed
+            .get(..8)
+            .is_some_and(|p| p.eq_ignore_ascii_case("ldaps://"))
+        {
+            trimmed.get(8..).unwrap_or_default()
+        } else {
+            trimmed
+        };
+        let mut addr = DcAddr::parse(rest).map_err(|e| match e {
+            GmsaError::InvalidDcAddress { reason, .. } => GmsaError::InvalidDcAddress {
+                input: input.to_owned(),
+                reason,
+            },
+            other => other,
+        })?;
+        if !has_explicit_port(rest) {
+            addr.port = LDAPS_PORT;
+        }
+        if !candidates.contains(&addr) {
+            candidates.push(addr);
         }
     }
+    if candidates.is_empty() {
+        return Err(GmsaError::InvalidDcAddress {
+            input: input.to_owned(),
+            reason: "empty".to_owned(),
+        });
+    }
+    Ok(dc::DcChoice {
+        candidates,
+        site: None,
+        why: "given (--dc / DOMAIN_CONTROLLER_GMSA), tried in the order given (LDAPS: port 636 \
+              unless given)"
+            .to_owned(),
+    })
+}
+
+/// The candidates of [`ldaps_choice`] (NetLogon ping at most 2 s per DC).
+pub async fn ldaps_candidates(domain: &str, opts: &FetchOptions) -> Result<Vec<DcAddr>, GmsaError> {
+    let ping = opts.timeout.min(Duration::from_secs(2));
+    Ok(ldaps_choice(domain, opts, ping).await?.candidates)
 }
 
 /// Whether `host[:port]` (as [`DcAddr::parse`] reads it) names a port.
@@ -358,6 +388,14 @@ mod tests {
             assert_eq!(got.len(), 1);
             assert_eq!(got[0].to_string(), want, "{input}");
         }
+        let got = ldaps_candidates(
+            "example.test",
+            &opts("ldaps://dc2.example.test, dc1.example.test:3269,dc2.example.test:636"),
+        )
+        .await
+        .unwrap();
+        let got: Vec<String> = got.iter().map(ToString::to_string).collect();
+        assert_eq!(got, ["dc2.example.test:636", "dc1.example.test:3269"]);
         let err = ldaps_candidates("example.test", &opts("ldaps://"))
             .await
             .unwrap_err();

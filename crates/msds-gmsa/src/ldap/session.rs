@@ -47,7 +47,7 @@ use ldap3_proto::proto::{LdapDerefAliases, LdapSearchRequest, LdapSearchScope};
 use super::LdapError;
 use super::conn::{Connection, Security, TlsMode};
 use super::filter::{gmsa_any, gmsa_by_sam, gmsa_sam_account_name, to_string};
-use super::lookup::{FetchOptions, FetchedPassword, GMSA_ATTRS, GmsaLookup, ldaps_candidates};
+use super::lookup::{FetchOptions, FetchedPassword, GMSA_ATTRS, GmsaLookup, ldaps_choice};
 use super::sasl::SaslConfig;
 use super::tls::TlsClient;
 use crate::GmsaError;
@@ -256,14 +256,10 @@ impl GmsaReader {
         {
             return Ok(c.candidates.clone());
         }
+        let ping = self.opts.timeout.min(PING_TIMEOUT);
         let choice = match &self.tls {
-            Some(_) => DcChoice {
-                candidates: ldaps_candidates(&self.domain, &self.opts).await?,
-                site: None,
-                why: "LDAPS: --dc, else DNS order of _ldap._tcp.dc._msdcs (port 636)".to_owned(),
-            },
+            Some(_) => ldaps_choice(&self.domain, &self.opts, ping).await?,
             None => {
-                let ping = self.opts.timeout.min(PING_TIMEOUT);
                 dc::locate_by_site(
                     &self.domain,
                     self.opts.dc.as_deref(),
