@@ -98,25 +98,30 @@ async fn fetch_over_ldaps_with_the_testenv_ca_gives_the_keytab_keys() {
     }
 }
 
+/// WebApp01's password read as the `reader` user with `opts`.
+async fn fetch_webapp_as_reader(env: &Env, opts: &FetchOptions) -> msds_gmsa::FetchedPassword {
+    let kdc = env.kdc();
+    let tgt = env.tgt(&kdc, "reader").await;
+    fetch_managed_password(
+        &kdc,
+        &tgt,
+        "example.test",
+        &GmsaLookup::SamAccountName("WebApp01".into()),
+        opts,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("fetch over LDAPS from {:?}: {e}", opts.dc))
+}
+
 #[tokio::test]
 async fn ldaps_dc_found_through_srv_records_uses_port_636() {
     let env = env();
-    let kdc = env.kdc();
-    let tgt = env.tgt(&kdc, "reader").await;
     let opts = FetchOptions {
         dc: None,
         dns_server: Some(env.s("/dns").parse().unwrap()),
         ..env.ldaps_opts()
     };
-    let fetched = fetch_managed_password(
-        &kdc,
-        &tgt,
-        "example.test",
-        &GmsaLookup::SamAccountName("WebApp01".into()),
-        &opts,
-    )
-    .await
-    .expect("fetch over LDAPS through SRV discovery");
+    let fetched = fetch_webapp_as_reader(&env, &opts).await;
     // Site-aware as plain LDAP: the NetLogon ping puts this client in Site-B, whose DC (dc2,
     // testenv/samba-dc2.sh, a certificate of the same test CA) comes before dc1.
     assert_eq!(fetched.dc, "dc2.example.test:636");
@@ -128,22 +133,12 @@ async fn ldaps_dc_found_through_srv_records_uses_port_636() {
 #[tokio::test]
 async fn ldaps_dc_list_fails_over_in_order() {
     let env = env();
-    let kdc = env.kdc();
-    let tgt = env.tgt(&kdc, "reader").await;
     let opts = FetchOptions {
         // Nothing listens on 127.0.0.2:1.
         dc: Some(format!("127.0.0.2:1, ldaps://{}", env.s("/dc_host"))),
         ..env.ldaps_opts()
     };
-    let fetched = fetch_managed_password(
-        &kdc,
-        &tgt,
-        "example.test",
-        &GmsaLookup::SamAccountName("WebApp01".into()),
-        &opts,
-    )
-    .await
-    .expect("fetch over LDAPS from the second DC of the list");
+    let fetched = fetch_webapp_as_reader(&env, &opts).await;
     assert_eq!(fetched.dc, format!("{}:636", env.s("/dc_host")));
     common::check_keys(&env, &fetched, "over LDAPS");
 }
