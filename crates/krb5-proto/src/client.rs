@@ -153,7 +153,8 @@ impl Client {
         self
     }
 
-    /// Sends DNS SRV queries for KDCs to this server instead of the system's resolvers.
+    /// Sends DNS queries for KDCs (SRV records and the KDCs' host names) to this server instead
+    /// of the system's resolvers.
     pub fn with_dns_server(mut self, server: std::net::SocketAddr) -> Self {
         self.dns_server = Some(server);
         self
@@ -183,7 +184,7 @@ impl Client {
             KdcClient::discover_in_site(&realm, &self.conf, self.dns_server, site.as_deref())
                 .await?
         } else {
-            KdcClient::new(&realm, self.kdcs.clone())
+            KdcClient::new(&realm, self.kdcs.clone()).with_dns_server(self.dns_server)
         };
         if let Some(t) = self.timeout {
             c = c.with_timeout(t);

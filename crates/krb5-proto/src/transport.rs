@@ -605,6 +605,8 @@ pub struct KdcClient {
     kdcs: Vec<KdcAddr>,
     timeout: Duration,
     udp_preference_limit: usize,
+    /// Where KDC host names are resolved (the system resolver when `None`).
+    dns_server: Option<SocketAddr>,
 }
 
 /// Why one attempt failed.
@@ -704,7 +706,16 @@ impl KdcClient {
             kdcs,
             timeout: DEFAULT_TIMEOUT,
             udp_preference_limit: DEFAULT_UDP_PREFERENCE_LIMIT,
+            dns_server: None,
         }
+    }
+
+    /// Resolves KDC host names through this DNS server (UDP and TCP) instead of the system's
+    /// resolver (and `/etc/hosts`): for hosts whose resolver does not know the AD domain, the
+    /// same server that answered the SRV queries.
+    pub fn with_dns_server(mut self, server: Option<SocketAddr>) -> Self {
+        self.dns_server = server;
+        self
     }
 
     /// Time allowed for each attempt (one address, one protocol); default 3 s.
@@ -784,7 +795,7 @@ impl KdcClient {
                 }
             })?;
         }
-        let mut client = Self::new(realm, kdcs);
+        let mut client = Self::new(realm, kdcs).with_dns_server(resolver_addr);
         if let Some(limit) = conf.udp_preference_limit() {
             client.udp_preference_limit = limit.min(MAX_UDP_PREFERENCE_LIMIT);
         }
@@ -848,7 +859,7 @@ impl KdcClient {
                     continue;
                 }
                 if cache.is_none() {
-                    match resolve(kdc, self.timeout).await {
+                    match resolve(kdc, self.dns_server, self.timeout).await {
                         Ok(addrs) => *cache = Some(addrs),
                         Err(why) => {
                             tried.push(format!("{}:{}: {why}", kdc.host, kdc.port));
@@ -936,9 +947,14 @@ impl KdcClient {
     }
 }
 
-/// A host's addresses: the literal itself, or every address the system resolver gives.
-async fn resolve(kdc: &KdcAddr, limit: Duration) -> Result<Vec<SocketAddr>, String> {
-    resolve_host(&kdc.host, kdc.port, None, limit, MAX_ADDRS_PER_HOST).await
+/// A host's addresses: the literal itself, or every address `dns_server` (else the system
+/// resolver) gives.
+async fn resolve(
+    kdc: &KdcAddr,
+    dns_server: Option<SocketAddr>,
+    limit: Duration,
+) -> Result<Vec<SocketAddr>, String> {
+    resolve_host(&kdc.host, kdc.port, dns_server, limit, MAX_ADDRS_PER_HOST).await
 }
 
 /// The socket addresses of `host` (at most `max`, duplicates dropped): the literal address,
