@@ -689,18 +689,9 @@ fn gmsa_tgt_uses_the_previous_password_the_kdc_still_knows() {
 fn dns_server_alone_when_the_system_resolver_knows_no_dc() {
     let env = Env::samba_dc();
     let dir = env.scratch("fetch-dns-only");
-    let hosts = dir.join("hosts");
-    let resolv = dir.join("resolv.conf");
-    let conf = dir.join("krb5.conf");
+    let no_ad = common::NoAdNames::new(&dir);
     let spec = dir.join("credspec.json");
     let cache = dir.join("krb5cc");
-    std::fs::write(&hosts, "127.0.0.1 localhost\n").unwrap();
-    std::fs::write(&resolv, "nameserver 127.0.0.99\n").unwrap();
-    std::fs::write(
-        &conf,
-        "[libdefaults]\n default_realm = EXAMPLE.TEST\n dns_lookup_kdc = true\n rdns = false\n",
-    )
-    .unwrap();
     std::fs::write(
         &spec,
         common::credspec(
@@ -710,22 +701,14 @@ fn dns_server_alone_when_the_system_resolver_knows_no_dc() {
         ),
     )
     .unwrap();
-    let out = Command::new("unshare")
-        .args(["-m", "sh", "-c"])
-        .arg(
-            r#"mount --bind "$1" /etc/hosts && mount --bind "$2" /etc/resolv.conf && shift 2 && exec "$@""#,
-        )
-        .arg("sh")
-        .arg(&hosts)
-        .arg(&resolv)
-        .arg(env!("CARGO_BIN_EXE_gmsa"))
+    let out = no_ad
+        .command(env!("CARGO_BIN_EXE_gmsa"))
         .args(["fetch", "--credspec"])
         .arg(&spec)
         .args(["--user", env.str("/users/reader/principal")])
         .args(["--password-file", env.str("/users/reader/password_file")])
         .args(["--dns-server", env.str("/dns"), "--cache"])
         .arg(&cache)
-        .env("KRB5_CONFIG", &conf)
         .output()
         .expect("unshare (util-linux) runs");
     let text = ok(

@@ -433,3 +433,37 @@ async fn healthy_while_an_add_waits_on_an_unreachable_dc() {
     assert_eq!(d2.leases(), Vec::<String>::new(), "nothing left behind");
     drop(silent);
 }
+
+/// The daemon on a host whose own resolver knows nothing of the AD domain (an empty
+/// `/etc/hosts` and a `/etc/resolv.conf` naming a loopback address where nothing listens, in a
+/// private mount namespace), with `CF_DNS_SERVER` and a krb5.conf without KDCs: the DCs, the KDCs
+/// and their host names all come from that server; a lease is added, read by MIT klist, deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cf_dns_server_alone_when_the_system_resolver_knows_no_dc() {
+    let env = testenv();
+    let dir = tempfile::tempdir().unwrap();
+    let no_ad = common::NoAdNames::new(dir.path());
+    let socket = dir.path().join("cf.sock");
+    let krbdir = dir.path().join("krbdir");
+    let daemon = Daemon::command(&socket, &krbdir);
+    let mut cmd = no_ad.command(daemon.get_program());
+    cmd.args(daemon.get_args());
+    for (k, v) in daemon.get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    cmd.env("CF_DNS_SERVER", env["dns"].as_str().unwrap())
+        .stdout(Stdio::null());
+    let d = Daemon::spawn(cmd, &socket);
+    let mut c = connect(&d.socket).await.unwrap();
+    let added = c
+        .add_non_domain_joined_kerberos_lease(domainless_req(&env))
+        .await
+        .expect("a lease with CF_DNS_SERVER alone")
+        .into_inner();
+    let path = &added.created_kerberos_file_paths[0];
+    assert!(klist(&env, path).contains(env["gmsa"]["principal"].as_str().unwrap()));
+    common::delete_lease(&mut c, &added).await;
+}

@@ -382,3 +382,48 @@ pub async fn healthy(socket: &Path) -> bool {
         Err(_) => false,
     }
 }
+
+/// A host whose own resolver knows no AD name: an `/etc/hosts` with localhost alone, an
+/// `/etc/resolv.conf` naming a loopback address where nothing listens (nothing leaves
+/// loopback), and a krb5.conf without KDCs (found through DNS), written into `dir`.
+pub struct NoAdNames {
+    /// Mounted over /etc/hosts.
+    pub hosts: PathBuf,
+    /// Mounted over /etc/resolv.conf.
+    pub resolv: PathBuf,
+    /// For KRB5_CONFIG.
+    pub krb5_conf: PathBuf,
+}
+
+impl NoAdNames {
+    /// Writes the three files into `dir`.
+    pub fn new(dir: &Path) -> Self {
+        let n = Self {
+            hosts: dir.join("hosts"),
+            resolv: dir.join("resolv.conf"),
+            krb5_conf: dir.join("krb5-dns-only.conf"),
+        };
+        std::fs::write(&n.hosts, "127.0.0.1 localhost\n").unwrap();
+        std::fs::write(&n.resolv, "nameserver 127.0.0.99\n").unwrap();
+        std::fs::write(
+            &n.krb5_conf,
+            "[libdefaults]\n default_realm = EXAMPLE.TEST\n dns_lookup_kdc = true\n rdns = false\n",
+        )
+        .unwrap();
+        n
+    }
+
+    /// A command running `program` in a private mount namespace (`unshare -m`) with the files
+    /// mounted over the host's and KRB5_CONFIG set; add its arguments and environment.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = Command::new("unshare");
+        cmd.args(["-m", "sh", "-c"])
+            .arg(r#"mount --bind "$1" /etc/hosts && mount --bind "$2" /etc/resolv.conf && shift 2 && exec "$@""#)
+            .arg("sh")
+            .arg(&self.hosts)
+            .arg(&self.resolv)
+            .arg(program)
+            .env("KRB5_CONFIG", &self.krb5_conf);
+        cmd
+    }
+}
