@@ -46,7 +46,7 @@ use crate::tgs_exchange::{TgsExchange, TgsOptions, TgsStep};
 use crate::transport::{KdcAddr, KdcClient, Protocol};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 /// Runs AS and TGS exchanges against the KDCs of a realm, found from explicit addresses,
 /// krb5.conf or DNS SRV records.
@@ -86,7 +86,14 @@ pub struct TgsOutcome {
 struct RealmState {
     kdc: KdcClient,
     tcp_first: bool,
+    /// When the KDCs were found (looked up again after [`REALM_TTL`]).
+    found: Instant,
 }
+
+/// How long a realm's KDC list (from krb5.conf or DNS, reordered by the answers) is kept before
+/// it is looked up again: DNS changes reach a long-running client, and a KDC that was passed over
+/// (it did not answer) gets its place back.
+pub const REALM_TTL: Duration = Duration::from_secs(15 * 60);
 
 impl Client {
     /// A client that finds KDCs through `conf` (and DNS when it allows).
@@ -171,7 +178,12 @@ impl Client {
     }
 
     fn cached(&self, realm: &[u8]) -> Option<RealmState> {
-        self.realms.lock().ok()?.get(realm).cloned()
+        self.realms
+            .lock()
+            .ok()?
+            .get(realm)
+            .filter(|s| s.found.elapsed() < REALM_TTL)
+            .cloned()
     }
 
     async fn kdc_client(&self, realm_bytes: &[u8]) -> Result<KdcClient> {
@@ -190,10 +202,21 @@ impl Client {
             c = c.with_timeout(t);
         }
         if let Ok(mut map) = self.realms.lock() {
-            map.entry(realm_bytes.to_vec()).or_insert(RealmState {
+            // A fresh lookup replaces an expired entry; what was learnt about TCP stays.
+            let tcp_first = map.get(realm_bytes).is_some_and(|s| s.tcp_first);
+            let state = map.entry(realm_bytes.to_vec()).or_insert(RealmState {
                 kdc: c.clone(),
-                tcp_first: false,
+                tcp_first,
+                found: Instant::now(),
             });
+            if state.found.elapsed() >= REALM_TTL {
+                *state = RealmState {
+                    kdc: c.clone(),
+                    tcp_first,
+                    found: Instant::now(),
+                };
+            }
+            return Ok(state.kdc.clone());
         }
         Ok(c)
     }
@@ -213,6 +236,15 @@ impl Client {
         } else {
             kdc.send(bytes).await?
         };
+        // The KDC that answered is asked first next time: one that is down (silent, or refusing)
+        // costs its timeout once per realm and lookup, not once per message.
+        if rep.kdc_index > 0
+            && let Ok(mut map) = self.realms.lock()
+            && let Some(state) = map.get_mut(realm)
+            && state.kdc.kdcs().get(rep.kdc_index) == kdc.kdcs().get(rep.kdc_index)
+        {
+            state.kdc = state.kdc.clone().with_first(rep.kdc_index);
+        }
         // A small request answered over TCP means the UDP reply was too big (KRB_ERR_RESPONSE_TOO_BIG):
         // this realm's replies carry PACs, so go straight to TCP from now on. TCP chosen by
         // policy says nothing about the realm.

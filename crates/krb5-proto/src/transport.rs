@@ -338,6 +338,8 @@ pub struct KdcResponse {
     pub from: SocketAddr,
     /// The protocol the reply came over.
     pub protocol: Protocol,
+    /// The position in [`KdcClient::kdcs`] of the KDC that answered.
+    pub kdc_index: usize,
 }
 
 /// Frames a message for TCP (RFC 4120 §7.2.2): a 4-byte big-endian length, then the message.
@@ -810,6 +812,16 @@ impl KdcClient {
         &self.realm
     }
 
+    /// The same client with the KDC at `index` of [`kdcs`](Self::kdcs) moved to the front (the
+    /// others keep their order): the KDC that answered last is asked first next time.
+    pub fn with_first(mut self, index: usize) -> Self {
+        if index < self.kdcs.len() {
+            let kdc = self.kdcs.remove(index);
+            self.kdcs.insert(0, kdc);
+        }
+        self
+    }
+
     /// The KDCs, in the order they are tried.
     pub fn kdcs(&self) -> &[KdcAddr] {
         &self.kdcs
@@ -854,7 +866,7 @@ impl KdcClient {
         let mut resolved: Vec<Option<Vec<SocketAddr>>> = vec![None; self.kdcs.len()];
         let mut attempted: HashSet<(SocketAddr, Protocol)> = HashSet::new();
         for &protocol in passes {
-            for (kdc, cache) in self.kdcs.iter().zip(resolved.iter_mut()) {
+            for (index, (kdc, cache)) in self.kdcs.iter().zip(resolved.iter_mut()).enumerate() {
                 if !any_entry && !kdc.allows(protocol) {
                     continue;
                 }
@@ -873,7 +885,12 @@ impl KdcClient {
                         continue;
                     }
                     match self.attempt(addr, protocol, request, &framed).await {
-                        Ok(reply) => return Ok(reply),
+                        Ok(reply) => {
+                            return Ok(KdcResponse {
+                                kdc_index: index,
+                                ..reply
+                            });
+                        }
                         Err(reasons) => {
                             for (proto, reason, bad) in reasons {
                                 attempted.insert((addr, proto));
@@ -904,6 +921,7 @@ impl KdcClient {
             bytes,
             from: addr,
             protocol,
+            kdc_index: 0,
         };
         let failure =
             |protocol, e: AttemptError| (protocol, e.describe(self.timeout), e.is_bad_reply());

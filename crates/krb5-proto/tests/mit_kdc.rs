@@ -337,3 +337,67 @@ fn aes_principals_work_with_rc4_disabled() {
         assert_ne!(creds.session_key.etype(), EncType::Rc4Hmac);
     }
 }
+
+/// A KDC that is down without saying so (a UDP port that reads and never answers, a TCP port
+/// that accepts and never answers) costs its timeout once: the KDC that answered is asked first
+/// by the next exchanges, so the silent one sees no more requests.
+#[test]
+fn a_silent_kdc_is_passed_over_after_its_first_timeout() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let env = env();
+    let (p, pw) = env.principal("multi");
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = udp.local_addr().unwrap().port();
+    let tcp = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let seen = Arc::new(AtomicUsize::new(0));
+    {
+        let seen = seen.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while udp.recv(&mut buf).is_ok() {
+                seen.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+    }
+    {
+        let seen = seen.clone();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for conn in tcp.incoming() {
+                seen.fetch_add(1, Ordering::SeqCst);
+                held.push(conn);
+            }
+        });
+    }
+    let client = Client::new(Krb5Conf::load(env.krb5_conf().as_ref()).unwrap())
+        .with_kdcs(vec![
+            KdcAddr::parse(&format!("127.0.0.1:{port}")).unwrap(),
+            KdcAddr::parse(&env.kdc()).unwrap(),
+        ])
+        .with_timeout(std::time::Duration::from_millis(300));
+    let rt = rt();
+    let tgt = rt
+        .block_on(client.as_exchange(p.clone(), Secret::password(&pw), AsOptions::default()))
+        .expect("the second KDC answers");
+    let after_first = seen.load(Ordering::SeqCst);
+    assert!(after_first >= 1, "the silent KDC was tried first");
+    for _ in 0..3 {
+        rt.block_on(client.as_exchange(p.clone(), Secret::password(&pw), AsOptions::default()))
+            .unwrap();
+    }
+    let svc = Principal::parse("HTTP/svc.mit.test@MIT.TEST", None).unwrap();
+    rt.block_on(client.tgs_exchange(&tgt, svc, TgsOptions::default()))
+        .unwrap();
+    assert_eq!(
+        seen.load(Ordering::SeqCst),
+        after_first,
+        "later exchanges went to the KDC that answered"
+    );
+    // The order a client reports for the realm now starts with the KDC that answered.
+    let kdc = rt.block_on(client.kdc_for(b"MIT.TEST")).unwrap();
+    assert_eq!(
+        kdc.kdcs()[0].to_string(),
+        KdcAddr::parse(&env.kdc()).unwrap().to_string()
+    );
+}
