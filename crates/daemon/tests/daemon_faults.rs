@@ -705,3 +705,81 @@ async fn garbage_and_idle_connections_on_the_socket_leave_the_daemon_serving() {
     let r = r.expect("an add after the garbage");
     assert_exactly(&d, &env, &[r.lease_id], &[], &r.created_kerberos_file_paths).await;
 }
+
+/// Row: a KDC that is down without saying so (a DC powered off: its UDP and TCP ports read and
+/// never answer), listed first in krb5.conf before the live DC. The first add waits for it once
+/// (the daemon's 5 s per attempt) and succeeds through the live KDC; the next adds, each
+/// talking to the KDC (password cache off: every add reads the password and logs in as the
+/// gMSA), go straight to the KDC that answered: the silent one sees no more requests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_kdc_listed_first_costs_one_timeout_not_one_per_message() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let env = common::TestEnv::samba_dc().json;
+    let dir = tempfile::tempdir().unwrap();
+    let udp = std::net::UdpSocket::bind((KDC_IP, 0)).unwrap();
+    let port = udp.local_addr().unwrap().port();
+    let tcp = std::net::TcpListener::bind((KDC_IP, port)).unwrap();
+    let seen = Arc::new(AtomicUsize::new(0));
+    {
+        let seen = seen.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while udp.recv(&mut buf).is_ok() {
+                seen.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+    }
+    {
+        let seen = seen.clone();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for conn in tcp.incoming() {
+                seen.fetch_add(1, Ordering::SeqCst);
+                held.push(conn);
+            }
+        });
+    }
+    let realm = env["realm"].as_str().unwrap();
+    let conf = dir.path().join("krb5.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[libdefaults]\n\tdefault_realm = {realm}\n\tdns_lookup_kdc = false\n\trdns = false\n[realms]\n\t{realm} = {{\n\t\tkdc = {KDC_IP}:{port}\n\t\tkdc = 127.0.0.2\n\t}}\n"
+        ),
+    )
+    .unwrap();
+    let mut cmd = Daemon::command(&dir.path().join("cf.sock"), &dir.path().join("krbdir"));
+    cmd.args(["--dc", env["dc_host"].as_str().unwrap()])
+        .env("KRB5_CONFIG", &conf)
+        .env("CF_TEST_PASSWORD_CACHE_SECS", "0");
+    common::log_to_file(&mut cmd, dir.path());
+    let d = Daemon::spawn(cmd, &dir.path().join("cf.sock"));
+    let mut c = connect(&d.socket).await.unwrap();
+    let (mut ids, mut paths) = (Vec::new(), Vec::new());
+    let mut after_first = 0;
+    for i in 0..4 {
+        let (r, took) = add(&mut c, &env).await;
+        let r = r.unwrap_or_else(|e| panic!("add {i} after {took:?}: {e:?}"));
+        eprintln!(
+            "add {i}: lease after {took:?}, silent KDC asked {} times",
+            seen.load(Ordering::SeqCst)
+        );
+        ids.push(r.lease_id);
+        paths.extend(r.created_kerberos_file_paths);
+        if i == 0 {
+            after_first = seen.load(Ordering::SeqCst);
+            assert!(
+                after_first >= 1,
+                "the silent KDC, listed first, was asked first"
+            );
+        }
+    }
+    assert_eq!(
+        seen.load(Ordering::SeqCst),
+        after_first,
+        "after the first add, every KDC message went to the KDC that answered"
+    );
+    ids.sort();
+    assert_exactly(&d, &env, &ids, &[], &paths).await;
+}
