@@ -2,7 +2,7 @@
 //! DC started by `testenv/samba-dc.sh start`. Fails (never skips) when the DC's testenv.json is
 //! missing.
 
-use msds_gmsa::{GmsaError, GmsaLookup, GmsaReader, Security};
+use msds_gmsa::{FetchOptions, GmsaError, GmsaLookup, GmsaReader, Security};
 
 mod common;
 use common::env;
@@ -103,4 +103,56 @@ async fn a_wrong_dns_domain_falls_back_to_the_rootdse() {
         .unwrap();
     assert_eq!(got.sam_account_name, "WebApp01$");
     reader.close().await;
+}
+
+/// A DC that does not answer (its accept queue full, so SYNs are dropped, as for a DC powered
+/// off) listed before a live one: the first connection waits for it once and binds to the live
+/// DC, which is then tried first, so a reconnection does not wait for the silent DC again.
+#[tokio::test]
+async fn the_dc_that_answered_is_tried_first_on_reconnection() {
+    let env = env();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.10:0".parse().unwrap()).unwrap();
+    let silent = socket.listen(0).unwrap();
+    let addr = silent.local_addr().unwrap();
+    // Fill the accept queue (never accepted); later connections get no answer at all.
+    let mut fillers = Vec::new();
+    for _ in 0..4 {
+        if let Ok(Ok(s)) = tokio::time::timeout(
+            std::time::Duration::from_millis(200),
+            tokio::net::TcpStream::connect(addr),
+        )
+        .await
+        {
+            fillers.push(s);
+        }
+    }
+    let client = env.kdc();
+    let user_tgt = env.tgt(&client, "reader").await;
+    let opts = FetchOptions {
+        dc: Some(format!("{addr},{}", env.s("/dc_host"))),
+        timeout: std::time::Duration::from_secs(1),
+        ..env.opts()
+    };
+    let mut reader = GmsaReader::new(client.clone(), "example.test", opts).unwrap();
+    let lookup = GmsaLookup::SamAccountName("WebApp01".into());
+    let first = reader.fetch(&user_tgt, &lookup).await.unwrap();
+    assert_eq!(first.dc, format!("{}:389", env.s("/dc_host")));
+    let order: Vec<String> = reader
+        .dc_choice()
+        .unwrap()
+        .candidates
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        order,
+        [format!("{}:389", env.s("/dc_host")), addr.to_string()]
+    );
+    reader.danger_break_connection_for_tests().await;
+    let again = reader.fetch(&user_tgt, &lookup).await.unwrap();
+    assert_eq!(again.dc, first.dc);
+    assert_eq!(reader.connections_opened(), 2);
+    reader.close().await;
+    drop(fillers);
 }

@@ -312,6 +312,16 @@ impl GmsaReader {
             self.candidates = None;
         }
         let (conn, dc) = opened?;
+        // The DC that answered is tried first by the next connection (until the choice is
+        // made again): DCs before it that did not answer would cost every reconnection their
+        // timeout.
+        if let Some((choice, _)) = self.candidates.as_mut()
+            && let Some(pos) = choice.candidates.iter().position(|c| *c == dc)
+            && pos > 0
+        {
+            let d = choice.candidates.remove(pos);
+            choice.candidates.insert(0, d);
+        }
         self.last_dc = Some(dc.clone());
         self.connects = self.connects.saturating_add(1);
         let conn = match &self.tls {
