@@ -717,9 +717,15 @@ async fn a_silent_kdc_listed_first_costs_one_timeout_not_one_per_message() {
     use std::sync::atomic::{AtomicUsize, Ordering};
     let env = common::TestEnv::samba_dc().json;
     let dir = tempfile::tempdir().unwrap();
-    let udp = std::net::UdpSocket::bind((KDC_IP, 0)).unwrap();
-    let port = udp.local_addr().unwrap().port();
-    let tcp = std::net::TcpListener::bind((KDC_IP, port)).unwrap();
+    // One port for both protocols: a free UDP port may be taken for TCP (other tests' clients).
+    let (udp, tcp, port) = (0..100)
+        .find_map(|_| {
+            let udp = std::net::UdpSocket::bind((KDC_IP, 0)).ok()?;
+            let port = udp.local_addr().ok()?.port();
+            let tcp = std::net::TcpListener::bind((KDC_IP, port)).ok()?;
+            Some((udp, tcp, port))
+        })
+        .expect("a port free for UDP and TCP");
     let seen = Arc::new(AtomicUsize::new(0));
     {
         let seen = seen.clone();

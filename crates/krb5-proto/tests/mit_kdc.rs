@@ -347,9 +347,15 @@ fn a_silent_kdc_is_passed_over_after_its_first_timeout() {
     use std::sync::atomic::{AtomicUsize, Ordering};
     let env = env();
     let (p, pw) = env.principal("multi");
-    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    let port = udp.local_addr().unwrap().port();
-    let tcp = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    // One port for both protocols: a free UDP port may be taken for TCP (other tests' clients).
+    let (udp, tcp, port) = (0..100)
+        .find_map(|_| {
+            let udp = std::net::UdpSocket::bind(("127.0.0.1", 0)).ok()?;
+            let port = udp.local_addr().ok()?.port();
+            let tcp = std::net::TcpListener::bind(("127.0.0.1", port)).ok()?;
+            Some((udp, tcp, port))
+        })
+        .expect("a port free for UDP and TCP");
     let seen = Arc::new(AtomicUsize::new(0));
     {
         let seen = seen.clone();
