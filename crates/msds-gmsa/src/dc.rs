@@ -134,12 +134,21 @@ pub fn site_srv_name(site: &str, domain: &str) -> String {
 /// assert!(parse_dc_list(" , ").is_err());
 /// ```
 pub fn parse_dc_list(input: &str) -> Result<Vec<DcAddr>, GmsaError> {
+    parse_dc_list_with(input, DcAddr::parse)
+}
+
+/// [`parse_dc_list`] with `parse` reading each entry (e.g. LDAPS: an `ldaps://` prefix and
+/// port 636 unless given); duplicates dropped, an empty list refused.
+pub fn parse_dc_list_with(
+    input: &str,
+    parse: impl Fn(&str) -> Result<DcAddr, GmsaError>,
+) -> Result<Vec<DcAddr>, GmsaError> {
     let mut out: Vec<DcAddr> = Vec::new();
     for part in input
         .split([',', ' ', '\t'])
         .filter(|p| !p.trim().is_empty())
     {
-        let a = DcAddr::parse(part)?;
+        let a = parse(part)?;
         if !out.contains(&a) {
             out.push(a);
         }

@@ -186,11 +186,7 @@ pub async fn ldaps_choice(
         choice.why = format!("{} (LDAPS: port 636)", choice.why);
         return Ok(choice);
     };
-    let mut candidates: Vec<DcAddr> = Vec::new();
-    for part in input
-        .split([',', ' ', '\t'])
-        .filter(|p| !p.trim().is_empty())
-    {
+    let candidates = dc::parse_dc_list_with(input, |part| {
         let trimmed = part.trim();
         let rest = if trimmed
             .get(..8)
@@ -210,16 +206,8 @@ pub async fn ldaps_choice(
         if !has_explicit_port(rest) {
             addr.port = LDAPS_PORT;
         }
-        if !candidates.contains(&addr) {
-            candidates.push(addr);
-        }
-    }
-    if candidates.is_empty() {
-        return Err(GmsaError::InvalidDcAddress {
-            input: input.to_owned(),
-            reason: "empty".to_owned(),
-        });
-    }
+        Ok(addr)
+    })?;
     Ok(dc::DcChoice {
         candidates,
         site: None,
