@@ -39,19 +39,21 @@ EXTRA_PKGS=(faketime openssl bind9-dnsutils libsasl2-modules-gssapi-mit)
 SAMBA_MIN_VERSION="2:4.22"
 SAMBA_VERSIONED=(samba samba-ad-dc samba-ad-provision python3-samba winbind samba-dsdb-modules)
 
-log() { printf '[samba-dc] %s\n' "$*" >&2; }
+# The scripts that source this file (samba-dc2.sh, samba-forest.sh) set their own tag.
+LOG_TAG=samba-dc
+log() { printf '[%s] %s\n' "$LOG_TAG" "$*" >&2; }
 die() {
-    printf '[samba-dc] ERROR: %s\n' "$*" >&2
+    printf '[%s] ERROR: %s\n' "$LOG_TAG" "$*" >&2
     exit 1
 }
 # die with the tail of a log file
 die_log() {
     local msg="$1" file="$2" n="${3:-40}"
-    printf '[samba-dc] ERROR: %s\n' "$msg" >&2
+    printf '[%s] ERROR: %s\n' "$LOG_TAG" "$msg" >&2
     if [[ -f "$file" ]]; then
-        printf '[samba-dc] ---- last %s lines of %s ----\n' "$n" "$file" >&2
+        printf '[%s] ---- last %s lines of %s ----\n' "$LOG_TAG" "$n" "$file" >&2
         tail -n "$n" "$file" >&2 || true
-        printf '[samba-dc] ----\n' >&2
+        printf '[%s] ----\n' "$LOG_TAG" >&2
     fi
     exit 1
 }
@@ -59,7 +61,7 @@ now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN{printf "%.2f", b-a}'; }
 
 # Any unexpected failure: say where, loudly, before set -e exits.
-trap 'rc=$?; printf "[samba-dc] ERROR: exit %s at line %s: %s\n" "$rc" "$LINENO" "$BASH_COMMAND" >&2' ERR
+trap 'rc=$?; printf "[%s] ERROR: exit %s at line %s: %s\n" "$LOG_TAG" "$rc" "$LINENO" "$BASH_COMMAND" >&2' ERR
 
 need_root() { [[ $EUID -eq 0 ]] || die "must run as root"; }
 
@@ -454,15 +456,98 @@ CONF
 
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
+# The ports a started DC must open (samba-forest.sh adds smbd's 445).
+DC_PORTS="88 389"
 wait_ports() {
     local master="$1" deadline=$((SECONDS + ${SAMBA_START_TIMEOUT:-60})) p
-    for p in 88 389; do
+    for p in $DC_PORTS; do
         until port_open "$DC_IP" "$p"; do
             [[ -d /proc/$master ]] || die_log "samba (pid $master) exited before port $p opened" "$SAMBA_LOG" 60
             [[ $SECONDS -lt $deadline ]] || die_log "port $DC_IP:$p not open after ${SAMBA_START_TIMEOUT:-60} s" "$SAMBA_LOG" 60
             sleep 0.05
         done
     done
+}
+
+# Starts samba for the DC described by the globals and prints its master pid once $DC_PORTS are
+# open. Arguments: a launcher the samba command runs under (e.g. `with_resolv`), none for dc1.
+start_samba() {
+    # A killed samba leaves its pid file behind: never mistake that pid for the new master.
+    rm -f "$WORK/run/samba.pid"
+    KRB5_CONFIG="$KRB5_CONF" "$@" samba -s "$SMB_CONF" -D >"$WORK/log/samba-start.out" 2>&1 ||
+        die_log "samba -D failed" "$WORK/log/samba-start.out"
+    local pidfile="$WORK/run/samba.pid" master="" deadline=$((SECONDS + 15))
+    until [[ -s "$pidfile" ]] && master="$(tr -dc 0-9 <"$pidfile")" && [[ -n "$master" ]] && [[ -d /proc/$master ]]; do
+        [[ $SECONDS -lt $deadline ]] || die_log "samba wrote no pid file $pidfile" "$SAMBA_LOG" 60
+        sleep 0.05
+    done
+    record_pids "$master" # at once: a failure below must still leave it stoppable
+    wait_ports "$master"
+    record_pids "$master"
+    echo "$master"
+}
+
+# `status` of any of the DCs: recorded processes alive, the KDC port open, an anonymous rootDSE
+# read answered (strong auth is only required for binds), and a real AS exchange as principal $1
+# (password file $2) through krb5.conf $3. Returns 1 with the reason logged.
+status_common() {
+    local principal="$1" pwfile="$2" conf="$3" pids
+    pids="$(recorded_pids)"
+    [[ -n "$pids" ]] || { log "status: no recorded samba process"; return 1; }
+    port_open "$DC_IP" 88 || { log "status: KDC $DC_IP:88 not answering"; return 1; }
+    if ! ldapsearch -LLL -x -H "ldap://$DC_IP" -s base -b "" defaultNamingContext >/dev/null 2>&1; then
+        log "status: LDAP $DC_IP:389 not answering"
+        return 1
+    fi
+    KRB5_CONFIG="$conf" kinit -c MEMORY:status "$principal" <"$pwfile" >/dev/null 2>&1 || {
+        log "status: the KDC at $DC_IP did not issue a TGT for $principal"
+        return 1
+    }
+    STATUS_PIDS="$(echo "$pids" | tr '\n' ' ')"
+}
+
+# --------------------------------------------------------------------------------------------
+# helpers of the DCs started next to dc1 (samba-dc2.sh, samba-forest.sh); they set DC1_WORK,
+# DC1_IP and RESOLV_NS
+# --------------------------------------------------------------------------------------------
+
+need_dc1() {
+    [[ -s "$DC1_WORK/testenv.json" && -s "$DC1_WORK/admin.password" ]] ||
+        die "dc1 is not provisioned ($DC1_WORK/testenv.json missing): run testenv/samba-dc.sh start first"
+    port_open "$DC1_IP" 389 || die "dc1 LDAP $DC1_IP:389 does not answer: run testenv/samba-dc.sh start first"
+}
+
+# An authentication file for samba-tool -A (0600; passwords never on argv).
+write_auth() {
+    local file="$1" user="$2" pwfile="$3" dom="$4"
+    (umask 077 && printf 'username = %s\npassword = %s\ndomain = %s\n' "$user" "$(cat "$pwfile")" "$dom" >"$file")
+}
+
+# samba-tool against dc1 as its Administrator, over LDAP.
+dc1_tool() {
+    [[ -s "$WORK/dc1-admin.auth" ]] || write_auth "$WORK/dc1-admin.auth" Administrator "$DC1_WORK/admin.password" EXAMPLE
+    KRB5_CONFIG="$DC1_WORK/krb5.conf" with_resolv samba-tool "$@" -H "ldap://$DC1_IP" \
+        -A "$WORK/dc1-admin.auth" --use-kerberos=off
+}
+
+# Samba resolves names itself through /etc/resolv.conf, whose server is off loopback. So
+# everything such a DC runs (and every samba-tool run for it) sees a private resolv.conf naming
+# $RESOLV_NS, bind-mounted over /etc/resolv.conf in its own mount namespace.
+# With --winbindd (a DC that runs smbd): also $WORK/winbindd over /run/samba/winbindd. smbd (and
+# every libwbclient user) finds winbindd only at that built-in path, not at smb.conf's `winbindd
+# socket directory` (WINBINDD_SOCKET_DIR counts only under nss_wrapper); unreachable, the SMB
+# session setup fails with NT_STATUS_INTERNAL_ERROR (wbcSidsToUnixIds for the unix token).
+with_resolv() {
+    local wb=""
+    if [[ "$1" == --winbindd ]]; then
+        shift
+        mkdir -p "$WORK/winbindd" /run/samba/winbindd
+        wb="$WORK/winbindd"
+    fi
+    [[ -s "$WORK/resolv.conf" ]] || printf 'nameserver %s\n' "$RESOLV_NS" >"$WORK/resolv.conf"
+    unshare --mount --propagation private -- /bin/sh -c \
+        'mount --bind "$0" /etc/resolv.conf && { [ -z "$1" ] || mount --bind "$1" /run/samba/winbindd; } && shift && exec "$@"' \
+        "$WORK/resolv.conf" "$wb" "$@"
 }
 
 write_env_files() {
@@ -620,8 +705,6 @@ cmd_start() {
     log "start: objects in $(elapsed "$t") s ($(echo "$objs" | tr -d '\n ' | grep -o '"timings":{[^}]*}'))"
 
     t="$(now)"
-    KRB5_CONFIG="$KRB5_CONF" samba -s "$SMB_CONF" -D >"$WORK/log/samba-start.out" 2>&1 ||
-        die_log "samba -D failed" "$WORK/log/samba-start.out"
     # Reference keytabs from the local sam.ldb while samba comes up; one principal per process
     # (a second export in the same process aborts in 4.22.6: "Bad talloc magic value").
     $OFFLINE samba-tool domain exportkeytab -s "$SMB_CONF" "$WORK/webapp01.keytab" --principal='WebApp01$' \
@@ -629,15 +712,8 @@ cmd_start() {
     local ktpid1=$!
     $OFFLINE samba-tool domain exportkeytab -s "$SMB_CONF" "$WORK/ecshost01.keytab" \
         --principal="ECSHOST01\$@$REALM" >"$WORK/keytab-machine.log" 2>&1 &
-    local ktpid2=$!
-    local pidfile="$WORK/run/samba.pid" master="" deadline=$((SECONDS + 15))
-    until [[ -s "$pidfile" ]] && master="$(tr -dc 0-9 <"$pidfile")" && [[ -n "$master" ]]; do
-        [[ $SECONDS -lt $deadline ]] || die_log "samba wrote no pid file $pidfile" "$SAMBA_LOG" 60
-        sleep 0.05
-    done
-    record_pids "$master" # at once: a failure below must still leave it stoppable
-    wait_ports "$master"
-    record_pids "$master"
+    local ktpid2=$! master
+    master="$(start_samba)"
     wait "$ktpid1" || die_log "exporting the gMSA keytab failed" "$WORK/keytab-gmsa.log"
     wait "$ktpid2" || die_log "exporting the machine keytab failed" "$WORK/keytab-machine.log"
     chmod 600 "$WORK/webapp01.keytab" "$WORK/ecshost01.keytab"
@@ -660,27 +736,8 @@ cmd_stop() {
 }
 
 cmd_status() {
-    local pids
-    pids="$(recorded_pids)"
-    if [[ -z "$pids" ]]; then
-        log "status: no recorded samba process"
-        return 1
-    fi
-    port_open "$DC_IP" 88 || { log "status: KDC $DC_IP:88 not answering"; return 1; }
-    # LDAP: an anonymous rootDSE read must answer (strong auth is only required for binds).
-    if ! ldapsearch -LLL -x -H "ldap://$DC_IP" -s base -b "" defaultNamingContext >/dev/null 2>&1; then
-        log "status: LDAP $DC_IP:389 not answering"
-        return 1
-    fi
-    # KDC: a real AS exchange as the reader user.
-    if [[ -f "$WORK/svc-fetcher.password" ]]; then
-        KRB5_CONFIG="$WORK/krb5.conf" kinit -c MEMORY:status svc-fetcher@"$REALM" \
-            <"$WORK/svc-fetcher.password" >/dev/null 2>&1 || {
-            log "status: KDC did not issue a TGT for svc-fetcher"
-            return 1
-        }
-    fi
-    log "status: running (pids: $(echo "$pids" | tr '\n' ' ')), KDC and LDAP answer"
+    status_common "svc-fetcher@$REALM" "$WORK/svc-fetcher.password" "$WORK/krb5.conf" || return 1
+    log "status: running (pids: $STATUS_PIDS), KDC and LDAP answer"
 }
 
 usage() {
@@ -698,7 +755,7 @@ main() {
     esac
 }
 
-# testenv/samba-dc2.sh sources this file for its helpers.
+# testenv/samba-dc2.sh and testenv/samba-forest.sh source this file for its helpers.
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
     main "$@"
 fi

@@ -43,30 +43,10 @@ SAMBA_LOG="$WORK/log/samba.log"
 SERVER_SERVICES="kdc ldap cldap rpc dns drepl"
 EXTRA_GLOBAL="	dreplsrv:periodic_interval = 10"
 export TLS_CA_DIR="$DC1_WORK/tls"
-
-log() { printf '[samba-dc2] %s\n' "$*" >&2; }
-die() {
-    printf '[samba-dc2] ERROR: %s\n' "$*" >&2
-    exit 1
-}
-trap 'rc=$?; printf "[samba-dc2] ERROR: exit %s at line %s: %s\n" "$rc" "$LINENO" "$BASH_COMMAND" >&2' ERR
-
-need_dc1() {
-    [[ -s "$DC1_WORK/testenv.json" && -s "$DC1_WORK/admin.password" ]] ||
-        die "dc1 is not provisioned ($DC1_WORK/testenv.json missing): run testenv/samba-dc.sh start first"
-    port_open "$DC1_IP" 389 || die "dc1 LDAP $DC1_IP:389 does not answer: run testenv/samba-dc.sh start first"
-}
-
-# samba-tool against dc1 as Administrator; the password goes through a 0600 file, never argv.
-AUTHFILE=""
-dc1_tool() {
-    if [[ -z "$AUTHFILE" ]]; then
-        AUTHFILE="$WORK/admin.auth"
-        (umask 077 && printf 'username = Administrator\npassword = %s\ndomain = %s\n' \
-            "$(cat "$DC1_WORK/admin.password")" "$DOMAIN" >"$AUTHFILE")
-    fi
-    KRB5_CONFIG="$DC1_WORK/krb5.conf" with_resolv samba-tool "$@" -H "ldap://$DC1_IP" -A "$AUTHFILE" --use-kerberos=off
-}
+# dc2's replication looks dc1 up as <ntds guid>._msdcs.<domain> and samba_dnsupdate asks for the
+# zone's SOA (4.22 no longer has `dns hosts file`): everything of dc2 resolves through dc1's DNS.
+RESOLV_NS="$DC1_IP"
+LOG_TAG=samba-dc2
 
 # Create a site/subnet on dc1 unless it is there (additive: nothing existing is moved).
 ensure_sites() {
@@ -83,32 +63,6 @@ ensure_sites() {
             die_log "samba-tool sites subnet create $SUBNET $SITE failed" "$out"
         log "start: subnet $SUBNET -> $SITE created on dc1"
     fi
-}
-
-start_samba() {
-    # A killed samba leaves its pid file behind: never mistake that pid for the new master.
-    rm -f "$WORK/run/samba.pid"
-    KRB5_CONFIG="$KRB5_CONF" with_resolv samba -s "$SMB_CONF" -D >"$WORK/log/samba-start.out" 2>&1 ||
-        die_log "samba -D failed" "$WORK/log/samba-start.out"
-    local pidfile="$WORK/run/samba.pid" master="" deadline=$((SECONDS + 15))
-    until [[ -s "$pidfile" ]] && master="$(tr -dc 0-9 <"$pidfile")" && [[ -n "$master" ]] && [[ -d /proc/$master ]]; do
-        [[ $SECONDS -lt $deadline ]] || die_log "samba wrote no pid file $pidfile" "$SAMBA_LOG" 60
-        sleep 0.05
-    done
-    record_pids "$master"
-    wait_ports "$master"
-    record_pids "$master"
-    echo "$master"
-}
-
-# Samba resolves names itself through /etc/resolv.conf, whose server is off loopback (dc2's
-# replication looks dc1 up as <ntds guid>._msdcs.<domain>, samba_dnsupdate asks for the zone's SOA;
-# 4.22 no longer has `dns hosts file`). So everything dc2 runs sees a private resolv.conf naming
-# dc1's DNS, bind-mounted over /etc/resolv.conf in its own mount namespace.
-with_resolv() {
-    [[ -s "$WORK/resolv.conf" ]] || printf 'nameserver %s\n' "$DC1_IP" >"$WORK/resolv.conf"
-    unshare --mount --propagation private -- /bin/sh -c \
-        'mount --bind "$0" /etc/resolv.conf && exec "$@"' "$WORK/resolv.conf" "$@"
 }
 
 # Waits until dc2's own database has an SPN written on dc1 (drepl pulls every 10 s).
@@ -212,7 +166,7 @@ cmd_start() {
     t="$(now)"
     KRB5_CONFIG="$DC1_WORK/krb5.conf" with_resolv samba-tool domain join "$DNSDOMAIN" DC -s "$SMB_CONF" \
         --targetdir="$WORK" --server="$DC1_IP" --realm="$REALM" --site="$SITE" \
-        --dns-backend=SAMBA_INTERNAL -A "$WORK/admin.auth" --use-kerberos=off \
+        --dns-backend=SAMBA_INTERNAL -A "$WORK/dc1-admin.auth" --use-kerberos=off \
         >"$WORK/join.log" 2>&1 || die_log "samba-tool domain join $DNSDOMAIN DC failed" "$WORK/join.log" 60
     log "start: joined $REALM as ${HOST^^} in $SITE in $(elapsed "$t") s"
     # The join writes HOST/ SPNs only (samba_spnupdate would add ldap/ ones to dc2's own database,
@@ -224,7 +178,7 @@ cmd_start() {
     done
 
     t="$(now)"
-    master="$(start_samba)"
+    master="$(start_samba with_resolv)"
     log "start: samba (pid $master) up, 88+389 open, in $(elapsed "$t") s"
 
     t="$(now)"
@@ -248,7 +202,7 @@ cmd_restart() {
     stop_ours
     local t0 master
     t0="$(now)"
-    master="$(start_samba)"
+    master="$(start_samba with_resolv)"
     log "restart: samba (pid $master) up, 88+389 open, in $(elapsed "$t0") s"
 }
 
@@ -272,20 +226,8 @@ cmd_kill() {
 }
 
 cmd_status2() {
-    local pids
-    pids="$(recorded_pids)"
-    [[ -n "$pids" ]] || { log "status: no recorded samba process"; return 1; }
-    port_open "$DC_IP" 88 || { log "status: KDC $DC_IP:88 not answering"; return 1; }
-    if ! ldapsearch -LLL -x -H "ldap://$DC_IP" -s base -b "" defaultNamingContext >/dev/null 2>&1; then
-        log "status: LDAP $DC_IP:389 not answering"
-        return 1
-    fi
-    KRB5_CONFIG="$KRB5_CONF" kinit -c MEMORY:status "svc-fetcher@$REALM" \
-        <"$DC1_WORK/svc-fetcher.password" >/dev/null 2>&1 || {
-        log "status: dc2's KDC did not issue a TGT for svc-fetcher"
-        return 1
-    }
-    log "status: running (pids: $(echo "$pids" | tr '\n' ' ')), KDC and LDAP answer"
+    status_common "svc-fetcher@$REALM" "$DC1_WORK/svc-fetcher.password" "$KRB5_CONF" || return 1
+    log "status: running (pids: $STATUS_PIDS), KDC and LDAP answer"
 }
 
 case "${1:-}" in

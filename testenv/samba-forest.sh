@@ -58,50 +58,10 @@ EXTRA_GLOBAL="	dns update command = /bin/true
 # One CA for both forests: clients trust one file.
 export TLS_CA_DIR="$DC1_WORK/tls"
 
-log() { printf '[samba-forest] %s\n' "$*" >&2; }
-die() {
-    printf '[samba-forest] ERROR: %s\n' "$*" >&2
-    exit 1
-}
-trap 'rc=$?; printf "[samba-forest] ERROR: exit %s at line %s: %s\n" "$rc" "$LINENO" "$BASH_COMMAND" >&2' ERR
-
-need_dc1() {
-    [[ -s "$DC1_WORK/testenv.json" && -s "$DC1_WORK/admin.password" ]] ||
-        die "dc1 is not provisioned ($DC1_WORK/testenv.json missing): run testenv/samba-dc.sh start first"
-    port_open "$DC1_IP" 389 || die "dc1 LDAP $DC1_IP:389 does not answer: run testenv/samba-dc.sh start first"
-}
-
-# Everything of dc3 (and every samba-tool run from here) sees a private resolv.conf naming
-# dc3's own DNS, bind-mounted over /etc/resolv.conf in its own mount namespace: Samba resolves
-# names itself through /etc/resolv.conf, whose server is off loopback.
-# With --winbindd (dc3 itself): also $WORK/winbindd over /run/samba/winbindd. smbd (and every
-# libwbclient user) finds winbindd only at that built-in path, not at smb.conf's `winbindd
-# socket directory` (WINBINDD_SOCKET_DIR counts only under nss_wrapper); unreachable, the SMB
-# session setup fails with NT_STATUS_INTERNAL_ERROR (wbcSidsToUnixIds for the unix token).
-with_resolv() {
-    local wb=""
-    if [[ "$1" == --winbindd ]]; then
-        shift
-        mkdir -p "$WORK/winbindd" /run/samba/winbindd
-        wb="$WORK/winbindd"
-    fi
-    [[ -s "$WORK/resolv.conf" ]] || printf 'nameserver %s\n' "$DC_IP" >"$WORK/resolv.conf"
-    unshare --mount --propagation private -- /bin/sh -c \
-        'mount --bind "$0" /etc/resolv.conf && { [ -z "$1" ] || mount --bind "$1" /run/samba/winbindd; } && shift && exec "$@"' \
-        "$WORK/resolv.conf" "$wb" "$@"
-}
-
-# Authentication files (0600; passwords never on argv).
-write_auth() {
-    local file="$1" user="$2" pwfile="$3" dom="$4"
-    (umask 077 && printf 'username = %s\npassword = %s\ndomain = %s\n' "$user" "$(cat "$pwfile")" "$dom" >"$file")
-}
-
-# samba-tool against dc1 as its Administrator, over LDAP.
-dc1_tool() {
-    KRB5_CONFIG="$DC1_WORK/krb5.conf" with_resolv samba-tool "$@" -H "ldap://$DC1_IP" \
-        -A "$WORK/dc1-admin.auth" --use-kerberos=off
-}
+# Every process of dc3 and every samba-tool run from here resolves through dc3's DNS.
+RESOLV_NS="$DC_IP"
+DC_PORTS="88 389 445"
+LOG_TAG=samba-forest
 
 # A krb5.conf that knows both realms, for MIT tools and our tests. No [domain_realm] entry for
 # other.test: a host of OTHER.TEST is reached by the referral of EXAMPLE.TEST's KDC (RFC 6806).
@@ -128,26 +88,6 @@ write_cross_krb5_conf() {
 	.$DC1_DNSDOMAIN = $DC1_REALM
 	$DC1_DNSDOMAIN = $DC1_REALM
 CONF
-}
-
-start_samba() {
-    rm -f "$WORK/run/samba.pid"
-    KRB5_CONFIG="$KRB5_CONF" with_resolv --winbindd samba -s "$SMB_CONF" -D >"$WORK/log/samba-start.out" 2>&1 ||
-        die_log "samba -D failed" "$WORK/log/samba-start.out"
-    local pidfile="$WORK/run/samba.pid" master="" deadline=$((SECONDS + 15))
-    until [[ -s "$pidfile" ]] && master="$(tr -dc 0-9 <"$pidfile")" && [[ -n "$master" ]] && [[ -d /proc/$master ]]; do
-        [[ $SECONDS -lt $deadline ]] || die_log "samba wrote no pid file $pidfile" "$SAMBA_LOG" 60
-        sleep 0.05
-    done
-    record_pids "$master"
-    wait_ports "$master"
-    local deadline2=$((SECONDS + 30))
-    until port_open "$DC_IP" 445; do
-        [[ $SECONDS -lt $deadline2 ]] || die_log "smbd $DC_IP:445 not open after 30 s" "$SAMBA_LOG" 60
-        sleep 0.1
-    done
-    record_pids "$master"
-    echo "$master"
 }
 
 # The SID of EXAMPLE.TEST's reader, from dc1 over LDAP.
@@ -338,7 +278,6 @@ cmd_start() {
     adminpass="Adm1!$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')"
     (umask 077 && printf '%s' "$adminpass" >"$WORK/admin.password")
     write_auth "$WORK/admin.auth" Administrator "$WORK/admin.password" "$DOMAIN"
-    write_auth "$WORK/dc1-admin.auth" Administrator "$DC1_WORK/admin.password" EXAMPLE
     sid="$(foreign_reader_sid)"
     group_sid="$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["readers_group"]["sid"])' \
         "$DC1_WORK/testenv.json")"
@@ -361,7 +300,7 @@ cmd_start() {
     $OFFLINE samba-tool domain exportkeytab -s "$SMB_CONF" "$WORK/$GMSA_HOST_LC.keytab" \
         --principal="$GMSA_NAME\$" >"$WORK/keytab-gmsa.log" 2>&1 &
     local ktpid=$!
-    master="$(start_samba)"
+    master="$(start_samba with_resolv --winbindd)"
     wait "$ktpid" || die_log "exporting the gMSA keytab failed" "$WORK/keytab-gmsa.log"
     chmod 600 "$WORK/$GMSA_HOST_LC.keytab"
     log "start: samba (pid $master) up, 88+389+445 open, in $(elapsed "$t") s"
@@ -390,30 +329,18 @@ cmd_restart() {
     fi
     local t0 master
     t0="$(now)"
-    master="$(start_samba)"
+    master="$(start_samba with_resolv --winbindd)"
     log "restart: samba (pid $master) up, 88+389+445 open, in $(elapsed "$t0") s"
 }
 
 cmd_status_forest() {
-    local pids
-    pids="$(recorded_pids)"
-    [[ -n "$pids" ]] || { log "status: no recorded samba process"; return 1; }
-    port_open "$DC_IP" 88 || { log "status: KDC $DC_IP:88 not answering"; return 1; }
-    if ! ldapsearch -LLL -x -H "ldap://$DC_IP" -s base -b "" defaultNamingContext >/dev/null 2>&1; then
-        log "status: LDAP $DC_IP:389 not answering"
-        return 1
-    fi
-    KRB5_CONFIG="$CROSS_KRB5_CONF" kinit -c MEMORY:status "Administrator@$REALM" \
-        <"$WORK/admin.password" >/dev/null 2>&1 || {
-        log "status: dc3's KDC did not issue a TGT for Administrator@$REALM"
-        return 1
-    }
+    status_common "Administrator@$REALM" "$WORK/admin.password" "$CROSS_KRB5_CONF" || return 1
     # dc1 re-provisioned since (testenv/samba-dc.sh start) has no trust: start this again.
     $OFFLINE samba-tool domain trust show "$DNSDOMAIN" -s "$DC1_WORK/smb.conf" >/dev/null 2>&1 || {
         log "status: dc1 has no trust with $DNSDOMAIN (re-provisioned?): run '$0 start'"
         return 1
     }
-    log "status: running (pids: $(echo "$pids" | tr '\n' ' ')), KDC and LDAP answer, dc1 trusts $DNSDOMAIN"
+    log "status: running (pids: $STATUS_PIDS), KDC and LDAP answer, dc1 trusts $DNSDOMAIN"
 }
 
 case "${1:-}" in

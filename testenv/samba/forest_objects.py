@@ -23,14 +23,7 @@ import time
 
 T0 = time.monotonic()
 
-import ldb  # noqa: E402
-import samba.getopt  # noqa: E402,F401  (loads the samba param machinery)
-from samba import dsdb  # noqa: E402
-from samba.auth import system_session  # noqa: E402
-from samba.domain.models import GroupManagedServiceAccount  # noqa: E402
-from samba.param import LoadParm  # noqa: E402
-from samba.samdb import SamDB  # noqa: E402
-import os  # noqa: E402
+from ad_objects import create_gmsa, open_samdb, policy_and_dc_spns  # noqa: E402
 
 GMSA = "OtherApp01"
 GMSA_DNS = "otherapp01.other.test"
@@ -46,59 +39,27 @@ def main() -> int:
     foreign_sids = [x.strip() for x in foreign_sids.split(",") if x.strip()]
     timings = {"imports": round(time.monotonic() - T0, 3)}
 
-    lp = LoadParm()
-    lp.load(smb_conf)
-    url = os.path.join(lp.get("private dir"), "sam.ldb")
-    samdb = SamDB(url=url, session_info=system_session(lp), lp=lp)
-    base = str(samdb.get_default_basedn())
+    samdb = open_samdb(smb_conf)
     domain_sid = str(samdb.get_domain_sid())
     for sid in foreign_sids:
         if sid.startswith(domain_sid + "-"):
             raise SystemExit(f"{sid} is a SID of this domain, not of the other forest")
 
     t = time.monotonic()
-    gmsa = GroupManagedServiceAccount(name=GMSA, dns_host_name=GMSA_DNS)
-    gmsa.save(samdb)
-    gmsa = GroupManagedServiceAccount.find(samdb, GMSA)
-    for sid in foreign_sids:
-        gmsa.add_trustee(sid)
-    gmsa.save(samdb)
-    samdb.enable_account(f"(sAMAccountName={GMSA}$)")
-    gmsa = GroupManagedServiceAccount.find(samdb, GMSA)
-    res = samdb.search(gmsa.dn, ldb.SCOPE_BASE,
-                       attrs=["userAccountControl", "objectSid", "msDS-GroupMSAMembership"])
-    uac = int(res[0]["userAccountControl"][0])
-    gmsa_sid = str(samdb.schema_format_value("objectSid", res[0]["objectSid"][0]), "utf-8")
-    if uac & dsdb.UF_ACCOUNTDISABLE:
-        raise SystemExit(f"gMSA still disabled: userAccountControl={uac:#x}")
-    sddl = gmsa.group_msa_membership.as_sddl()
-    for sid in foreign_sids:
-        if sid not in sddl:
-            raise SystemExit(f"msDS-GroupMSAMembership does not name {sid}: {sddl}")
+    gmsa = create_gmsa(samdb, GMSA, GMSA_DNS, foreign_sids)
     timings["gmsa"] = round(time.monotonic() - t, 3)
 
     t = time.monotonic()
-    m = ldb.Message(ldb.Dn(samdb, base))
-    m["maxPwdAge"] = ldb.MessageElement(str(-0x8000000000000000), ldb.FLAG_MOD_REPLACE, "maxPwdAge")
-    samdb.modify(m)
-    res = samdb.search(base, ldb.SCOPE_SUBTREE, f"(sAMAccountName={DC_ACCOUNT})",
-                       attrs=["servicePrincipalName"])
-    dc_dn = str(res[0].dn)
-    have = {str(v) for v in res[0].get("servicePrincipalName", [])}
-    want = [s for s in (f"ldap/{dc_ip}", f"HOST/{dc_ip}") if s not in have]
-    if want:
-        m = ldb.Message(ldb.Dn(samdb, dc_dn))
-        m["servicePrincipalName"] = ldb.MessageElement(want, ldb.FLAG_MOD_ADD, "servicePrincipalName")
-        samdb.modify(m)
+    dc_dn = policy_and_dc_spns(samdb, DC_ACCOUNT, dc_ip)
     timings["policy_spn"] = round(time.monotonic() - t, 3)
     timings["total"] = round(time.monotonic() - T0, 3)
 
     json.dump({
         "domain_sid": domain_sid,
-        "gmsa_dn": str(gmsa.dn),
-        "gmsa_sid": gmsa_sid,
-        "gmsa_uac": uac,
-        "gmsa_membership_sddl": sddl,
+        "gmsa_dn": gmsa["dn"],
+        "gmsa_sid": gmsa["sid"],
+        "gmsa_uac": gmsa["uac"],
+        "gmsa_membership_sddl": gmsa["sddl"],
         "dc_dn": dc_dn,
         "timings": timings,
     }, sys.stdout, indent=1)

@@ -30,13 +30,10 @@ import time
 
 T0 = time.monotonic()
 
+# ad_objects first: it loads samba's param machinery (samba.getopt) before the models.
+from ad_objects import create_gmsa, open_samdb, policy_and_dc_spns  # noqa: E402
 import ldb  # noqa: E402
-import samba.getopt  # noqa: E402,F401  (loads the samba param machinery)
-from samba import dsdb  # noqa: E402
-from samba.auth import system_session  # noqa: E402
-from samba.domain.models import GroupManagedServiceAccount, User  # noqa: E402
-from samba.param import LoadParm  # noqa: E402
-from samba.samdb import SamDB  # noqa: E402
+from samba.domain.models import User  # noqa: E402
 
 READER = "svc-fetcher"
 DENIED = "svc-denied"
@@ -68,11 +65,8 @@ def main() -> int:
     smb_conf, work = args
     timings = {"imports": round(time.monotonic() - T0, 3)}
 
-    lp = LoadParm()
-    lp.load(smb_conf)
-    url = os.path.join(lp.get("private dir"), "sam.ldb")
     t = time.monotonic()
-    samdb = SamDB(url=url, session_info=system_session(lp), lp=lp)
+    samdb = open_samdb(smb_conf)
     base = str(samdb.get_default_basedn())
     timings["open"] = round(time.monotonic() - t, 3)
 
@@ -106,36 +100,13 @@ def main() -> int:
 
     # gMSA, exactly as samba-tool service-account create + group-msa-membership add.
     t = time.monotonic()
-    gmsa = GroupManagedServiceAccount(name=GMSA, dns_host_name=GMSA_DNS)
-    gmsa.save(samdb)
-    gmsa = GroupManagedServiceAccount.find(samdb, GMSA)
     group_sid = User.get_sid_for_principal(samdb, group_dn)
-    gmsa.add_trustee(group_sid)
-    gmsa.save(samdb)
-    # Created disabled (UAC 0x1022): an AS-REQ for it would fail with KDC_ERR_CLIENT_REVOKED.
-    samdb.enable_account(f"(sAMAccountName={GMSA}$)")
-    gmsa = GroupManagedServiceAccount.find(samdb, GMSA)
-    res = samdb.search(gmsa.dn, ldb.SCOPE_BASE, attrs=["userAccountControl", "objectSid"])
-    gmsa_uac = int(res[0]["userAccountControl"][0])
-    gmsa_sid = str(samdb.schema_format_value("objectSid", res[0]["objectSid"][0]), "utf-8")
-    if gmsa_uac & dsdb.UF_ACCOUNTDISABLE:
-        raise SystemExit(f"gMSA still disabled: userAccountControl={gmsa_uac:#x}")
+    gmsa = create_gmsa(samdb, GMSA, GMSA_DNS, [group_sid])
     timings["gmsa"] = round(time.monotonic() - t, 3)
 
     # Password policy and DC SPNs.
     t = time.monotonic()
-    m = ldb.Message(ldb.Dn(samdb, base))
-    m["maxPwdAge"] = ldb.MessageElement(str(-0x8000000000000000), ldb.FLAG_MOD_REPLACE, "maxPwdAge")
-    samdb.modify(m)
-    res = samdb.search(base, ldb.SCOPE_SUBTREE, "(sAMAccountName=DC1$)",
-                       attrs=["servicePrincipalName"])
-    dc_dn = str(res[0].dn)
-    have = {str(v) for v in res[0].get("servicePrincipalName", [])}
-    want = [s for s in (f"ldap/{DC_IP}", f"HOST/{DC_IP}") if s not in have]
-    if want:
-        m = ldb.Message(ldb.Dn(samdb, dc_dn))
-        m["servicePrincipalName"] = ldb.MessageElement(want, ldb.FLAG_MOD_ADD, "servicePrincipalName")
-        samdb.modify(m)
+    dc_dn = policy_and_dc_spns(samdb, "DC1$", DC_IP)
     timings["policy_spn"] = round(time.monotonic() - t, 3)
 
     timings["total"] = round(time.monotonic() - T0, 3)
@@ -143,9 +114,9 @@ def main() -> int:
     json.dump({
         "group_dn": group_dn,
         "group_sid": group_sid,
-        "gmsa_dn": str(gmsa.dn),
-        "gmsa_sid": gmsa_sid,
-        "gmsa_uac": gmsa_uac,
+        "gmsa_dn": gmsa["dn"],
+        "gmsa_sid": gmsa["sid"],
+        "gmsa_uac": gmsa["uac"],
         "machine_dn": machine_dn,
         "dc_dn": dc_dn,
         "timings": timings,
