@@ -713,39 +713,10 @@ async fn garbage_and_idle_connections_on_the_socket_leave_the_daemon_serving() {
 /// gMSA), go straight to the KDC that answered: the silent one sees no more requests.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_kdc_listed_first_costs_one_timeout_not_one_per_message() {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
     let env = common::TestEnv::samba_dc().json;
     let dir = tempfile::tempdir().unwrap();
-    // One port for both protocols: a free UDP port may be taken for TCP (other tests' clients).
-    let (udp, tcp, port) = (0..100)
-        .find_map(|_| {
-            let udp = std::net::UdpSocket::bind((KDC_IP, 0)).ok()?;
-            let port = udp.local_addr().ok()?.port();
-            let tcp = std::net::TcpListener::bind((KDC_IP, port)).ok()?;
-            Some((udp, tcp, port))
-        })
-        .expect("a port free for UDP and TCP");
-    let seen = Arc::new(AtomicUsize::new(0));
-    {
-        let seen = seen.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while udp.recv(&mut buf).is_ok() {
-                seen.fetch_add(1, Ordering::SeqCst);
-            }
-        });
-    }
-    {
-        let seen = seen.clone();
-        std::thread::spawn(move || {
-            let mut held = Vec::new();
-            for conn in tcp.incoming() {
-                seen.fetch_add(1, Ordering::SeqCst);
-                held.push(conn);
-            }
-        });
-    }
+    let silent = gmsa_testkit::SilentKdc::start(KDC_IP.parse().unwrap());
+    let port = silent.port();
     let realm = env["realm"].as_str().unwrap();
     let conf = dir.path().join("krb5.conf");
     std::fs::write(
@@ -769,12 +740,12 @@ async fn a_silent_kdc_listed_first_costs_one_timeout_not_one_per_message() {
         let r = r.unwrap_or_else(|e| panic!("add {i} after {took:?}: {e:?}"));
         eprintln!(
             "add {i}: lease after {took:?}, silent KDC asked {} times",
-            seen.load(Ordering::SeqCst)
+            silent.asked()
         );
         ids.push(r.lease_id);
         paths.extend(r.created_kerberos_file_paths);
         if i == 0 {
-            after_first = seen.load(Ordering::SeqCst);
+            after_first = silent.asked();
             assert!(
                 after_first >= 1,
                 "the silent KDC, listed first, was asked first"
@@ -782,7 +753,7 @@ async fn a_silent_kdc_listed_first_costs_one_timeout_not_one_per_message() {
         }
     }
     assert_eq!(
-        seen.load(Ordering::SeqCst),
+        silent.asked(),
         after_first,
         "after the first add, every KDC message went to the KDC that answered"
     );

@@ -343,39 +343,10 @@ fn aes_principals_work_with_rc4_disabled() {
 /// by the next exchanges, so the silent one sees no more requests.
 #[test]
 fn a_silent_kdc_is_passed_over_after_its_first_timeout() {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
     let env = env();
     let (p, pw) = env.principal("multi");
-    // One port for both protocols: a free UDP port may be taken for TCP (other tests' clients).
-    let (udp, tcp, port) = (0..100)
-        .find_map(|_| {
-            let udp = std::net::UdpSocket::bind(("127.0.0.1", 0)).ok()?;
-            let port = udp.local_addr().ok()?.port();
-            let tcp = std::net::TcpListener::bind(("127.0.0.1", port)).ok()?;
-            Some((udp, tcp, port))
-        })
-        .expect("a port free for UDP and TCP");
-    let seen = Arc::new(AtomicUsize::new(0));
-    {
-        let seen = seen.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while udp.recv(&mut buf).is_ok() {
-                seen.fetch_add(1, Ordering::SeqCst);
-            }
-        });
-    }
-    {
-        let seen = seen.clone();
-        std::thread::spawn(move || {
-            let mut held = Vec::new();
-            for conn in tcp.incoming() {
-                seen.fetch_add(1, Ordering::SeqCst);
-                held.push(conn);
-            }
-        });
-    }
+    let silent = gmsa_testkit::SilentKdc::start("127.0.0.1".parse().unwrap());
+    let port = silent.port();
     let client = Client::new(Krb5Conf::load(env.krb5_conf().as_ref()).unwrap())
         .with_kdcs(vec![
             KdcAddr::parse(&format!("127.0.0.1:{port}")).unwrap(),
@@ -386,7 +357,7 @@ fn a_silent_kdc_is_passed_over_after_its_first_timeout() {
     let tgt = rt
         .block_on(client.as_exchange(p.clone(), Secret::password(&pw), AsOptions::default()))
         .expect("the second KDC answers");
-    let after_first = seen.load(Ordering::SeqCst);
+    let after_first = silent.asked();
     assert!(after_first >= 1, "the silent KDC was tried first");
     for _ in 0..3 {
         rt.block_on(client.as_exchange(p.clone(), Secret::password(&pw), AsOptions::default()))
@@ -396,7 +367,7 @@ fn a_silent_kdc_is_passed_over_after_its_first_timeout() {
     rt.block_on(client.tgs_exchange(&tgt, svc, TgsOptions::default()))
         .unwrap();
     assert_eq!(
-        seen.load(Ordering::SeqCst),
+        silent.asked(),
         after_first,
         "later exchanges went to the KDC that answered"
     );

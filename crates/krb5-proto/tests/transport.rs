@@ -69,14 +69,13 @@ async fn udp_socket() -> UdpSocket {
 
 /// A TCP listener and a UDP socket on the same loopback port (a KDC on both protocols).
 async fn udp_tcp_pair() -> (UdpSocket, TcpListener) {
-    for _ in 0..100 {
-        let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = tcp.local_addr().unwrap().port();
-        if let Ok(udp) = UdpSocket::bind(("127.0.0.1", port)).await {
-            return (udp, tcp);
-        }
-    }
-    panic!("no free port for both UDP and TCP on 127.0.0.1");
+    let (udp, tcp, _) = gmsa_testkit::udp_tcp_pair("127.0.0.1".parse().unwrap());
+    udp.set_nonblocking(true).unwrap();
+    tcp.set_nonblocking(true).unwrap();
+    (
+        UdpSocket::from_std(udp).unwrap(),
+        TcpListener::from_std(tcp).unwrap(),
+    )
 }
 
 /// A loopback port with nothing listening on UDP or TCP (bound once, then released).
