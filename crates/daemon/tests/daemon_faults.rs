@@ -708,9 +708,10 @@ async fn garbage_and_idle_connections_on_the_socket_leave_the_daemon_serving() {
 
 /// Row: a KDC that is down without saying so (a DC powered off: its UDP and TCP ports read and
 /// never answer), listed first in krb5.conf before the live DC. The first add waits for it once
-/// (the daemon's 5 s per attempt) and succeeds through the live KDC; the next adds, each
-/// talking to the KDC (password cache off: every add reads the password and logs in as the
-/// gMSA), go straight to the KDC that answered: the silent one sees no more requests.
+/// (the 1 s hedge delay, not the daemon's 5 s per attempt) and succeeds through the live KDC;
+/// the next adds, each talking to the KDC (password cache off: every add reads the password
+/// and logs in as the gMSA), go straight to the KDC that answered: the silent one sees no
+/// more requests.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_kdc_listed_first_costs_one_timeout_not_one_per_message() {
     let env = common::TestEnv::samba_dc().json;

@@ -10,6 +10,12 @@
 //!   buffer.
 //! * A host name is resolved to all of its addresses, each tried in turn; a timeout, a refused
 //!   or reset connection moves on to the next address.
+//! * An attempt that has not answered after the hedge delay (default [`DEFAULT_HEDGE_DELAY`],
+//!   1 s, as MIT's `sendto_kdc`) is left running and the next address is tried as well: the
+//!   first reply wins. A KDC that reads and never answers (a powered-off DC, a frozen process)
+//!   costs the hedge delay, not the whole per-attempt timeout. As with MIT, a KDC that is only
+//!   slow can then get the same request as the next one; for an AS-REQ with a wrong password,
+//!   both count a bad password (the one timed-out KDC would count it too once it woke up).
 //! * A UDP reply that is a KRB-ERROR `KRB_ERR_RESPONSE_TOO_BIG` (52) is retried over TCP to the
 //!   same KDC.
 //! * When everything fails, [`TransportError::Unreachable`] lists every attempt and its reason.
@@ -37,6 +43,8 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 
@@ -48,6 +56,8 @@ use crate::rand::{OsRng, Rng};
 pub const KERBEROS_PORT: u16 = 88;
 /// Default time allowed for one attempt (one address, one protocol).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Default time an attempt may go unanswered before the next address is tried alongside it.
+pub const DEFAULT_HEDGE_DELAY: Duration = Duration::from_secs(1);
 /// Default largest request sent over UDP, as MIT's `udp_preference_limit`.
 pub const DEFAULT_UDP_PREFERENCE_LIMIT: usize = 1465;
 /// Largest `udp_preference_limit` taken from krb5.conf (MIT's hard limit).
@@ -606,6 +616,7 @@ pub struct KdcClient {
     realm: String,
     kdcs: Vec<KdcAddr>,
     timeout: Duration,
+    hedge_delay: Duration,
     udp_preference_limit: usize,
     /// Where KDC host names are resolved (the system resolver when `None`).
     dns_server: Option<SocketAddr>,
@@ -667,6 +678,43 @@ impl AttemptError {
 /// One failed attempt: the protocol, the reason, and whether it was a refused reply.
 type Failure = (Protocol, String, bool);
 
+/// What the attempts of one send have told so far.
+#[derive(Default)]
+struct Tally {
+    /// Every failed attempt, `addr/protocol: reason`, in the order they ended.
+    tried: Vec<String>,
+    /// How many of them were replies we refused (not silence or a refusal to connect).
+    bad_replies: usize,
+    /// Addresses and protocols started or known to have failed (not tried again).
+    attempted: HashSet<(SocketAddr, Protocol)>,
+}
+
+impl Tally {
+    /// An attempt to the KDC at `index` (address `addr`) ended: its reply, or `None` with its
+    /// failures noted.
+    fn ended(
+        &mut self,
+        index: usize,
+        addr: SocketAddr,
+        result: Result<KdcResponse, Vec<Failure>>,
+    ) -> Option<KdcResponse> {
+        match result {
+            Ok(reply) => Some(KdcResponse {
+                kdc_index: index,
+                ..reply
+            }),
+            Err(reasons) => {
+                for (proto, reason, bad) in reasons {
+                    self.attempted.insert((addr, proto));
+                    self.tried.push(format!("{addr}/{proto}: {reason}"));
+                    self.bad_replies += usize::from(bad);
+                }
+                None
+            }
+        }
+    }
+}
+
 impl From<io::Error> for AttemptError {
     fn from(e: io::Error) -> Self {
         Self::Io(e)
@@ -707,6 +755,7 @@ impl KdcClient {
             realm: realm.to_owned(),
             kdcs,
             timeout: DEFAULT_TIMEOUT,
+            hedge_delay: DEFAULT_HEDGE_DELAY,
             udp_preference_limit: DEFAULT_UDP_PREFERENCE_LIMIT,
             dns_server: None,
         }
@@ -723,6 +772,23 @@ impl KdcClient {
     /// Time allowed for each attempt (one address, one protocol); default 3 s.
     pub fn with_timeout(mut self, per_attempt: Duration) -> Self {
         self.timeout = per_attempt;
+        self
+    }
+
+    /// How long an attempt may go unanswered before the next address is tried alongside it
+    /// (it keeps running, the first reply wins); default 1 s. A delay at or above the
+    /// per-attempt timeout tries one address at a time.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use krb5_proto::transport::{KdcAddr, KdcClient};
+    /// let client = KdcClient::new("MIT.TEST", vec![KdcAddr::parse("127.0.0.3:18888")?])
+    ///     .with_hedge_delay(Duration::from_millis(500));
+    /// assert_eq!(client.hedge_delay(), Duration::from_millis(500));
+    /// # Ok::<(), krb5_proto::transport::TransportError>(())
+    /// ```
+    pub fn with_hedge_delay(mut self, delay: Duration) -> Self {
+        self.hedge_delay = delay;
         self
     }
 
@@ -832,6 +898,11 @@ impl KdcClient {
         self.timeout
     }
 
+    /// Time an attempt may go unanswered before the next address is tried alongside it.
+    pub fn hedge_delay(&self) -> Duration {
+        self.hedge_delay
+    }
+
     /// Largest request sent over UDP first.
     pub fn udp_preference_limit(&self) -> usize {
         self.udp_preference_limit
@@ -860,11 +931,11 @@ impl KdcClient {
         passes: &[Protocol],
         any_entry: bool,
     ) -> Result<KdcResponse, TransportError> {
-        let framed = frame_tcp(request)?;
-        let mut tried = Vec::new();
-        let mut bad_replies = 0;
+        let framed = &frame_tcp(request)?;
+        let mut tally = Tally::default();
         let mut resolved: Vec<Option<Vec<SocketAddr>>> = vec![None; self.kdcs.len()];
-        let mut attempted: HashSet<(SocketAddr, Protocol)> = HashSet::new();
+        // Attempts under way: each ends with its reply or its failures (within its timeout).
+        let mut running = FuturesUnordered::new();
         for &protocol in passes {
             for (index, (kdc, cache)) in self.kdcs.iter().zip(resolved.iter_mut()).enumerate() {
                 if !any_entry && !kdc.allows(protocol) {
@@ -874,38 +945,52 @@ impl KdcClient {
                     match resolve(kdc, self.dns_server, self.timeout).await {
                         Ok(addrs) => *cache = Some(addrs),
                         Err(why) => {
-                            tried.push(format!("{}:{}: {why}", kdc.host, kdc.port));
+                            tally
+                                .tried
+                                .push(format!("{}:{}: {why}", kdc.host, kdc.port));
                             *cache = Some(Vec::new());
                         }
                     }
                 }
                 let addrs = cache.as_deref().unwrap_or_default();
                 for &addr in addrs {
-                    if !attempted.insert((addr, protocol)) {
+                    if !tally.attempted.insert((addr, protocol)) {
                         continue;
                     }
-                    match self.attempt(addr, protocol, request, &framed).await {
-                        Ok(reply) => {
-                            return Ok(KdcResponse {
-                                kdc_index: index,
-                                ..reply
-                            });
-                        }
-                        Err(reasons) => {
-                            for (proto, reason, bad) in reasons {
-                                attempted.insert((addr, proto));
-                                tried.push(format!("{addr}/{proto}: {reason}"));
-                                bad_replies += usize::from(bad);
+                    running.push(async move {
+                        let result = self.attempt(addr, protocol, request, framed).await;
+                        (index, addr, result)
+                    });
+                    // Wait for this attempt until the hedge delay: a reply is returned, a
+                    // failure moves on at once, silence moves on with the attempt still running.
+                    let hedge = tokio::time::sleep(self.hedge_delay);
+                    tokio::pin!(hedge);
+                    loop {
+                        tokio::select! {
+                            Some((index, addr, result)) = running.next() => {
+                                if let Some(reply) = tally.ended(index, addr, result) {
+                                    return Ok(reply);
+                                }
+                                if running.is_empty() {
+                                    break;
+                                }
                             }
+                            () = &mut hedge => break,
                         }
                     }
                 }
             }
         }
+        // Every address has been tried: the first reply of those still running, if any.
+        while let Some((index, addr, result)) = running.next().await {
+            if let Some(reply) = tally.ended(index, addr, result) {
+                return Ok(reply);
+            }
+        }
         Err(TransportError::Unreachable {
             realm: self.realm.clone(),
-            tried,
-            bad_replies,
+            tried: tally.tried,
+            bad_replies: tally.bad_replies,
         })
     }
 

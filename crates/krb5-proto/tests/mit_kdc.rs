@@ -338,6 +338,75 @@ fn aes_principals_work_with_rc4_disabled() {
     }
 }
 
+/// A KDC that reads and never answers (a frozen process), listed first, costs the hedge delay
+/// (1 s by default, as MIT's sendto_kdc), not the per-attempt timeout: with a timeout of 30 s,
+/// the AS and TGS exchanges are answered by the live KDC well before it.
+#[test]
+fn a_frozen_kdc_listed_first_costs_the_hedge_delay_not_the_timeout() {
+    let env = env();
+    let (p, pw) = env.principal("multi");
+    let silent = gmsa_testkit::SilentKdc::start("127.0.0.1".parse().unwrap());
+    let client = Client::new(Krb5Conf::load(env.krb5_conf().as_ref()).unwrap())
+        .with_kdcs(vec![
+            KdcAddr::parse(&format!("127.0.0.1:{}", silent.port())).unwrap(),
+            KdcAddr::parse(&env.kdc()).unwrap(),
+        ])
+        .with_timeout(std::time::Duration::from_secs(30));
+    let rt = rt();
+    let t = std::time::Instant::now();
+    let tgt = rt
+        .block_on(client.as_exchange(p.clone(), Secret::password(&pw), AsOptions::default()))
+        .expect("the live KDC answers");
+    let as_took = t.elapsed();
+    let svc = Principal::parse("HTTP/svc.mit.test@MIT.TEST", None).unwrap();
+    rt.block_on(client.tgs_exchange(&tgt, svc, TgsOptions::default()))
+        .unwrap();
+    eprintln!(
+        "AS exchange {as_took:?}, with the TGS exchange {:?}; the frozen KDC got {} messages",
+        t.elapsed(),
+        silent.asked()
+    );
+    assert!(
+        silent.asked() >= 1,
+        "the frozen KDC, listed first, was asked"
+    );
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(15),
+        "{:?}: the frozen KDC's 30 s timeout was waited for",
+        t.elapsed()
+    );
+}
+
+/// When no KDC answers, the attempts overlap (one more every hedge delay) instead of queueing:
+/// three frozen KDCs with a 2 s timeout and a 500 ms hedge delay fail in about 3 s, not 6 s,
+/// and the error still names every address that was tried.
+#[test]
+fn frozen_kdcs_are_tried_alongside_each_other_and_all_named() {
+    use krb5_proto::transport::KdcClient;
+    let frozen: Vec<_> = (0..3)
+        .map(|_| gmsa_testkit::SilentKdc::start("127.0.0.1".parse().unwrap()))
+        .collect();
+    let kdcs = frozen
+        .iter()
+        .map(|k| KdcAddr::parse(&format!("udp/127.0.0.1:{}", k.port())).unwrap())
+        .collect();
+    let client = KdcClient::new("MIT.TEST", kdcs)
+        .with_timeout(std::time::Duration::from_secs(2))
+        .with_hedge_delay(std::time::Duration::from_millis(500));
+    let t = std::time::Instant::now();
+    let err = rt().block_on(client.send(b"x")).unwrap_err().to_string();
+    let took = t.elapsed();
+    eprintln!("{took:?}: {err}");
+    for k in &frozen {
+        assert!(err.contains(&format!("127.0.0.1:{}", k.port())), "{err}");
+        assert_eq!(k.asked(), 1);
+    }
+    assert!(
+        took < std::time::Duration::from_millis(5500),
+        "{took:?}: the attempts queued"
+    );
+}
+
 /// A KDC that is down without saying so (a UDP port that reads and never answers, a TCP port
 /// that accepts and never answers) costs its timeout once: the KDC that answered is asked first
 /// by the next exchanges, so the silent one sees no more requests.
