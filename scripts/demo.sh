@@ -11,11 +11,8 @@
 # stop it with `testenv/samba-dc.sh stop`.
 set -euo pipefail
 
-cd "$(dirname "$0")/.."
-ROOT=$PWD
-[[ -d $HOME/.cargo/bin ]] && PATH=$HOME/.cargo/bin:$PATH
-PATH=$PATH:/usr/sbin:/sbin
-export TESTENV_DIR=${TESTENV_DIR:-/tmp/gmsa-testenv}
+# shellcheck source=env.sh
+source "$(dirname "$0")/env.sh"
 
 run() {
     printf '\n$ %s\n' "$*"

@@ -27,19 +27,14 @@
 # CARGO_TARGET_DIR (honoured as usual by cargo).
 set -euo pipefail
 
-cd "$(dirname "$0")/.."
-ROOT=$PWD
+# shellcheck source=env.sh
+source "$(dirname "$0")/env.sh"
 
 if [[ $# -gt 0 ]]; then
     echo "usage: $0   (no arguments; see the header of this script for the environment)" >&2
     exit 2
 fi
 
-[[ -d $HOME/.cargo/bin ]] && PATH=$HOME/.cargo/bin:$PATH
-PATH=$PATH:/usr/sbin:/sbin
-export PATH
-
-export TESTENV_DIR=${TESTENV_DIR:-/tmp/gmsa-testenv}
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 [[ $FUZZ_SECONDS =~ ^[0-9]+$ ]] || { echo "FUZZ_SECONDS must be a number of seconds" >&2; exit 2; }
 MUSL=x86_64-unknown-linux-musl
