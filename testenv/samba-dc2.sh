@@ -5,6 +5,8 @@
 #   testenv/samba-dc2.sh start    # sites on dc1, wipe + join + start dc2, DNS records, self-check
 #   testenv/samba-dc2.sh stop     # stop dc2 (pid file + recorded descendants, never by name)
 #   testenv/samba-dc2.sh kill     # SIGKILL dc2 at once (a DC dying; tests use it, then `restart`)
+#   testenv/samba-dc2.sh freeze   # SIGSTOP dc2 (a DC that reads and never answers; then `thaw`)
+#   testenv/samba-dc2.sh thaw     # SIGCONT dc2
 #   testenv/samba-dc2.sh restart  # start the existing join again (no re-join), wait for 88+389
 #   testenv/samba-dc2.sh status   # exit 0 iff dc2's KDC and LDAP answer
 #
@@ -225,6 +227,19 @@ cmd_kill() {
     log "kill: dc2 killed (pids: $(echo "$pids" | tr '\n' ' '))"
 }
 
+# A DC that hangs (overloaded, a paused VM): every recorded process stopped with SIGSTOP, so its
+# sockets still accept and read into their buffers but nothing answers; `thaw` resumes them.
+cmd_signal_all() {
+    local sig="$1" pids master
+    pids="$(recorded_pids)"
+    [[ -n "$pids" ]] || die "$2: no recorded samba process (start dc2 first)"
+    master="$(head -n1 "$PIDREC" | cut -d' ' -f1)"
+    pids="$(printf '%s\n%s\n' "$pids" "$(proc_descendants "$master")" | sort -un)"
+    # shellcheck disable=SC2086
+    kill -"$sig" $pids
+    log "$2: SIG$sig sent to dc2 (pids: $(echo "$pids" | tr '\n' ' '))"
+}
+
 cmd_status2() {
     status_common "svc-fetcher@$REALM" "$DC1_WORK/svc-fetcher.password" "$KRB5_CONF" || return 1
     log "status: running (pids: $STATUS_PIDS), KDC and LDAP answer"
@@ -234,10 +249,12 @@ case "${1:-}" in
 start) cmd_start ;;
 stop) need_root && stop_ours ;;
 kill) cmd_kill ;;
+freeze) need_root && cmd_signal_all STOP freeze ;;
+thaw) need_root && cmd_signal_all CONT thaw ;;
 restart) cmd_restart ;;
 status) cmd_status2 || exit 1 ;;
 *)
-    echo "usage: $0 {start|stop|kill|restart|status}" >&2
+    echo "usage: $0 {start|stop|kill|freeze|thaw|restart|status}" >&2
     exit 2
     ;;
 esac

@@ -292,6 +292,70 @@ async fn dc2_killed_during_adds_and_renewals_dc1_takes_over() {
     );
 }
 
+/// Thaws dc2 on drop (also when an assertion failed).
+struct Dc2Thawed<'a>(&'a Envs);
+
+impl Drop for Dc2Thawed<'_> {
+    fn drop(&mut self) {
+        dc2_script(self.0, "thaw");
+    }
+}
+
+/// dc2 hangs (SIGSTOP: its sockets accept and read, nothing answers) while it holds the
+/// daemon's LDAP session and is the KDC that answered last. The next add waits for the LDAP
+/// search's timeout (10 s) once, reconnects to dc1, and the Kerberos messages that needs go to
+/// dc1 after the 1 s hedge delay instead of waiting out dc2's 5 s timeout: the add answers
+/// within the daemon's 15 s deadline (it did not when each KDC was waited for in turn:
+/// 10 + 5 + 5 s). The adds after it are fast, and renewals go on through dc1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dc2_frozen_holding_the_session_dc1_takes_over_within_the_deadline() {
+    let e = envs();
+    let _one = DC2.lock().await;
+    let user = s(&e.dc1, "/users/reader/name").to_owned();
+    let before = (bad_pwd(&e.dc1, &user), bad_pwd(&e.dc2, &user));
+    let r = start(
+        &e,
+        &["127.0.0.12".into(), "127.0.0.2".into()],
+        &[(
+            "DOMAIN_CONTROLLER_GMSA",
+            "dc2.example.test,dc1.example.test".into(),
+        )],
+    );
+    let mut leases = vec![r.add("both DCs up").await];
+    assert_eq!(r.sessions(), ["dc2.example.test:389"], "{}", r.log());
+
+    let thawed = Dc2Thawed(&e);
+    dc2_script(&e, "freeze");
+    let frozen_at = SystemTime::now();
+    let t = Instant::now();
+    leases.push(r.add("dc2 frozen, first add").await);
+    let first = t.elapsed();
+    let t = Instant::now();
+    for i in 0..3 {
+        leases.push(r.add(&format!("dc2 frozen, add {i}")).await);
+    }
+    let next = t.elapsed();
+    eprintln!("dc2 frozen: first add {first:?}, the next three {next:?}");
+    assert_eq!(
+        r.sessions().last().map(String::as_str),
+        Some("dc1.example.test:389"),
+        "{}",
+        r.log()
+    );
+    assert!(
+        next < Duration::from_secs(3),
+        "{next:?}: the frozen dc2 was waited for again\n{}",
+        r.log()
+    );
+    r.all_renewed_since(&e, &leases, frozen_at);
+    drop(thawed);
+    assert_eq!(
+        (bad_pwd(&e.dc1, &user), bad_pwd(&e.dc2, &user)),
+        before,
+        "badPwdCount/lockoutTime of {user} changed on a DC"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dc1_behind_a_dying_proxy_dc2_takes_over() {
     let e = envs();
