@@ -13,9 +13,11 @@
 //! * An attempt that has not answered after the hedge delay (default [`DEFAULT_HEDGE_DELAY`],
 //!   1 s, as MIT's `sendto_kdc`) is left running and the next address is tried as well: the
 //!   first reply wins. A KDC that reads and never answers (a powered-off DC, a frozen process)
-//!   costs the hedge delay, not the whole per-attempt timeout. As with MIT, a KDC that is only
-//!   slow can then get the same request as the next one; for an AS-REQ with a wrong password,
-//!   both count a bad password (the one timed-out KDC would count it too once it woke up).
+//!   costs the hedge delay, not the whole per-attempt timeout. One attempt at a time per
+//!   address: the other protocol to the same KDC waits for the first attempt's end, so a KDC
+//!   that is only slow is not sent the same request twice. As with MIT, a slow KDC and the
+//!   next one can both get a request; for an AS-REQ with a wrong password both count a bad
+//!   password (a KDC that timed out would count it too once it woke up).
 //! * A UDP reply that is a KRB-ERROR `KRB_ERR_RESPONSE_TOO_BIG` (52) is retried over TCP to the
 //!   same KDC.
 //! * When everything fails, [`TransportError::Unreachable`] lists every attempt and its reason.
@@ -936,6 +938,9 @@ impl KdcClient {
         let mut resolved: Vec<Option<Vec<SocketAddr>>> = vec![None; self.kdcs.len()];
         // Attempts under way: each ends with its reply or its failures (within its timeout).
         let mut running = FuturesUnordered::new();
+        // Addresses with an attempt under way: one at a time per address, so a KDC that is
+        // only slow is not sent the same request again over the other protocol.
+        let mut busy: HashSet<SocketAddr> = HashSet::new();
         for &protocol in passes {
             for (index, (kdc, cache)) in self.kdcs.iter().zip(resolved.iter_mut()).enumerate() {
                 if !any_entry && !kdc.allows(protocol) {
@@ -954,9 +959,22 @@ impl KdcClient {
                 }
                 let addrs = cache.as_deref().unwrap_or_default();
                 for &addr in addrs {
+                    // An attempt to this address is under way (the other protocol): its end
+                    // first, which may also tell that this protocol was tried (TCP after
+                    // RESPONSE_TOO_BIG).
+                    while busy.contains(&addr) {
+                        let Some((index, addr, result)) = running.next().await else {
+                            break;
+                        };
+                        busy.remove(&addr);
+                        if let Some(reply) = tally.ended(index, addr, result) {
+                            return Ok(reply);
+                        }
+                    }
                     if !tally.attempted.insert((addr, protocol)) {
                         continue;
                     }
+                    busy.insert(addr);
                     running.push(async move {
                         let result = self.attempt(addr, protocol, request, framed).await;
                         (index, addr, result)
@@ -968,6 +986,7 @@ impl KdcClient {
                     loop {
                         tokio::select! {
                             Some((index, addr, result)) = running.next() => {
+                                busy.remove(&addr);
                                 if let Some(reply) = tally.ended(index, addr, result) {
                                     return Ok(reply);
                                 }

@@ -306,6 +306,77 @@ async fn fails_over_from_a_silent_kdc() {
     drop(silent);
 }
 
+/// A KDC that is only slow (answers over UDP after 1.5 s, past the 1 s hedge delay) is not
+/// sent the same request again over TCP while its UDP attempt is under way: its answer is
+/// taken, and its TCP port sees no connection.
+#[tokio::test]
+async fn a_slow_kdc_is_not_asked_twice_over_the_other_protocol() {
+    let (udp, tcp) = udp_tcp_pair().await;
+    let port = udp.local_addr().unwrap().port();
+    let udp_seen = Arc::new(Mutex::new(0usize));
+    let seen = udp_seen.clone();
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 65536];
+        while let Ok((_, peer)) = udp.recv_from(&mut buf).await {
+            *seen.lock().unwrap() += 1;
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            let _ = udp.send_to(b"slow", peer).await;
+        }
+    });
+    let tcp_seen = Arc::new(Mutex::new(0usize));
+    let seen = tcp_seen.clone();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = tcp.accept().await {
+            *seen.lock().unwrap() += 1;
+            held.push(stream);
+        }
+    });
+    let client = KdcClient::new("T.TEST", vec![addr(port)]).with_timeout(Duration::from_secs(5));
+    let t = Instant::now();
+    let reply = client.send(b"as-req").await.expect("the slow KDC answers");
+    assert_eq!(reply.bytes, b"slow");
+    assert_eq!(reply.protocol, Protocol::Udp);
+    assert!(t.elapsed() >= Duration::from_millis(1500));
+    assert_eq!(*udp_seen.lock().unwrap(), 1);
+    assert_eq!(*tcp_seen.lock().unwrap(), 0, "asked again over TCP");
+}
+
+/// Two KDCs, the first slow (1.5 s): the second is asked after the 1 s hedge delay and its
+/// reply, the first to arrive, wins.
+#[tokio::test]
+async fn the_first_reply_wins_after_the_hedge_delay() {
+    let slow = udp_socket().await;
+    let slow_port = slow.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 65536];
+        while let Ok((_, peer)) = slow.recv_from(&mut buf).await {
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            let _ = slow.send_to(b"slow", peer).await;
+        }
+    });
+    let fast = udp_socket().await;
+    let fast_port = fast.local_addr().unwrap().port();
+    let log = serve_udp(fast, b"fast".to_vec());
+    let client = KdcClient::new(
+        "T.TEST",
+        vec![
+            KdcAddr::parse(&format!("udp/127.0.0.1:{slow_port}")).unwrap(),
+            KdcAddr::parse(&format!("udp/127.0.0.1:{fast_port}")).unwrap(),
+        ],
+    )
+    .with_timeout(Duration::from_secs(5))
+    .with_hedge_delay(Duration::from_millis(1000));
+    let t = Instant::now();
+    let reply = client.send(b"as-req").await.unwrap();
+    let took = t.elapsed();
+    assert_eq!(reply.bytes, b"fast");
+    assert_eq!(reply.kdc_index, 1);
+    assert_eq!(log.lock().unwrap().len(), 1);
+    // Not before the hedge delay (the slow KDC alone until then).
+    assert!(took >= Duration::from_millis(1000), "{took:?}");
+}
+
 #[tokio::test]
 async fn all_dead_lists_every_attempt() {
     let silent = udp_socket().await;
