@@ -979,8 +979,10 @@ impl KdcClient {
                         let result = self.attempt(addr, protocol, request, framed).await;
                         (index, addr, result)
                     });
-                    // Wait for this attempt until the hedge delay: a reply is returned, a
-                    // failure moves on at once, silence moves on with the attempt still running.
+                    // Wait for this attempt until the hedge delay: a reply (from it or an
+                    // earlier one) is returned, its failure moves on at once, silence moves on
+                    // with it still running.
+                    let started = addr;
                     let hedge = tokio::time::sleep(self.hedge_delay);
                     tokio::pin!(hedge);
                     loop {
@@ -990,7 +992,7 @@ impl KdcClient {
                                 if let Some(reply) = tally.ended(index, addr, result) {
                                     return Ok(reply);
                                 }
-                                if running.is_empty() {
+                                if addr == started {
                                     break;
                                 }
                             }

@@ -377,6 +377,34 @@ async fn the_first_reply_wins_after_the_hedge_delay() {
     assert!(took >= Duration::from_millis(1000), "{took:?}");
 }
 
+/// A silent KDC, then one that refuses, then a live one: the refusal moves on at once (it
+/// does not wait for another hedge delay because the silent attempt is still under way), so
+/// the live KDC answers one hedge delay (2 s here) after the start, not two.
+#[tokio::test]
+async fn a_refusal_after_a_silent_kdc_moves_on_at_once() {
+    let silent = gmsa_testkit::SilentKdc::start("127.0.0.1".parse().unwrap());
+    let refused = closed_port().await;
+    let live = udp_socket().await;
+    let live_port = live.local_addr().unwrap().port();
+    serve_udp(live, b"live".to_vec());
+    let kdcs = [silent.port(), refused, live_port]
+        .iter()
+        .map(|p| KdcAddr::parse(&format!("udp/127.0.0.1:{p}")).unwrap())
+        .collect();
+    let client = KdcClient::new("T.TEST", kdcs)
+        .with_timeout(Duration::from_secs(10))
+        .with_hedge_delay(Duration::from_secs(2));
+    let t = Instant::now();
+    let reply = client.send(b"as-req").await.unwrap();
+    let took = t.elapsed();
+    assert_eq!((reply.bytes.as_slice(), reply.kdc_index), (&b"live"[..], 2));
+    assert!(took >= Duration::from_secs(2), "{took:?}");
+    assert!(
+        took < Duration::from_millis(3500),
+        "{took:?}: a second hedge delay"
+    );
+}
+
 #[tokio::test]
 async fn all_dead_lists_every_attempt() {
     let silent = udp_socket().await;
