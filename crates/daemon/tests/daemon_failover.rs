@@ -105,6 +105,24 @@ fn bad_pwd(dc: &serde_json::Value, user: &str) -> (String, String) {
     (field("badPwdCount"), field("lockoutTime"))
 }
 
+/// The reader's (badPwdCount, lockoutTime) on dc1 and on dc2.
+type BadPwd = ((String, String), (String, String));
+
+fn reader_bad_pwd(e: &Envs) -> BadPwd {
+    let user = s(&e.dc1, "/users/reader/name");
+    (bad_pwd(&e.dc1, user), bad_pwd(&e.dc2, user))
+}
+
+/// Asserts that no DC counted a bad password (or a lockout) for the reader since `before`.
+fn assert_no_bad_password(e: &Envs, before: &BadPwd) {
+    assert_eq!(
+        &reader_bad_pwd(e),
+        before,
+        "badPwdCount/lockoutTime of {} changed on a DC",
+        s(&e.dc1, "/users/reader/name")
+    );
+}
+
 /// A client krb5.conf for EXAMPLE.TEST listing `kdcs` in order.
 fn krb5_conf(dir: &Path, kdcs: &[String]) -> PathBuf {
     let lines: String = kdcs.iter().map(|k| format!("\t\tkdc = {k}\n")).collect();
@@ -221,6 +239,22 @@ impl Run {
     }
 }
 
+/// Starts the daemon with dc2 first everywhere (the DC list and krb5.conf's KDCs) and adds one
+/// lease, served by dc2; returns the run and that lease's path.
+async fn start_dc2_first(e: &Envs) -> (Run, Vec<String>) {
+    let r = start(
+        e,
+        &["127.0.0.12".into(), "127.0.0.2".into()],
+        &[(
+            "DOMAIN_CONTROLLER_GMSA",
+            "dc2.example.test,dc1.example.test".into(),
+        )],
+    );
+    let leases = vec![r.add("both DCs up").await];
+    assert_eq!(r.sessions(), ["dc2.example.test:389"], "{}", r.log());
+    (r, leases)
+}
+
 /// The fault proxy in front of one of dc1's ports, listening on 127.0.0.2 (a free port).
 async fn dc1_proxy(port: u16) -> Proxy {
     let listen: SocketAddr = "127.0.0.2:0".parse().unwrap();
@@ -232,19 +266,8 @@ async fn dc1_proxy(port: u16) -> Proxy {
 async fn dc2_killed_during_adds_and_renewals_dc1_takes_over() {
     let e = envs();
     let _one = DC2.lock().await;
-    let user = s(&e.dc1, "/users/reader/name").to_owned();
-    let before = (bad_pwd(&e.dc1, &user), bad_pwd(&e.dc2, &user));
-    // dc2 first everywhere: the DC list and krb5.conf's KDCs.
-    let r = start(
-        &e,
-        &["127.0.0.12".into(), "127.0.0.2".into()],
-        &[(
-            "DOMAIN_CONTROLLER_GMSA",
-            "dc2.example.test,dc1.example.test".into(),
-        )],
-    );
-    let mut leases = vec![r.add("both DCs up").await];
-    assert_eq!(r.sessions(), ["dc2.example.test:389"], "{}", r.log());
+    let before = reader_bad_pwd(&e);
+    let (r, mut leases) = start_dc2_first(&e).await;
 
     let back = Dc2Back(&e);
     // dc2 dies while 24 adds are in flight (each reads the password and logs the gMSA in).
@@ -285,11 +308,7 @@ async fn dc2_killed_during_adds_and_renewals_dc1_takes_over() {
     assert!(!r.log().contains("renewal failed"), "{}", r.log());
 
     drop(back);
-    assert_eq!(
-        (bad_pwd(&e.dc1, &user), bad_pwd(&e.dc2, &user)),
-        before,
-        "badPwdCount/lockoutTime of {user} changed on a DC"
-    );
+    assert_no_bad_password(&e, &before);
 }
 
 /// Thaws dc2 on drop (also when an assertion failed).
@@ -311,18 +330,8 @@ impl Drop for Dc2Thawed<'_> {
 async fn dc2_frozen_holding_the_session_dc1_takes_over_within_the_deadline() {
     let e = envs();
     let _one = DC2.lock().await;
-    let user = s(&e.dc1, "/users/reader/name").to_owned();
-    let before = (bad_pwd(&e.dc1, &user), bad_pwd(&e.dc2, &user));
-    let r = start(
-        &e,
-        &["127.0.0.12".into(), "127.0.0.2".into()],
-        &[(
-            "DOMAIN_CONTROLLER_GMSA",
-            "dc2.example.test,dc1.example.test".into(),
-        )],
-    );
-    let mut leases = vec![r.add("both DCs up").await];
-    assert_eq!(r.sessions(), ["dc2.example.test:389"], "{}", r.log());
+    let before = reader_bad_pwd(&e);
+    let (r, mut leases) = start_dc2_first(&e).await;
 
     let thawed = Dc2Thawed(&e);
     dc2_script(&e, "freeze");
@@ -349,19 +358,14 @@ async fn dc2_frozen_holding_the_session_dc1_takes_over_within_the_deadline() {
     );
     r.all_renewed_since(&e, &leases, frozen_at);
     drop(thawed);
-    assert_eq!(
-        (bad_pwd(&e.dc1, &user), bad_pwd(&e.dc2, &user)),
-        before,
-        "badPwdCount/lockoutTime of {user} changed on a DC"
-    );
+    assert_no_bad_password(&e, &before);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dc1_behind_a_dying_proxy_dc2_takes_over() {
     let e = envs();
     let _one = DC2.lock().await;
-    let user = s(&e.dc1, "/users/reader/name").to_owned();
-    let before = (bad_pwd(&e.dc1, &user), bad_pwd(&e.dc2, &user));
+    let before = reader_bad_pwd(&e);
     let ldap = dc1_proxy(389).await;
     let kdc = dc1_proxy(88).await;
     let dc1 = format!("dc1.example.test:{}", ldap.addr().port());
@@ -387,11 +391,7 @@ async fn dc1_behind_a_dying_proxy_dc2_takes_over() {
         r.log()
     );
     r.all_renewed_since(&e, &leases, died_at);
-    assert_eq!(
-        (bad_pwd(&e.dc1, &user), bad_pwd(&e.dc2, &user)),
-        before,
-        "badPwdCount/lockoutTime of {user} changed on a DC"
-    );
+    assert_no_bad_password(&e, &before);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
