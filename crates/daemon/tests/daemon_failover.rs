@@ -72,12 +72,13 @@ fn dc2_script(e: &Envs, what: &str) {
     );
 }
 
-/// Brings dc2 back on drop (also when an assertion failed).
-struct Dc2Back<'a>(&'a Envs);
+/// Runs `testenv/samba-dc2.sh <command>` on drop (also when an assertion failed): `restart`
+/// after a kill, `thaw` after a freeze.
+struct Dc2OnDrop<'a>(&'a Envs, &'static str);
 
-impl Drop for Dc2Back<'_> {
+impl Drop for Dc2OnDrop<'_> {
     fn drop(&mut self) {
-        dc2_script(self.0, "restart");
+        dc2_script(self.0, self.1);
     }
 }
 
@@ -269,7 +270,7 @@ async fn dc2_killed_during_adds_and_renewals_dc1_takes_over() {
     let before = reader_bad_pwd(&e);
     let (r, mut leases) = start_dc2_first(&e).await;
 
-    let back = Dc2Back(&e);
+    let back = Dc2OnDrop(&e, "restart");
     // dc2 dies while 24 adds are in flight (each reads the password and logs the gMSA in).
     let r = std::sync::Arc::new(r);
     let mut inflight = tokio::task::JoinSet::new();
@@ -311,15 +312,6 @@ async fn dc2_killed_during_adds_and_renewals_dc1_takes_over() {
     assert_no_bad_password(&e, &before);
 }
 
-/// Thaws dc2 on drop (also when an assertion failed).
-struct Dc2Thawed<'a>(&'a Envs);
-
-impl Drop for Dc2Thawed<'_> {
-    fn drop(&mut self) {
-        dc2_script(self.0, "thaw");
-    }
-}
-
 /// dc2 hangs (SIGSTOP: its sockets accept and read, nothing answers) while it holds the
 /// daemon's LDAP session and is the KDC that answered last. The next add waits for the LDAP
 /// search's timeout (10 s) once, reconnects to dc1, and the Kerberos messages that needs go to
@@ -333,7 +325,7 @@ async fn dc2_frozen_holding_the_session_dc1_takes_over_within_the_deadline() {
     let before = reader_bad_pwd(&e);
     let (r, mut leases) = start_dc2_first(&e).await;
 
-    let thawed = Dc2Thawed(&e);
+    let thawed = Dc2OnDrop(&e, "thaw");
     dc2_script(&e, "freeze");
     let frozen_at = SystemTime::now();
     let t = Instant::now();
@@ -414,7 +406,7 @@ async fn site_dc_is_chosen_and_the_other_used_when_it_dies() {
     );
     assert_eq!(r.sessions(), ["dc2.example.test:389"], "{log}");
 
-    let back = Dc2Back(&e);
+    let back = Dc2OnDrop(&e, "restart");
     dc2_script(&e, "kill");
     let killed_at = SystemTime::now();
     for i in 0..3 {
@@ -484,7 +476,7 @@ async fn doctor_prints_the_site_the_order_and_the_dc_used() {
         "{out}"
     );
 
-    let back = Dc2Back(&e);
+    let back = Dc2OnDrop(&e, "restart");
     dc2_script(&e, "kill");
     let out = common::ok(&t.gmsa(&args), "gmsa doctor --dns-server, dc2 dead");
     eprintln!("{out}");

@@ -689,17 +689,21 @@ struct Tally {
     bad_replies: usize,
     /// Addresses and protocols started or known to have failed (not tried again).
     attempted: HashSet<(SocketAddr, Protocol)>,
+    /// Addresses with an attempt under way: one at a time per address, so a KDC that is only
+    /// slow is not sent the same request again over the other protocol.
+    busy: HashSet<SocketAddr>,
 }
 
 impl Tally {
     /// An attempt to the KDC at `index` (address `addr`) ended: its reply, or `None` with its
-    /// failures noted.
+    /// failures noted; the address is free for its next attempt.
     fn ended(
         &mut self,
         index: usize,
         addr: SocketAddr,
         result: Result<KdcResponse, Vec<Failure>>,
     ) -> Option<KdcResponse> {
+        self.busy.remove(&addr);
         match result {
             Ok(reply) => Some(KdcResponse {
                 kdc_index: index,
@@ -938,9 +942,6 @@ impl KdcClient {
         let mut resolved: Vec<Option<Vec<SocketAddr>>> = vec![None; self.kdcs.len()];
         // Attempts under way: each ends with its reply or its failures (within its timeout).
         let mut running = FuturesUnordered::new();
-        // Addresses with an attempt under way: one at a time per address, so a KDC that is
-        // only slow is not sent the same request again over the other protocol.
-        let mut busy: HashSet<SocketAddr> = HashSet::new();
         for &protocol in passes {
             for (index, (kdc, cache)) in self.kdcs.iter().zip(resolved.iter_mut()).enumerate() {
                 if !any_entry && !kdc.allows(protocol) {
@@ -962,11 +963,10 @@ impl KdcClient {
                     // An attempt to this address is under way (the other protocol): its end
                     // first, which may also tell that this protocol was tried (TCP after
                     // RESPONSE_TOO_BIG).
-                    while busy.contains(&addr) {
+                    while tally.busy.contains(&addr) {
                         let Some((index, addr, result)) = running.next().await else {
                             break;
                         };
-                        busy.remove(&addr);
                         if let Some(reply) = tally.ended(index, addr, result) {
                             return Ok(reply);
                         }
@@ -974,7 +974,7 @@ impl KdcClient {
                     if !tally.attempted.insert((addr, protocol)) {
                         continue;
                     }
-                    busy.insert(addr);
+                    tally.busy.insert(addr);
                     running.push(async move {
                         let result = self.attempt(addr, protocol, request, framed).await;
                         (index, addr, result)
@@ -988,7 +988,6 @@ impl KdcClient {
                     loop {
                         tokio::select! {
                             Some((index, addr, result)) = running.next() => {
-                                busy.remove(&addr);
                                 if let Some(reply) = tally.ended(index, addr, result) {
                                     return Ok(reply);
                                 }
